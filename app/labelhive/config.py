@@ -1,0 +1,89 @@
+"""Configuration: defaults, overridden by environment variables (DESIGN.md's table).
+
+Every setting is read once, in :func:`from_environ`, so nothing is looked up at import time and
+tests can pass a mapping instead.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+EMBEDDED_DATABASE_URL = "sqlite:///labelhive.db"
+
+
+def normalise_database_url(url: str) -> str:
+    """Return a SQLAlchemy URL that uses psycopg 3 for PostgreSQL.
+
+    Deployments set ``postgresql://`` or ``postgres://`` URLs (PYBOSSA's and Heroku's spelling);
+    SQLAlchemy would pick psycopg2 for those, which LabelHive does not install.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_embedded(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables.
+
+    :param environ: the environment to read (``os.environ`` by default).
+    :return: a dict of Flask config keys.
+    """
+    env = os.environ if environ is None else environ
+    url = normalise_database_url(
+        env.get("DATABASE_URL") or env.get("POSTGRES_URL") or EMBEDDED_DATABASE_URL
+    )
+    embedded = is_embedded(url)
+    secret_key = env.get("SECRET_KEY")
+    if not secret_key:
+        if not embedded:
+            raise RuntimeError("SECRET_KEY must be set when DATABASE_URL is not SQLite")
+        # embedded mode: a per-process key is fine for a laptop; sessions end on restart
+        secret_key = secrets.token_hex(32)
+    sentinels = env.get("REDIS_SENTINELS") or env.get("REDIS_SENTINEL") or ""
+    return {
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url, env),
+        "EMBEDDED": embedded,
+        "REDIS_SENTINELS": sentinels,
+        "REDIS_MASTER": env.get("REDIS_MASTER", "mymaster"),
+        "REDIS_URL": env.get("REDIS_URL", ""),
+        "REDIS_PASSWORD": env.get("REDIS_PASSWORD") or None,
+        "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL", ""),
+        "S3_BUCKET": env.get("S3_BUCKET", ""),
+        "S3_REGION": env.get("S3_REGION", "us-east-1"),
+        "S3_PROXY_PREFIX": env.get("S3_PROXY_PREFIX", "/s3").rstrip("/") or "/s3",
+        "DEFAULT_LEASE_TTL": int(env.get("LABELHIVE_DEFAULT_LEASE_TTL", "600")),
+        "MAX_CONTENT_LENGTH": int(env.get("LABELHIVE_MAX_UPLOAD_BYTES", str(64 * 1024 * 1024))),
+        "MAX_IMPORT_ROWS": int(env.get("LABELHIVE_MAX_IMPORT_ROWS", "1000000")),
+        "MAX_CELL_BYTES": int(env.get("LABELHIVE_MAX_CELL_BYTES", str(64 * 1024))),
+        "RATELIMIT_DEFAULT": env.get("RATELIMIT_DEFAULT", "300 per 900 seconds"),
+        "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") in ("1", "true", "yes"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+
+
+def engine_options(url: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """SQLAlchemy engine options per backend."""
+    if is_embedded(url):
+        # a file database: each thread gets its own connection; long busy timeout so writers queue
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {
+        "pool_size": int(env.get("LABELHIVE_DB_POOL_SIZE", "10")),
+        "max_overflow": int(env.get("LABELHIVE_DB_MAX_OVERFLOW", "10")),
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+    }

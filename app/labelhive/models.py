@@ -1,0 +1,12 @@
+"""Every model, imported in one place for Alembic and the engine."""
+
+from __future__ import annotations
+
+from labelhive.accounts.models import User as User
+from labelhive.answers.models import Answer as Answer
+from labelhive.projects.models import Project as Project
+from labelhive.results.models import Result as Result
+from labelhive.settings.models import Setting as Setting
+from labelhive.tasks.models import Lease as Lease
+from labelhive.tasks.models import Skip as Skip
+from labelhive.tasks.models import Task as Task

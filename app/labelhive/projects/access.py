@@ -1,0 +1,42 @@
+"""Who may do what with a project: pure rules over a user and a project, no I/O.
+
+- owners and admins manage a project: settings, imports, every task, answer and result, exports;
+- any signed-in user may contribute to a *published* project: read it, be handed its tasks and
+  submit answers, and read their own answers;
+- anonymous callers may do nothing with project data.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class _User(Protocol):
+    id: int
+    admin: bool
+
+    @property
+    def is_authenticated(self) -> bool: ...
+
+
+class _Project(Protocol):
+    owner_id: int
+    published: bool
+
+
+def is_signed_in(user: _User | None) -> bool:
+    return user is not None and bool(user.is_authenticated)
+
+
+def can_manage(user: _User | None, project: _Project) -> bool:
+    return is_signed_in(user) and (user.admin or user.id == project.owner_id)  # type: ignore[union-attr]
+
+
+def can_see(user: _User | None, project: _Project) -> bool:
+    """See that the project exists, its name, question and options."""
+    return can_manage(user, project) or (is_signed_in(user) and project.published)
+
+
+def can_contribute(user: _User | None, project: _Project) -> bool:
+    """Be handed tasks and submit answers."""
+    return can_see(user, project)

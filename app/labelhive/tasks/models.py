@@ -1,0 +1,113 @@
+"""Tasks (one item to label, usually an image) and leases (who is working on which task)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import CheckConstraint
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy import text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from labelhive.db import Base
+from labelhive.db import utcnow
+from labelhive.types import JSONType
+
+# a task can still be handed out: not complete, not gold, room left after answers and leases
+OPEN_PREDICATE = "state = 'ongoing' AND gold_answer IS NULL AND n_done + n_reserved < n_answers"
+
+
+class Task(Base):
+    __tablename__ = "task"
+    __table_args__ = (
+        CheckConstraint("n_answers >= 1", name="n_answers_positive"),
+        CheckConstraint("n_done >= 0 AND n_reserved >= 0", name="counters_non_negative"),
+        # the claim query walks one of these in order and stops at the first unlocked row
+        Index(
+            "ix_task_open_depth_first",
+            "project_id",
+            text("priority_0 DESC"),
+            text("(n_done + n_reserved) DESC"),
+            "id",
+            postgresql_where=text(OPEN_PREDICATE),
+            sqlite_where=text(OPEN_PREDICATE),
+        ),
+        Index(
+            "ix_task_open_breadth_first",
+            "project_id",
+            text("priority_0 DESC"),
+            text("(n_done + n_reserved)"),
+            "id",
+            postgresql_where=text(OPEN_PREDICATE),
+            sqlite_where=text(OPEN_PREDICATE),
+        ),
+        Index(
+            "ix_task_gold",
+            "project_id",
+            "id",
+            postgresql_where=text("gold_answer IS NOT NULL"),
+            sqlite_where=text("gold_answer IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), index=True
+    )
+    info: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    n_answers: Mapped[int] = mapped_column(default=3)
+    priority_0: Mapped[float] = mapped_column(default=0.0)
+    state: Mapped[str] = mapped_column(String(16), default="ongoing")
+    # the known answer of a gold task; never shown to annotators, never counts towards redundancy
+    gold_answer: Mapped[str | None] = mapped_column(Text)
+    calibration: Mapped[int] = mapped_column(default=0)
+    quorum: Mapped[int] = mapped_column(default=0)
+    # counters kept by the claim/submit engine under the task's row lock
+    n_done: Mapped[int] = mapped_column(default=0)
+    n_reserved: Mapped[int] = mapped_column(default=0)
+    created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.id} project={self.project_id} {self.n_done}/{self.n_answers}>"
+
+
+class Lease(Base):
+    """A user's reservation of one answer slot of a task, until ``expires_at``.
+
+    A lease keeps its slot until it is deleted (by submit, release, or the sweep), so the
+    counters stay exact; claims sweep their project's expired leases first, so expired leases
+    never block a claim.
+    """
+
+    __tablename__ = "lease"
+    __table_args__ = (
+        UniqueConstraint("task_id", "user_id"),
+        Index("ix_lease_project_expires", "project_id", "expires_at"),
+        Index("ix_lease_user_project", "user_id", "project_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+
+
+class Skip(Base):
+    """A task a user chose to skip: not offered to them again while others remain."""
+
+    __tablename__ = "skip"
+    __table_args__ = (UniqueConstraint("task_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created: Mapped[dt.datetime] = mapped_column(default=utcnow)
