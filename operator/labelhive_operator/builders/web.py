@@ -1,0 +1,230 @@
+"""The web component: gunicorn behind an HAProxy native sidecar, its Service and config."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from labelhive_operator import settings
+from labelhive_operator.builders import common
+from labelhive_operator.builders.common import Manifest
+from labelhive_operator.spec import Project
+
+COMPONENT = "web"
+
+
+def s3_upstream(project: Project) -> tuple[str, int, bool] | None:
+    """Return ``(host, port, tls)`` of the S3 endpoint HAProxy forwards to, if any.
+
+    :param project: the project.
+    :return: ``None`` without ``spec.storage``; else the endpoint (AWS regional by default).
+    """
+    st = project.spec.storage
+    if st is None:
+        return None
+    url = urlsplit(st.endpoint_url or f"https://s3.{st.region}.amazonaws.com")
+    tls = url.scheme == "https"
+    return url.hostname or "", url.port or (443 if tls else 80), tls
+
+
+def haproxy_config(project: Project) -> str:
+    """Render haproxy.cfg: ``/s3/`` to the S3 endpoint untouched, the rest to gunicorn.
+
+    The signed Host, ``Authorization``, ``X-Amz-*`` headers and the query string pass through
+    as they are (S3 validates the presigned signature itself); only the prefix is stripped.
+    """
+    lines = [
+        "global",
+        "  log stdout format raw local0",
+        "  pidfile /tmp/haproxy.pid",
+        "  maxconn 4096",
+        "defaults",
+        "  mode http",
+        "  log global",
+        "  option httplog",
+        "  timeout connect 5s",
+        "  timeout client 65s",
+        "  timeout server 65s",
+        "frontend http",
+        f"  bind :{settings.HAPROXY_PORT}",
+        f"  monitor-uri {settings.HAPROXY_HEALTH_PATH}",
+    ]
+    upstream = s3_upstream(project)
+    if upstream is not None:
+        assert project.spec.storage is not None
+        prefix = project.spec.storage.proxy_prefix.rstrip("/")
+        lines += [f"  acl is_s3 path_beg {prefix}/", "  use_backend s3 if is_s3"]
+    lines += [
+        "  default_backend app",
+        "backend app",
+        "  option httpchk GET /healthz",
+        f"  server app 127.0.0.1:{settings.GUNICORN_PORT} check",
+    ]
+    if upstream is not None:
+        host, port, tls = upstream
+        tls_opts = f" ssl verify required ca-file @system-ca sni str({host})" if tls else ""
+        lines += [
+            "backend s3",
+            f"  http-request set-path %[path,regsub(^{prefix}/,/)]",
+            f"  http-request set-header Host {host}",
+            f"  server s3 {host}:{port} init-addr last,libc,none{tls_opts}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def configmap(project: Project) -> Manifest:
+    """Return the HAProxy ConfigMap."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": common.metadata(project, common.child_name(project, "haproxy"), COMPONENT),
+        "data": {"haproxy.cfg": haproxy_config(project)},
+    }
+
+
+def _haproxy_sidecar(project: Project) -> dict[str, Any]:
+    hp = project.spec.web.haproxy
+    return {
+        "name": "haproxy",
+        "image": hp.image,
+        # a native sidecar: starts before gunicorn and stops after it
+        "restartPolicy": "Always",
+        "args": ["-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"],
+        "ports": [{"name": "http", "containerPort": settings.HAPROXY_PORT, "protocol": "TCP"}],
+        "readinessProbe": {
+            "httpGet": {"path": settings.HAPROXY_HEALTH_PATH, "port": "http"},
+            "periodSeconds": 5,
+        },
+        "resources": hp.resources.as_k8s(),
+        "securityContext": common.container_security(),
+        "volumeMounts": [
+            {"name": "haproxy-config", "mountPath": "/usr/local/etc/haproxy", "readOnly": True},
+            {"name": "haproxy-tmp", "mountPath": "/tmp"},
+        ],
+    }
+
+
+def deployment(project: Project, image: str, config_hash: str) -> Manifest:
+    """Return the web Deployment (HAProxy on :8080 is the Pod's entry point)."""
+    web = project.spec.web
+    gunicorn = common.app_container(
+        project,
+        "web",
+        image,
+        [
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(settings.GUNICORN_PORT),
+            "--workers",
+            str(web.gunicorn_workers),
+        ],
+        web.resources.as_k8s(),
+    )
+    gunicorn["ports"] = [
+        {"name": "app", "containerPort": settings.GUNICORN_PORT, "protocol": "TCP"}
+    ]
+    gunicorn["livenessProbe"] = {
+        "httpGet": {"path": "/healthz", "port": "app"},
+        "periodSeconds": 10,
+        "failureThreshold": 6,
+    }
+    gunicorn["readinessProbe"] = {
+        "httpGet": {"path": "/readyz", "port": "app"},
+        "periodSeconds": 5,
+    }
+    pod: dict[str, Any] = {
+        "serviceAccountName": common.child_name(project, "app"),
+        "securityContext": common.pod_security(common.APP_UID),
+        "initContainers": [_haproxy_sidecar(project)],
+        "containers": [gunicorn],
+        "volumes": [
+            common.tmp_volume(),
+            {"name": "haproxy-tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+            {
+                "name": "haproxy-config",
+                "configMap": {"name": common.child_name(project, "haproxy")},
+            },
+        ],
+        **common.soft_spread(project, COMPONENT),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": common.metadata(project, common.child_name(project, COMPONENT), COMPONENT),
+        "spec": {
+            "replicas": web.replicas,
+            "selector": {"matchLabels": common.selector_labels(project, COMPONENT)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": common.pod_template(project, COMPONENT, config_hash, pod),
+        },
+    }
+
+
+def service(project: Project) -> Manifest:
+    """Return the web Service (HAProxy's port)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": common.metadata(project, common.child_name(project, COMPONENT), COMPONENT),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": common.selector_labels(project, COMPONENT),
+            "ports": [
+                {
+                    "name": "http",
+                    "port": settings.HAPROXY_PORT,
+                    "targetPort": "http",
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
+
+
+def ingress(project: Project) -> Manifest | None:
+    """Return the Ingress for ``spec.ingress`` (nothing controller-specific hard-coded)."""
+    ing = project.spec.ingress
+    if ing is None:
+        return None
+    meta = common.metadata(project, project.name, COMPONENT)
+    if ing.annotations:
+        meta["annotations"] = dict(ing.annotations)
+    spec: dict[str, Any] = {
+        "rules": [
+            {
+                "host": ing.host,
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {
+                                "service": {
+                                    "name": common.child_name(project, COMPONENT),
+                                    "port": {"name": "http"},
+                                }
+                            },
+                        }
+                    ]
+                },
+            }
+        ]
+    }
+    if ing.class_name:
+        spec["ingressClassName"] = ing.class_name
+    if ing.tls_secret_name:
+        spec["tls"] = [{"hosts": [ing.host], "secretName": ing.tls_secret_name}]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
+
+
+def url(project: Project) -> str | None:
+    """Return the public URL of the project (from the Ingress host)."""
+    ing = project.spec.ingress
+    if ing is None:
+        return None
+    return f"{'https' if ing.tls_secret_name else 'http'}://{ing.host}/"

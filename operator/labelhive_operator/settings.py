@@ -1,0 +1,72 @@
+"""Names fixed on day one: API coordinates, prefixes, labels, defaults.
+
+Changing the finalizer or the annotation prefixes on a running fleet makes kopf treat every
+object as new (operator-bar.md §1.7), so they live here as constants and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+
+from labelhive_operator import __version__
+
+GROUP = "labelhive.io"
+VERSION = "v1alpha1"
+PLURAL = "labelingprojects"
+KIND = "LabelingProject"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+#: the fieldManager of every server-side apply
+FIELD_MANAGER = "labelhive-operator"
+#: kopf's finalizer and its progress/diff-base annotations, under our own prefix
+FINALIZER = f"{GROUP}/finalizer"
+ANNOTATION_PREFIX = GROUP
+DIFFBASE_KEY = "last-handled-configuration"
+REPORTING_COMPONENT = "labelhive-operator"
+
+#: pod template annotation whose change rolls the Pods (config and secret checksums)
+CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+
+#: image defaults; the app image tag follows the operator's version unless the CR pins one
+DEFAULT_APP_REPOSITORY = "ghcr.io/labelhive/labelhive"
+DEFAULT_APP_TAG = __version__
+
+#: ports and paths of the web Pod: HAProxy is the entry point, gunicorn listens on loopback
+HAPROXY_PORT = 8080
+HAPROXY_HEALTH_PATH = "/haproxy-health"
+GUNICORN_PORT = 5000
+REDIS_PORT = 6379
+SENTINEL_PORT = 26379
+
+#: label keys (selectors use only name + instance + component; they are immutable)
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_PART_OF = "app.kubernetes.io/part-of"
+APP_NAME = "labelhive"
+MANAGED_BY = "labelhive-operator"
+#: label of the operator's own Pods, allowed through the web NetworkPolicy (labeling sync)
+OPERATOR_POD_LABELS = {LABEL_NAME: "labelhive-operator"}
+
+#: the app user the operator acts as when it syncs spec.labeling
+OPERATOR_APP_USER = "labelhive-operator"
+ADMIN_API_KEY_ENV = "LABELHIVE_ADMIN_API_KEY"
+
+
+def timer_interval() -> float:
+    """Return the drift/status timer interval in seconds.
+
+    :return: ``LABELHIVE_OPERATOR_TIMER_INTERVAL`` or 60; tests shorten it.
+    """
+    return float(os.environ.get("LABELHIVE_OPERATOR_TIMER_INTERVAL", "60"))
+
+
+def app_url_template() -> str:
+    """Return the template of the in-cluster URL of a project's web Service.
+
+    :return: a ``str.format`` template with ``name`` and ``namespace``; overridable for
+        development through ``LABELHIVE_OPERATOR_APP_URL``.
+    """
+    default = "http://{name}-web.{namespace}.svc:" + str(HAPROXY_PORT)
+    return os.environ.get("LABELHIVE_OPERATOR_APP_URL", default)

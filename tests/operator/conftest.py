@@ -1,0 +1,170 @@
+"""Fixtures for the operator tests: the CRD, the examples, and a running operator + emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+# the drift/status timer interval is read when the handlers module is imported
+os.environ["LABELHIVE_OPERATOR_TIMER_INTERVAL"] = "0.3"
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD_PATH = ROOT / "charts" / "labelhive-operator" / "crds" / "labelhive.io_labelingprojects.yaml"
+EXAMPLES = ROOT / "operator" / "examples"
+NAMESPACE = "labelhive"
+
+
+@pytest.fixture(scope="session")
+def crd() -> dict[str, Any]:
+    """The CRD, from the one YAML file in the chart."""
+    return yaml.safe_load(CRD_PATH.read_text())
+
+
+@pytest.fixture(scope="session")
+def crd_schema(crd: dict[str, Any]) -> dict[str, Any]:
+    """The openAPIV3Schema of the served version."""
+    (version,) = crd["spec"]["versions"]
+    return version["schema"]["openAPIV3Schema"]
+
+
+def load_example(name: str) -> dict[str, Any]:
+    """Return one ``operator/examples/<name>.yaml`` document."""
+    return yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+
+
+class Cluster:
+    """The emulated API server with the real operator running against it."""
+
+    def __init__(self, emu: Any, loop: asyncio.AbstractEventLoop, client: Any) -> None:
+        self.emu = emu
+        self.loop = loop
+        self.client = client  # plays kubectl and the controllers the emulator lacks
+
+    def objects(self, plural: str) -> dict[str, dict[str, Any]]:
+        """Return the live objects of one resource plural in the test namespace, by name."""
+
+        async def snap() -> dict[str, dict[str, Any]]:
+            async with self.emu._lock:
+                return {
+                    name: copy.deepcopy(obj.raw)
+                    for (res, ns, name), obj in self.emu.objects.items()
+                    if res.plural == plural and ns == NAMESPACE and not obj.deleted
+                }
+
+        return asyncio.run_coroutine_threadsafe(snap(), self.loop).result(5)
+
+    def cr(self, name: str) -> dict[str, Any] | None:
+        return self.objects("labelingprojects").get(name)
+
+    def request_count(self) -> int:
+        return len(self.emu._requests)
+
+    def writes_since(self, count: int) -> list[Any]:
+        return self.emu.writes(count)
+
+    def patch(self, url: str, body: Any) -> Any:
+        return self.client.request(
+            "PATCH", url, body=body, content_type="application/merge-patch+json"
+        )
+
+    def wait(self, what: str, check: Callable[[], Any], timeout: float = 15) -> Any:
+        """Poll ``check`` until it returns something truthy."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = check()
+            if got:
+                return got
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.05)
+
+
+def _start_loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="emulator", daemon=True)
+    thread.start()
+    return loop, thread
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    """Run kmock's emulator (with the kopf fixes) and the real operator in its own thread."""
+    import kmock
+    from kopf.testing import KopfRunner
+
+    from labelhive_operator import k8s
+    from tests.operator.emulator import Emulator
+
+    loop, thread = _start_loop()
+
+    async def start() -> tuple[Any, Any]:
+        emu = Emulator()
+        await emu.__aenter__()
+        server = kmock.Server(emu)
+        await server.__aenter__()
+        emu.resources["labelhive.io/v1alpha1/labelingprojects"] = kmock.ResourceInfo(
+            kind="LabelingProject",
+            namespaced=True,
+            verbs={"get", "list", "watch", "patch"},
+            subresources={"status"},
+        )
+        emu.resources["v1/events"] = kmock.ResourceInfo(
+            kind="Event", namespaced=True, verbs={"create"}
+        )
+        # kopf's observers wait until discovery shows these two (never listed: scanning is off)
+        emu.resources["v1/namespaces"] = kmock.ResourceInfo(
+            kind="Namespace", namespaced=False, verbs={"list", "watch"}
+        )
+        emu.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = kmock.ResourceInfo(
+            kind="CustomResourceDefinition", namespaced=False, verbs={"list", "watch"}
+        )
+        return emu, server
+
+    emu, server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": "emu", "cluster": {"server": f"http://127.0.0.1:{server.port}"}}
+                ],
+                "users": [{"name": "emu", "user": {"token": "test"}}],
+                "contexts": [{"name": "emu", "context": {"cluster": "emu", "user": "emu"}}],
+                "current-context": "emu",
+            }
+        )
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("WATCH_NAMESPACE", NAMESPACE)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    # the app is never reachable here: fail fast instead of waiting on DNS
+    monkeypatch.setenv("LABELHIVE_OPERATOR_APP_URL", "http://127.0.0.1:9")
+    client = k8s.Client(k8s.new_api_client())
+    args = ["run", "--standalone", "--namespace", NAMESPACE, "-m", "labelhive_operator.main"]
+    try:
+        with KopfRunner(args, timeout=20) as runner:
+            yield Cluster(emu, loop, client)
+        assert runner.exception is None, runner.output
+        assert runner.exit_code == 0, runner.output
+    finally:
+
+        async def stop() -> None:
+            await server.__aexit__(None, None, None)
+            await emu.__aexit__(None, None, None)
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()

@@ -1,0 +1,218 @@
+"""Test support: kmock's KubernetesEmulator with the fixes kopf needs (operator-bar.md, last part).
+
+kmock 0.8's emulator is "a database over HTTP". kopf needs a little more of the API server's
+contract, added here and nothing else:
+
+1. ``uid``, ``resourceVersion``, ``creationTimestamp`` and ``generation`` stamped on create;
+   ``resourceVersion`` bumped on every change and ``generation`` on spec changes (kopf guards
+   its finalizer JSON-patches with a ``test`` op on ``resourceVersion``).
+2. a failed JSON-patch ``test`` answers 422, not 500; a duplicate create answers 409.
+3. LIST returns a collection ``resourceVersion``; WATCH subscribes before its snapshot and
+   honours ``?resourceVersion=`` by replaying later events (no duplicate ADDED, no lost MODIFIED).
+4. ``/status`` patches touch only ``status`` and main-resource patches never touch it, for
+   resources that declare the ``status`` subresource.
+5. server-side apply (``application/apply-patch+yaml``) of a missing object creates it; on an
+   existing object it is merged like a merge-patch (field ownership is not emulated).
+6. ``generateName`` is honoured (kopf posts Events with it).
+
+What it still does not do (the kind end-to-end test covers these): PUT, the scale subresource,
+strategic-merge and SSA list semantics (lists are replaced), label selectors (LIST returns the
+whole namespace; the operator filters by ownerReference), ownerReference garbage collection,
+CRD schema/CEL validation and defaulting, and controllers (no Pods, no Deployment or Job status).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import attrs
+import jsonpatch
+import kmock
+from kmock._internal import dicts
+from kmock._internal import enums
+from kmock._internal import rendering
+
+APPLY = "application/apply-patch+yaml"
+
+
+@attrs.define(kw_only=True)
+class Emulator(kmock.KubernetesEmulator):
+    """The stock emulator plus the API-server behaviour kopf relies on."""
+
+    _rv_counter: Any = attrs.field(factory=lambda: itertools.count(1), init=False)
+    _rv: int = attrs.field(default=0, init=False)
+    _log: list[tuple[int, Any, dict[str, Any]]] = attrs.field(factory=list, init=False)
+
+    def _next_rv(self) -> str:
+        self._rv = next(self._rv_counter)
+        return str(self._rv)
+
+    async def _publish(self, resource: Any, type_: str, raw: dict[str, Any]) -> None:
+        event = {"type": type_, "object": copy.deepcopy(raw)}
+        self._log.append((int(raw["metadata"]["resourceVersion"]), resource, event))
+        await self._buses[resource].put(event)
+
+    def _has_status(self, resource: Any) -> bool:
+        for res in self._get_resources():
+            if res == resource and "status" in self._resources[res].subresources:
+                return True
+        return False
+
+    def _stamp_new(self, request: rendering.Request, data: dict[str, Any]) -> dict[str, Any]:
+        obj = copy.deepcopy(data)
+        meta = obj.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+        if request.namespace:
+            meta["namespace"] = request.namespace
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = datetime.datetime.now(datetime.UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+        meta["generation"] = 1
+        meta["resourceVersion"] = self._next_rv()
+        return obj
+
+    async def _create(self, request: rendering.Request, data: dict[str, Any]) -> Any:
+        obj = self._stamp_new(request, data)
+        meta = obj["metadata"]
+        key = (request.resource, meta.get("namespace"), meta["name"])
+        if key in self._objects and not self._objects[key].deleted:
+            raise kmock.KubernetesError(
+                status=409, reason="AlreadyExists", message=f"{meta['name']} already exists"
+            )
+        if isinstance(request.data, dict):
+            # the stock response lookup finds the object by the name in the request body
+            request.data.setdefault("metadata", {})["name"] = meta["name"]
+        if key in self._objects:
+            self._objects[key].create(obj)
+        else:
+            self._objects[key] = obj
+        await self._publish(request.resource, "ADDED", obj)
+        return key
+
+    async def _patch(self, request: rendering.Request) -> Any:
+        key = (request.resource, request.namespace, request.name)
+        data = request.data
+        missing = key not in self._objects or self._objects[key].deleted
+        if missing and request.headers.get("Content-Type", "").startswith(APPLY):
+            return await self._create(request, data)
+        if missing:
+            raise kmock.KubernetesError(status=404, reason="NotFound", message="not found")
+        old = copy.deepcopy(self._objects[key].raw)
+        if isinstance(data, dict) and self._has_status(request.resource):
+            if request.subresource == "status":
+                data = {"status": data.get("status")}
+            else:
+                data = {k: v for k, v in data.items() if k != "status"}
+        try:
+            new = copy.deepcopy(dict(dicts.patch_dict(old, data)))
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
+            raise kmock.KubernetesError(status=422, reason="Invalid", message=str(e)) from None
+        meta = new.setdefault("metadata", {})
+        meta["resourceVersion"] = self._next_rv()
+        if new.get("spec") != old.get("spec"):
+            meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
+        self._objects[key].create(new)
+        await self._publish(request.resource, "MODIFIED", new)
+        return key
+
+    async def _delete(self, request: rendering.Request) -> Any:
+        key = (request.resource, request.namespace, request.name)
+        if key not in self._objects or self._objects[key].deleted:
+            raise kmock.KubernetesError(status=404, reason="NotFound", message="not found")
+        obj = copy.deepcopy(self._objects[key].raw)
+        meta = obj["metadata"]
+        if meta.get("finalizers") and not meta.get("deletionTimestamp"):
+            meta["deletionTimestamp"] = datetime.datetime.now(datetime.UTC).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
+            meta["resourceVersion"] = self._next_rv()
+            self._objects[key].create(obj)
+            await self._publish(request.resource, "MODIFIED", obj)
+        elif not meta.get("finalizers"):
+            meta["resourceVersion"] = self._next_rv()
+            self._objects[key].create(obj)
+            return key  # removed after the response is rendered
+        return None
+
+    async def _handle(self, request: rendering.Request) -> Any:
+        gone = None
+        if request.resource is not None:
+            async with self._lock:
+                if request.action == enums.action.CREATE:
+                    await self._create(request, request.data)
+                elif request.action == enums.action.UPDATE and request.name is not None:
+                    key = await self._patch(request)
+                    meta = self._objects[key].raw.get("metadata", {})
+                    if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+                        gone = key
+                elif request.action == enums.action.DELETE and request.name is not None:
+                    gone = await self._delete(request)
+        try:
+            # skip the stock emulator's own mutation logic; keep its fetch/list/watch serving
+            return await super(kmock.KubernetesEmulator, self)._handle(request)
+        finally:
+            if gone is not None:
+                async with self._lock:
+                    raw = self._objects[gone].raw
+                    self._objects[gone].delete()
+                    await self._publish(gone[0], "DELETED", raw)
+
+    def _matches(self, request: rendering.Request, event: dict[str, Any]) -> bool:
+        ns = event["object"].get("metadata", {}).get("namespace")
+        return request.namespace is None or ns == request.namespace
+
+    async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
+        async with self._lock:
+            items = [
+                copy.deepcopy(obj.raw)
+                for (res, ns, _), obj in self._objects.items()
+                if res == request.resource
+                and not obj.deleted
+                and (request.namespace is None or ns == request.namespace)
+            ]
+            rv = str(self._rv)
+        return {"metadata": {"resourceVersion": rv}, "items": items}
+
+    async def _serve_watch(self, request: rendering.Request) -> AsyncIterator[rendering.Payload]:
+        yield b""
+        bus = self._buses[request.resource]
+        since = request.params.get("resourceVersion")
+        async with self._lock:
+            mark = await bus.mark()
+            if since:
+                backlog = [
+                    ev
+                    for rv, res, ev in self._log
+                    if res == request.resource and rv > int(since) and self._matches(request, ev)
+                ]
+            else:
+                backlog = [
+                    {"type": "ADDED", "object": copy.deepcopy(obj.raw)}
+                    for (res, ns, _), obj in self._objects.items()
+                    if res == request.resource
+                    and not obj.deleted
+                    and (request.namespace is None or ns == request.namespace)
+                ]
+        try:
+            for event in backlog:
+                yield event
+            async for event in bus.stream(since=mark):
+                if self._matches(request, event):
+                    yield event
+        finally:
+            await bus.unmark(mark)
+
+    def writes(self, since: int = 0) -> list[rendering.Request]:
+        """Return the write requests (POST/PATCH/PUT/DELETE) served since request ``since``."""
+        return [
+            r
+            for r in list(self._requests)[since:]
+            if str(r.method).upper().rsplit(".", 1)[-1] in {"POST", "PATCH", "PUT", "DELETE"}
+        ]
