@@ -1,0 +1,22 @@
+"""The PYBOSSA-shaped REST API at ``/api`` (see ``docs/pybossa-api.md``)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the API blueprint, CSRF-exempt as a whole: cookie-authenticated writes are
+    checked in :func:`labelhive.api.auth.authenticate` instead."""
+    from labelhive.api import exports  # noqa: F401  (each module adds its routes to bp)
+    from labelhive.api import projects  # noqa: F401
+    from labelhive.api import results  # noqa: F401
+    from labelhive.api import scheduling  # noqa: F401
+    from labelhive.api import taskruns  # noqa: F401
+    from labelhive.api import tasks  # noqa: F401
+    from labelhive.api import users  # noqa: F401
+    from labelhive.api.blueprint import bp
+    from labelhive.extensions import csrf
+
+    csrf.exempt(bp)
+    app.register_blueprint(bp)

@@ -1,0 +1,88 @@
+"""Request bodies of POST and PUT: JSON parsing and key checks, with no I/O.
+
+PYBOSSA's clients send back what they read (``pbclient.update_project`` sends the project it
+got, minus a few keys, plus ``link``/``links``). So a body key is one of:
+
+- *reserved*: refused with 400 "Reserved keys in payload: ...";
+- *writable*: applied;
+- *read-only*: accepted when it equals the stored value (an echo), refused when it differs;
+- ``link``/``links``: dropped;
+- anything else: 415 ``TypeError`` "'foo' is an invalid keyword argument for Task".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Mapping
+from typing import Any
+
+from labelhive.api import errors
+
+DROPPED = frozenset({"link", "links"})
+
+
+def parse_json_object(data: bytes) -> dict[str, Any]:
+    """Parse a request body that must be a JSON object.
+
+    :raise errors.ApiError: 415 ``ValueError`` for malformed JSON, 415 ``TypeError`` for
+        JSON that is not an object.
+    """
+    try:
+        value = json.loads(data or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.unsupported("ValueError", f"The body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise errors.unsupported("TypeError", "The body must be a JSON object.")
+    return value
+
+
+def check_keys(
+    body: Mapping[str, Any],
+    *,
+    model_name: str,
+    reserved: Collection[str],
+    writable: Collection[str],
+    read_only: Mapping[str, Callable[[], Any]] | None = None,
+    ignored: Collection[str] = (),
+) -> dict[str, Any]:
+    """Sort a body's keys; return the writable values.
+
+    :param body: the parsed body.
+    :param model_name: the class name in PYBOSSA's ``TypeError`` message.
+    :param reserved: keys refused outright.
+    :param writable: keys returned for the caller to validate and apply.
+    :param read_only: keys accepted only with the current value, which the callable returns.
+    :param ignored: keys dropped like ``link`` (values the server computes, e.g. ``stats``).
+    :raise errors.ApiError: 400 for reserved keys or a changed read-only value, 415
+        ``TypeError`` for unknown keys.
+    """
+    read_only = read_only or {}
+    bad = sorted(k for k in body if k in reserved)
+    if bad:
+        raise errors.bad_request(f"Reserved keys in payload: {', '.join(bad)}")
+    for key in body:
+        known = key in writable or key in read_only or key in DROPPED or key in ignored
+        if not known:
+            raise errors.unsupported(
+                "TypeError", f"'{key}' is an invalid keyword argument for {model_name}"
+            )
+    for key, current in read_only.items():
+        if key in body and body[key] != current():
+            raise errors.bad_request(f"{key} is read-only: it cannot be changed through the API.")
+    return {k: v for k, v in body.items() if k in writable}
+
+
+def whole_number(name: str, value: Any, *, required: bool = False) -> int | None:
+    """An integer from a body (not a bool; PYBOSSA's clients may send digit strings).
+
+    :raise errors.ApiError: 400 with a sentence.
+    """
+    if value is None and not required:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise errors.bad_request(f"{name} must be a whole number, not {value!r}.")

@@ -1,0 +1,97 @@
+"""Handing out work: ``newtask``, ``userprogress``, and LabelHive's lease endpoints.
+
+Every task is handed out by :func:`labelhive.tasks.engine.claim`, which leases it to the caller
+(one lease per user per project: asking again returns the same task until it is answered,
+released or expired). So ``newtask`` gives at most one task whatever ``limit`` and ``offset``
+say; with ``limit`` above 1 the answer is a list (of at most one task) rather than an object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask import jsonify
+from flask import request
+
+from labelhive.accounts.models import User
+from labelhive.api import auth
+from labelhive.api import errors
+from labelhive.api import listing
+from labelhive.api import query
+from labelhive.api import serialize
+from labelhive.api import services
+from labelhive.api.blueprint import bp
+from labelhive.extensions import db
+from labelhive.projects import access
+from labelhive.projects import services as projects
+from labelhive.projects.models import Project
+from labelhive.tasks import engine
+
+
+def _project(ref: str) -> tuple[Project, User]:
+    project = projects.by_id_or_short_name(ref)
+    if project is None:
+        raise errors.not_found(f"Project {ref} does not exist.")
+    user = auth.user()
+    if user is None:
+        raise errors.unauthorized("Sign in or send your API key to contribute to this project.")
+    if not access.can_contribute(user, project):
+        raise errors.forbidden("This project is not published.")
+    return project, user
+
+
+def _limit(value: str | None) -> int:
+    try:
+        return min(max(int(value or 1), 1), 100)
+    except ValueError:
+        return 1
+
+
+@bp.get("/project/<ref>/newtask")
+def new_task(ref: str) -> Response:
+    project, user = _project(ref)
+    as_list = _limit(request.args.get("limit")) > 1
+    project_id, user_id = project.id, user.id
+    services.end_transaction()
+    claim = engine.claim(db.engine, project_id, user_id)
+    tasks = [] if claim is None else [serialize.task(claim.task, manager=False)]
+    if as_list:
+        return jsonify(tasks)
+    return jsonify(tasks[0] if tasks else {})
+
+
+@bp.get("/project/<ref>/userprogress")
+def user_progress(ref: str) -> Response:
+    project, user = _project(ref)
+    return jsonify(services.user_progress(project.id, user.id))
+
+
+def _contributor(oid: int) -> tuple[int, int]:
+    task = listing.one("task", oid)
+    user = auth.require_user()
+    if not access.can_contribute(user, services.project_of(task)):
+        raise errors.forbidden("You may not contribute to this project.")
+    ids = (task.id, user.id)
+    services.end_transaction()
+    return ids
+
+
+@bp.post("/task/<int:oid>/lease/renew")
+def lease_renew(oid: int) -> Response:
+    task_id, user_id = _contributor(oid)
+    expires = engine.renew(db.engine, task_id, user_id)
+    if expires is None:
+        raise errors.not_found(
+            f"You hold no lease on task {task_id}: it expired or was answered; ask for a new task."
+        )
+    body: dict[str, Any] = {"task_id": task_id, "expires_at": serialize.iso(expires)}
+    return jsonify(body)
+
+
+@bp.delete("/task/<int:oid>/lease")
+def lease_release(oid: int) -> tuple[str, int]:
+    task_id, user_id = _contributor(oid)
+    engine.release(db.engine, task_id, user_id, skip=query.is_true(request.args.get("skip")))
+    # idempotent: releasing a lease that is already gone is not an error
+    return "", 204

@@ -1,0 +1,81 @@
+"""Authentication: API key by parameter or header, unknown keys, session cookies and CSRF."""
+
+from __future__ import annotations
+
+import re
+
+from tests.app.api.conftest import PASSWORD
+from tests.app.api.conftest import Api
+from tests.app.api.conftest import envelope
+
+
+def test_key_by_parameter_or_header(any_api: Api):
+    api = any_api
+    draft = api.project(api.owner, "draft", published=False)
+    path = f"/api/project/{draft['id']}"
+    assert api.ok(api.get(path, api.owner))["id"] == draft["id"]
+    assert api.ok(api.get(path, headers={"Authorization": api.owner.key}))["id"] == draft["id"]
+    bearer = {"Authorization": f"Bearer {api.owner.key}"}
+    assert api.ok(api.get(path, headers=bearer))["id"] == draft["id"]
+    # the header wins over the parameter
+    envelope(
+        api.get(path, api.owner, headers={"Authorization": api.contributor.key}),
+        403,
+        "Forbidden",
+        "project",
+    )
+    # POST by header, no CSRF token needed
+    created = api.post(
+        "/api/project",
+        None,
+        {"name": "H", "short_name": "h"},
+        headers={"Authorization": api.other.key},
+    )
+    assert api.ok(created)["owner_id"] == api.other.id
+
+
+def test_an_unknown_key_is_anonymous(api: Api):
+    published = api.project(api.owner, "pets")
+    api.project(api.owner, "draft", published=False)
+    listed = api.ok(api.get("/api/project", api_key="no-such-key"))
+    assert [p["id"] for p in listed] == [published["id"]]
+    assert "secret_key" not in listed[0]
+    envelope(api.get("/api/task", api_key="no-such-key"), 401, "Unauthorized", "task")
+    envelope(api.get("/api/task", headers={"Authorization": "wrong"}), 401, "Unauthorized", "task")
+
+
+def _sign_in(api: Api) -> str:
+    """Sign the contributor in through the real form; return the session's CSRF token."""
+    api.set_password(api.contributor)
+    page = api.client.get("/account/signin").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = api.client.post(
+        "/account/signin",
+        data={"login": "contributor", "password": PASSWORD, "csrf_token": token, "next": ""},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return token
+
+
+def test_session_cookie_writes_need_the_csrf_token(api: Api):
+    project = api.project(api.owner, "pets")
+    task = api.task(api.owner, project["id"])
+    token = _sign_in(api)
+    # reads by cookie need no token
+    handed = api.ok(api.get(f"/api/project/{project['id']}/newtask"))
+    assert handed["id"] == task["id"]
+    body = {"project_id": project["id"], "task_id": task["id"], "info": "cat"}
+    error = envelope(api.post("/api/taskrun", None, body), 400, "CSRFError", "taskrun")
+    assert "CSRF token is missing" in error["exception_msg"]
+    envelope(
+        api.post("/api/taskrun", None, body, headers={"X-CSRFToken": "forged"}),
+        400,
+        "CSRFError",
+        "taskrun",
+    )
+    assert api.ok(api.get("/api/taskrun", all="1")) == []
+    run = api.ok(api.post("/api/taskrun", None, body, headers={"X-CSRFToken": token}))
+    assert run["user_id"] == api.contributor.id
+    # a request that presents a key is judged by the key alone, even with a cookie
+    envelope(api.get("/api/taskrun", api_key="unknown"), 401, "Unauthorized", "taskrun")
+    assert [r["id"] for r in api.ok(api.get("/api/taskrun", all="1"))] == [run["id"]]
