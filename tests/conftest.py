@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+
 from labelhive import create_app
 from labelhive import migrate
 from labelhive.extensions import db
-
 from tests.common.processes import PostgresServer
 from tests.common.processes import postgres
 

@@ -15,14 +15,20 @@ EMBEDDED_DATABASE_URL = "sqlite:///labelhive.db"
 
 
 def normalise_database_url(url: str) -> str:
-    """Return a SQLAlchemy URL that uses psycopg 3 for PostgreSQL.
+    """Return a SQLAlchemy URL that uses psycopg 3 for PostgreSQL, and absolute SQLite paths.
 
     Deployments set ``postgresql://`` or ``postgres://`` URLs (PYBOSSA's and Heroku's spelling);
-    SQLAlchemy would pick psycopg2 for those, which LabelHive does not install.
+    SQLAlchemy would pick psycopg2 for those, which LabelHive does not install. A relative SQLite
+    path means the working directory (Flask-SQLAlchemy would otherwise put it in the instance
+    folder inside the installed package).
     """
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
+    prefix = "sqlite:///"
+    path = url[len(prefix) :]
+    if url.startswith(prefix) and path and not path.startswith("/") and path != ":memory:":
+        return prefix + os.path.abspath(path)
     return url
 
 

@@ -194,8 +194,17 @@ def labelhive_cli(*args: str, env: dict[str, str], check: bool = True, **kwargs)
 class LabelhiveServer:
     """``labelhive serve`` (gunicorn) on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], workers: int = 2, threads: int = 8) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int = 2,
+        threads: int = 8,
+        extra_args: tuple[str, ...] = (),
+        cwd: Path | None = None,
+    ) -> None:
         self.env = {**os.environ, **env}
+        self.extra_args = extra_args
+        self.cwd = cwd
         self.port = free_port()
         self.workers = workers
         self.threads = threads
@@ -224,10 +233,12 @@ class LabelhiveServer:
                     str(self.workers),
                     "--threads",
                     str(self.threads),
+                    *self.extra_args,
                 ],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                cwd=self.cwd,
             )
         wait_for(self._healthy, 60, "labelhive serve")
 

@@ -192,8 +192,33 @@ def claim(
     return result
 
 
+def claim_ahead(
+    engine: Engine,
+    project_id: int,
+    user_id: int,
+    *,
+    now: dt.datetime | None = None,
+    rng: random.Random | None = None,
+) -> Claim | None:
+    """Lease one more task to a user who may already hold one (the labeling page's look-ahead).
+
+    The extra lease is an ordinary lease: it reserves a slot like any other, so redundancy
+    stays exact. The candidate query leaves out tasks the user holds or answered.
+    """
+    started = time.perf_counter()
+    result = _retrying(lambda: _claim(engine, project_id, user_id, now or utcnow(), rng, True))
+    metrics.CLAIM_SECONDS.observe(time.perf_counter() - started)
+    metrics.CLAIMS.labels("none" if result is None else "leased").inc()
+    return result
+
+
 def _claim(
-    engine: Engine, project_id: int, user_id: int, now: dt.datetime, rng: random.Random | None
+    engine: Engine,
+    project_id: int,
+    user_id: int,
+    now: dt.datetime,
+    rng: random.Random | None,
+    ahead: bool = False,
 ) -> Claim | None:
     with _write(engine) as conn:
         project = conn.execute(
@@ -202,15 +227,16 @@ def _claim(
         if project is None:
             return None
         expires = rules.lease_expiry(now, project.lease_ttl)
-        held = conn.execute(
-            select(L.c.id, L.c.task_id)
-            .where(L.c.project_id == project_id, L.c.user_id == user_id, L.c.expires_at > now)
-            .order_by(L.c.id)
-            .limit(1)
-        ).one_or_none()
-        if held is not None:
-            conn.execute(update(L).where(L.c.id == held.id).values(expires_at=expires))
-            return Claim(_task_row(conn, held.task_id), expires, resumed=True)
+        if not ahead:
+            held = conn.execute(
+                select(L.c.id, L.c.task_id)
+                .where(L.c.project_id == project_id, L.c.user_id == user_id, L.c.expires_at > now)
+                .order_by(L.c.id)
+                .limit(1)
+            ).one_or_none()
+            if held is not None:
+                conn.execute(update(L).where(L.c.id == held.id).values(expires_at=expires))
+                return Claim(_task_row(conn, held.task_id), expires, resumed=True)
         _sweep(conn, now, project_id)
         task_id = None
         if rules.serve_gold(project.gold_rate, rng or random.Random()):

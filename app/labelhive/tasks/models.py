@@ -47,6 +47,8 @@ class Task(Base):
             postgresql_where=text(OPEN_PREDICATE),
             sqlite_where=text(OPEN_PREDICATE),
         ),
+        # exports and API lists walk a project's tasks in id order
+        Index("ix_task_project_id_id", "project_id", "id"),
         Index(
             "ix_task_gold",
             "project_id",
@@ -57,9 +59,7 @@ class Task(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(
-        ForeignKey("project.id", ondelete="CASCADE"), index=True
-    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
     info: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     n_answers: Mapped[int] = mapped_column(default=3)
     priority_0: Mapped[float] = mapped_column(default=0.0)

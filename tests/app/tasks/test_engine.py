@@ -7,6 +7,9 @@ import random
 from typing import Any
 
 import pytest
+from sqlalchemy import func
+from sqlalchemy import select
+
 from labelhive.accounts.services import create_user
 from labelhive.answers.models import Answer
 from labelhive.db import utcnow
@@ -18,9 +21,6 @@ from labelhive.models import Task
 from labelhive.tasks import engine
 from labelhive.tasks.engine import EngineError
 from labelhive.tasks.rules import Refusal
-from sqlalchemy import func
-from sqlalchemy import select
-
 from tests.conftest import make_app
 
 
@@ -255,3 +255,15 @@ def test_renew_extends_a_held_lease_only(eng_app):
     renewed = engine.renew(db.engine, tasks[0], users[1], now=start + dt.timedelta(seconds=50))
     assert renewed == start + dt.timedelta(seconds=110)
     assert engine.renew(db.engine, tasks[0], users[0]) is None
+
+
+def test_claim_ahead_takes_a_second_lease_within_the_slots(eng_app):
+    project, users, tasks = setup_project(n_users=3, tasks=[{"n_answers": 1}, {"n_answers": 1}])
+    first = engine.claim(db.engine, project.id, users[1])
+    ahead = engine.claim_ahead(db.engine, project.id, users[1])
+    assert {first.task["id"], ahead.task["id"]} == set(tasks)
+    # both slots are reserved by user1: nobody else gets a task, user1 gets no third
+    assert claimed_id(project, users[2]) is None
+    assert engine.claim_ahead(db.engine, project.id, users[1]) is None
+    # a plain claim still returns the oldest lease
+    assert claimed_id(project, users[1]) == first.task["id"]

@@ -6,6 +6,7 @@ import datetime as dt
 import random
 
 import pytest
+
 from labelhive.tasks import rules
 
 

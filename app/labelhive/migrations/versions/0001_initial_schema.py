@@ -113,7 +113,7 @@ def upgrade() -> None:
             postgresql_where=sa.text("gold_answer IS NOT NULL"),
             sqlite_where=sa.text("gold_answer IS NOT NULL"),
         )
-        batch_op.create_index(batch_op.f("ix_task_project_id"), ["project_id"], unique=False)
+        batch_op.create_index("ix_task_project_id_id", ["project_id", "id"], unique=False)
     # the claim query walks one of these in order and stops at the first unlocked row
     for name, filled in (
         ("ix_task_open_depth_first", "(n_done + n_reserved) DESC"),
@@ -259,7 +259,7 @@ def downgrade() -> None:
     op.drop_index("ix_task_open_breadth_first", table_name="task")
     op.drop_index("ix_task_open_depth_first", table_name="task")
     with op.batch_alter_table("task", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_task_project_id"))
+        batch_op.drop_index("ix_task_project_id_id")
         batch_op.drop_index(
             "ix_task_gold",
             postgresql_where=sa.text("gold_answer IS NOT NULL"),

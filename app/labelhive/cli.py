@@ -1,0 +1,333 @@
+"""The ``labelhive`` command line.
+
+Errors a user can fix exit with code 1 and one sentence on stderr; usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from flask import Flask
+
+
+@contextmanager
+def app_context() -> Iterator[Flask]:
+    from labelhive import create_app
+
+    try:
+        app = create_app()
+    except RuntimeError as exc:  # e.g. SECRET_KEY missing outside embedded mode
+        raise click.ClickException(str(exc)) from None
+    with app.app_context():
+        yield app
+
+
+def _require_schema(app: Flask) -> None:
+    """Embedded mode migrates by itself; a shared database is migrated by its migration Job."""
+    from labelhive import migrate
+    from labelhive.extensions import db
+
+    if migrate.is_up_to_date(db.engine):
+        return
+    if app.config["EMBEDDED"]:
+        migrate.upgrade(db.engine)
+        return
+    raise click.ClickException(
+        "The database schema is not up to date: run `labelhive db upgrade` first."
+    )
+
+
+def _project(ref: str):  # noqa: ANN202
+    from labelhive.projects import services as projects
+
+    project = projects.by_id_or_short_name(ref)
+    if project is None:
+        raise click.ClickException(f"No project {ref!r} (give its id or short name).")
+    return project
+
+
+@click.group()
+@click.version_option(package_name="labelhive")
+def main() -> None:
+    """LabelHive: crowd labeling with exact redundancy."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=None, type=click.IntRange(1, 64), help="gunicorn processes")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--dev", is_flag=True, help="Flask's development server (reloader, debugger off)")
+@click.option("--demo", is_flag=True, help="create a demo project when the database is empty")
+def serve(host: str, port: int, workers: int | None, threads: int, dev: bool, demo: bool) -> None:
+    """Serve the web app and the API (gunicorn)."""
+    from labelhive import server
+
+    # before anything imports prometheus_client: it picks its multiprocess mode at import
+    server.prepare_metrics_dir()
+    with app_context() as app:
+        _require_schema(app)
+        if demo:
+            from labelhive import demo as demo_module
+
+            created = demo_module.ensure_demo_project()
+            if created:
+                click.echo(f"Created the demo project {created.short_name!r}.")
+        embedded = app.config["EMBEDDED"]
+    if workers is None:
+        # SQLite serialises writers anyway; a shared database profits from every core
+        workers = 1 if embedded else (os.cpu_count() or 1) * 2 + 1
+    click.echo(f"LabelHive on http://{host}:{port}/ ({'SQLite' if embedded else 'PostgreSQL'})")
+    if dev:
+        from labelhive import create_app
+
+        create_app().run(host=host, port=port, threaded=True, use_reloader=False)
+        return
+    server.run(host, port, workers, threads)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations up to REVISION (default: head)."""
+    from labelhive import migrate
+    from labelhive.extensions import db as database
+
+    with app_context():
+        migrate.upgrade(database.engine, revision)
+        click.echo(f"Database at revision {migrate.current_revision(database.engine)}.")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision."""
+    from labelhive import migrate
+    from labelhive.extensions import db as database
+
+    with app_context():
+        click.echo(migrate.current_revision(database.engine) or "empty")
+
+
+@main.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("create")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--admin", is_flag=True, help="make the users admins")
+@click.option("--password", default=None, help="password for every user (else API-only users)")
+@click.option(
+    "--api-key-from-env",
+    "api_key_env",
+    default=None,
+    metavar="VAR",
+    help="take the API key from this environment variable (one user only)",
+)
+@click.option("--exist-ok", is_flag=True, help="update an existing user instead of failing")
+def users_create(
+    names: tuple[str, ...],
+    admin: bool,
+    password: str | None,
+    api_key_env: str | None,
+    exist_ok: bool,
+) -> None:
+    """Create users and print one `NAME API_KEY` line each, for onboarding in bulk."""
+    from labelhive.accounts import services as accounts
+    from labelhive.extensions import db as database
+
+    api_key = None
+    if api_key_env:
+        if len(names) != 1:
+            raise click.UsageError("--api-key-from-env takes exactly one user name.")
+        api_key = os.environ.get(api_key_env)
+        if not api_key:
+            raise click.ClickException(f"The environment variable {api_key_env} is empty.")
+    with app_context() as app:
+        _require_schema(app)
+        lines = []
+        try:
+            for name in names:
+                user = accounts.by_name(name) if exist_ok else None
+                if user is None:
+                    user = accounts.create_user(
+                        name, password=password, admin=True if admin else None, api_key=api_key
+                    )
+                else:
+                    user.admin = user.admin or admin
+                    if api_key:
+                        user.api_key = api_key
+                    if password:
+                        user.set_password(password)
+                lines.append(f"{user.name} {user.api_key}")
+        except accounts.AccountError as exc:
+            database.session.rollback()
+            raise click.ClickException(str(exc)) from None
+        database.session.commit()
+    click.echo("\n".join(lines))
+
+
+@main.group()
+def projects() -> None:
+    """Labeling projects."""
+
+
+@projects.command("create")
+@click.argument("short_name")
+@click.option("--name", default=None, help="display name (default: the short name)")
+@click.option("--owner", required=True, help="user name of the owner")
+@click.option("--question", default="", help="the question annotators answer")
+@click.option("--answers", default="", help="comma-separated answer options")
+@click.option("--redundancy", type=int, default=3, show_default=True)
+@click.option("--lease-ttl", type=int, default=600, show_default=True, help="seconds")
+@click.option("--publish", is_flag=True, help="open the project to annotators")
+def projects_create(
+    short_name: str,
+    name: str | None,
+    owner: str,
+    question: str,
+    answers: str,
+    redundancy: int,
+    lease_ttl: int,
+    publish: bool,
+) -> None:
+    """Create a project and print its id."""
+    from labelhive.accounts import services as accounts
+    from labelhive.extensions import db as database
+    from labelhive.projects import services as projects_service
+
+    with app_context() as app:
+        _require_schema(app)
+        user = accounts.by_name(owner)
+        if user is None:
+            raise click.ClickException(
+                f"No user {owner!r}: create it with `labelhive users create`."
+            )
+        info: dict[str, object] = {"question": question}
+        if answers:
+            info["answers"] = [a.strip() for a in answers.split(",")]
+        values = {
+            "name": name or short_name,
+            "short_name": short_name,
+            "info": info,
+            "default_n_answers": redundancy,
+            "lease_ttl": lease_ttl,
+            "published": publish,
+        }
+        try:
+            if projects_service.name_taken(values["name"], short_name):
+                raise projects_service.ProjectError(
+                    f"A project named {values['name']!r} or {short_name!r} exists already."
+                )
+            project = projects_service.create_project(user, values)
+        except projects_service.ProjectError as exc:
+            database.session.rollback()
+            raise click.ClickException(str(exc)) from None
+        database.session.commit()
+        click.echo(project.id)
+
+
+@main.command("import")
+@click.argument("project_ref", metavar="PROJECT")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default=None)
+@click.option("--redundancy", type=int, default=None, help="answers needed per task")
+@click.option("--priority", type=float, default=None)
+def import_command(
+    project_ref: str, file: Path, fmt: str | None, redundancy: int | None, priority: float | None
+) -> None:
+    """Import tasks from a CSV, JSON or JSONL FILE of image URLs, all or nothing."""
+    from labelhive.extensions import db as database
+    from labelhive.tasks import importers
+    from labelhive.tasks import rules
+    from labelhive.tasks import services as tasks
+
+    with app_context() as app:
+        _require_schema(app)
+        project = _project(project_ref)
+        try:
+            if redundancy is not None:
+                redundancy = rules.validate_n_answers(redundancy)
+            data = file.read_bytes()
+            fmt = fmt or importers.detect_format(file.name, None, data[:4096])
+            specs = importers.parse_tasks(
+                data,
+                fmt,
+                max_rows=app.config["MAX_IMPORT_ROWS"],
+                max_cell_bytes=app.config["MAX_CELL_BYTES"],
+            )
+        except ValueError as exc:  # ImportFormatError is a ValueError
+            raise click.ClickException(f"{file.name}: {exc}") from None
+        with click.progressbar(length=len(specs), label="Importing", file=sys.stderr) as bar:
+            done = 0
+
+            def progress(count: int) -> None:
+                nonlocal done
+                bar.update(count - done)
+                done = count
+
+            count = tasks.import_tasks(
+                project, specs, n_answers=redundancy, priority_0=priority, progress=progress
+            )
+        short_name = project.short_name
+        database.session.commit()
+    click.echo(f"Imported {count} tasks into {short_name}.")
+
+
+@main.command("export")
+@click.argument("project_ref", metavar="PROJECT")
+@click.option("--what", type=click.Choice(["tasks", "answers", "results"]), default="answers")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def export_command(project_ref: str, what: str, fmt: str, output: Path | None) -> None:
+    """Stream a project's tasks, answers or results to a file (or stdout)."""
+    from labelhive.extensions import db as database
+    from labelhive.results import exports
+
+    with app_context() as app:
+        _require_schema(app)
+        project = _project(project_ref)
+        chunks = exports.stream_export(database.engine, project.id, what, fmt)
+        if output is None:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            return
+        # write beside the target and rename, so a failed export never looks complete
+        partial = output.with_name(output.name + ".partial")
+        try:
+            with (
+                partial.open("wb") as fh,
+                click.progressbar(chunks, label=f"Exporting {what}", file=sys.stderr) as bar,
+            ):
+                for chunk in bar:
+                    fh.write(chunk)
+            partial.replace(output)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise click.ClickException(f"Could not write {output}: {exc.strerror}") from None
+    click.echo(f"Wrote {output}.", err=True)
+
+
+@main.command()
+def sweep() -> None:
+    """Delete expired leases once (the scheduler does this periodically)."""
+    from labelhive.extensions import db as database
+    from labelhive.tasks import engine
+
+    with app_context():
+        click.echo(f"Swept {engine.sweep_expired(database.engine)} expired leases.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
