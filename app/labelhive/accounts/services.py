@@ -102,7 +102,9 @@ def all_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.id)))
 
 
-def set_flags(actor: User, user: User, *, admin: bool | None = None, enabled: bool | None = None):
+def set_flags(
+    actor: User, user: User, *, admin: bool | None = None, enabled: bool | None = None
+) -> User:
     """Change a user's admin and enabled flags (an admin's action).
 
     :raise AccountError: an admin tried to demote or disable themselves (a deployment must keep

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import true
 
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
@@ -182,3 +183,30 @@ def stats(project_id: int) -> dict[str, int]:
         "n_live_leases": n_leases or 0,
         "n_annotators": n_annotators or 0,
     }
+
+
+def list_for(user: User) -> tuple[list[Project], list[Project]]:
+    """The projects ``user`` manages (all of them for an admin) and the published others.
+
+    :return: ``(managed, contributable)``, each ordered by name.
+    """
+    projects = db.session.scalars(
+        select(Project)
+        .where(true() if user.admin else (Project.owner_id == user.id) | Project.published)
+        .order_by(Project.name)
+    ).all()
+    managed = [p for p in projects if user.admin or p.owner_id == user.id]
+    others = [p for p in projects if p not in managed]
+    return managed, others
+
+
+def annotator_counts(project_id: int) -> list[tuple[str, int]]:
+    """Answers per annotator in a project, most active first."""
+    rows = db.session.execute(
+        select(User.name, func.count(Answer.id))
+        .join(Answer, Answer.user_id == User.id)
+        .where(Answer.project_id == project_id)
+        .group_by(User.name)
+        .order_by(func.count(Answer.id).desc(), User.name)
+    ).all()
+    return [(name, count) for name, count in rows]

@@ -1,0 +1,12 @@
+"""Tasks: the items to label, the claim/submit engine, and the labeling page."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    # imported here: the engine and models import this package, and the views import them
+    from labelhive.tasks import views
+
+    app.register_blueprint(views.bp)

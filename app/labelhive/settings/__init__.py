@@ -1,0 +1,1 @@
+"""Deployment settings stored in the database (sign-up policy), edited by admins."""

@@ -1,0 +1,39 @@
+"""Which image a task shows: the ONE place that turns a task's info into an image URL.
+
+The storage module will replace the body of :func:`image_url_for` with presigned, proxied URLs
+for private buckets; every page gets its image URLs from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+IMAGE_KEYS = ("url", "image", "image_url")
+# images LabelHive serves itself (the demo project's); no other site-relative path is loaded
+OWN_STATIC_PREFIX = "/static/"
+
+
+def image_key(task_info: Any) -> str | None:
+    """The info key that holds the task's image URL, if any."""
+    if not isinstance(task_info, dict):
+        return None
+    return next((k for k in IMAGE_KEYS if isinstance(task_info.get(k), str)), None)
+
+
+def image_url_for(task_info: Any) -> str | None:
+    """The URL the browser loads the task's image from, or ``None``.
+
+    Only absolute ``http``/``https`` URLs and this site's own static files are used: anything
+    else (``javascript:``, ``data:``, other relative paths) is shown as text, never loaded.
+    """
+    key = image_key(task_info)
+    if key is None:
+        return None
+    url = task_info[key].strip()
+    parts = urlsplit(url)
+    if url.startswith(OWN_STATIC_PREFIX) and not (parts.scheme or parts.netloc):
+        return None if ".." in parts.path or "\\" in url else url
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return url

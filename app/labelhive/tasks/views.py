@@ -1,0 +1,155 @@
+"""The labeling page and the small JSON endpoints its script calls (session auth + CSRF header).
+
+Every endpoint answers with the tasks the user now holds (see :mod:`labelhive.tasks.labeling`:
+the one on screen and the prefetched one) and the progress counts, so the page never needs a
+second round trip before the next keypress.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import jsonify
+from flask import render_template
+from flask import request
+from flask_login import current_user
+
+from labelhive.extensions import db
+from labelhive.projects import access
+from labelhive.projects.models import Project
+from labelhive.tasks import engine
+from labelhive.tasks import labeling
+from labelhive.tasks.rules import Refusal
+from labelhive.web import project_for
+from labelhive.web import render_markdown
+
+bp = Blueprint("tasks", __name__)
+
+# refusals that mean "the client sent something wrong", not "the task moved on"
+_BAD_REQUEST = {Refusal.INVALID_ANSWER, Refusal.TASK_NOT_FOUND, Refusal.WRONG_PROJECT}
+
+
+@bp.get("/project/<ref>/label")
+def label(ref: str) -> Any:
+    project = project_for(ref, "contribute")
+    ttl = project.lease_ttl
+    return render_template(
+        "tasks/label.html",
+        project=project,
+        instructions=render_markdown((project.info or {}).get("instructions")),
+        # renew well before expiry, but not more than every 5 s
+        heartbeat_ms=max(5, min(ttl // 3, 120)) * 1000,
+    )
+
+
+def _json_project(ref: str) -> Project | tuple[Response, int]:
+    if not access.is_signed_in(current_user):
+        return jsonify(error="Please sign in again.", reason="signed_out"), 401
+    return project_for(ref, "contribute")
+
+
+def _state(project: Project, **extra: Any) -> dict[str, Any]:
+    tasks = labeling.top_up(db.engine, project.id, current_user.id)
+    counts = labeling.breakdown(project.id)
+    return {
+        "tasks": [labeling.for_annotator(t) for t in tasks],
+        "progress": {
+            "mine": labeling.answered_by(project.id, current_user.id),
+            "done": counts["done"],
+            "total": sum(counts.values()),
+        },
+        **extra,
+    }
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@bp.post("/project/<ref>/label/state")
+def state(ref: str) -> Any:
+    project = _json_project(ref)
+    if not isinstance(project, Project):
+        return project
+    return jsonify(_state(project))
+
+
+@bp.post("/project/<ref>/label/answer")
+def answer(ref: str) -> Any:
+    project = _json_project(ref)
+    if not isinstance(project, Project):
+        return project
+    body = request.get_json(silent=True) or {}
+    task_id = _int(body.get("task_id"))
+    if task_id is None or "answer" not in body:
+        return jsonify(error="Send task_id and answer.", reason="bad_request"), 400
+    try:
+        submitted = engine.submit(
+            db.engine,
+            task_id,
+            current_user.id,
+            body["answer"],
+            project_id=project.id,
+            user_ip=request.remote_addr,
+        )
+    except engine.EngineError as exc:
+        if exc.reason == Refusal.ALREADY_ANSWERED:
+            # the lease is still held: give it back so the task is not shown again
+            engine.release(db.engine, task_id, current_user.id)
+        status = 400 if exc.reason in _BAD_REQUEST else 409
+        return jsonify(_state(project, error=str(exc), reason=exc.reason.value)), status
+    return jsonify(_state(project, answer_id=submitted.answer["id"], task_id=task_id))
+
+
+@bp.post("/project/<ref>/label/skip")
+def skip(ref: str) -> Any:
+    project = _json_project(ref)
+    if not isinstance(project, Project):
+        return project
+    task_id = _int((request.get_json(silent=True) or {}).get("task_id"))
+    if task_id is None:
+        return jsonify(error="Send task_id.", reason="bad_request"), 400
+    engine.release(db.engine, task_id, current_user.id, skip=True)
+    return jsonify(_state(project, skipped=task_id))
+
+
+@bp.post("/project/<ref>/label/undo")
+def undo(ref: str) -> Any:
+    project = _json_project(ref)
+    if not isinstance(project, Project):
+        return project
+    body = request.get_json(silent=True) or {}
+    answer_id = _int(body.get("answer_id"))
+    if answer_id is None:
+        return jsonify(error="Send answer_id.", reason="bad_request"), 400
+    try:
+        claim = engine.undo(db.engine, answer_id, current_user.id)
+    except engine.EngineError as exc:
+        message = (
+            "Too late to undo: that task already has all its answers."
+            if exc.reason == Refusal.TASK_COMPLETED
+            else str(exc)
+        )
+        return jsonify(_state(project, error=message, reason=exc.reason.value)), 409
+    release = _int(body.get("release_task_id"))
+    if release is not None and release != claim.task["id"]:
+        # the prefetched task makes room for the one taken back; the one on screen is kept
+        engine.release(db.engine, release, current_user.id)
+    return jsonify(_state(project, task=labeling.for_annotator(claim.task)))
+
+
+@bp.post("/project/<ref>/label/heartbeat")
+def heartbeat(ref: str) -> Any:
+    project = _json_project(ref)
+    if not isinstance(project, Project):
+        return project
+    ids = (request.get_json(silent=True) or {}).get("task_ids")
+    ids = (
+        [i for i in ids if _int(i) is not None][: labeling.MAX_HELD]
+        if isinstance(ids, list)
+        else []
+    )
+    renewed = {str(i): engine.renew(db.engine, i, current_user.id) is not None for i in ids}
+    return jsonify(renewed=renewed)
