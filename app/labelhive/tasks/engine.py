@@ -184,12 +184,7 @@ def claim(
 
     A user who holds a live lease gets that task back (its lease renewed).
     """
-    started = time.perf_counter()
-    result = _retrying(lambda: _claim(engine, project_id, user_id, now or utcnow(), rng))
-    metrics.CLAIM_SECONDS.observe(time.perf_counter() - started)
-    outcome = "none" if result is None else ("resumed" if result.resumed else "leased")
-    metrics.CLAIMS.labels(outcome).inc()
-    return result
+    return _measured_claim(engine, project_id, user_id, now, rng, ahead=False)
 
 
 def claim_ahead(
@@ -205,10 +200,23 @@ def claim_ahead(
     The extra lease is an ordinary lease: it reserves a slot like any other, so redundancy
     stays exact. The candidate query leaves out tasks the user holds or answered.
     """
+    return _measured_claim(engine, project_id, user_id, now, rng, ahead=True)
+
+
+def _measured_claim(
+    engine: Engine,
+    project_id: int,
+    user_id: int,
+    now: dt.datetime | None,
+    rng: random.Random | None,
+    *,
+    ahead: bool,
+) -> Claim | None:
     started = time.perf_counter()
-    result = _retrying(lambda: _claim(engine, project_id, user_id, now or utcnow(), rng, True))
+    result = _retrying(lambda: _claim(engine, project_id, user_id, now or utcnow(), rng, ahead))
     metrics.CLAIM_SECONDS.observe(time.perf_counter() - started)
-    metrics.CLAIMS.labels("none" if result is None else "leased").inc()
+    outcome = "none" if result is None else ("resumed" if result.resumed else "leased")
+    metrics.CLAIMS.labels(outcome).inc()
     return result
 
 
@@ -218,7 +226,7 @@ def _claim(
     user_id: int,
     now: dt.datetime,
     rng: random.Random | None,
-    ahead: bool = False,
+    ahead: bool,
 ) -> Claim | None:
     with _write(engine) as conn:
         project = conn.execute(
