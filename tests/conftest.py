@@ -14,6 +14,8 @@ from labelhive import migrate
 from labelhive.extensions import db
 from tests.common.processes import PostgresServer
 from tests.common.processes import postgres
+from tests.common.s3 import LocalStackS3
+from tests.common.s3 import localstack_s3
 
 _db_numbers = itertools.count()
 
@@ -22,6 +24,13 @@ _db_numbers = itertools.count()
 def pg_server() -> Iterator[PostgresServer]:
     """One real PostgreSQL for the session; each test gets its own database in it."""
     with postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[LocalStackS3]:
+    """LocalStack's S3, which checks SigV4 signatures and expiry (see tests/common/s3.py)."""
+    with localstack_s3() as server:
         yield server
 
 

@@ -41,14 +41,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from labelhive import accounts
     from labelhive import api
     from labelhive import health
+    from labelhive import helping
+    from labelhive import jobs
     from labelhive import projects
     from labelhive import results
     from labelhive import tasks
 
+    jobs.init_app(app)
+    extensions.limiter.init_app(app)
     accounts.init_app(app)
     health.init_app(app)
     api.init_app(app)
     projects.init_app(app)
     tasks.init_app(app)
     results.init_app(app)
+    helping.init_app(app)
     return app

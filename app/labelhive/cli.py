@@ -6,6 +6,8 @@ Errors a user can fix exit with code 1 and one sentence on stderr; usage errors 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,8 +66,28 @@ def main() -> None:
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--dev", is_flag=True, help="Flask's development server (reloader, debugger off)")
 @click.option("--demo", is_flag=True, help="create a demo project when the database is empty")
-def serve(host: str, port: int, workers: int | None, threads: int, dev: bool, demo: bool) -> None:
-    """Serve the web app and the API (gunicorn)."""
+@click.option(
+    "--with-proxy",
+    is_flag=True,
+    help="HAProxy (haproxy/haproxy.cfg) on HOST:PORT in front, as in the Pod: S3 images through it",
+)
+@click.option(
+    "--app-port",
+    default=0,
+    type=click.IntRange(0, 65535),
+    help="gunicorn's loopback port behind --with-proxy (default: a free one)",
+)
+def serve(
+    host: str,
+    port: int,
+    workers: int | None,
+    threads: int,
+    dev: bool,
+    demo: bool,
+    with_proxy: bool,
+    app_port: int,
+) -> None:
+    """Serve the web app and the API (gunicorn), optionally behind the HAProxy sidecar."""
     from labelhive import server
 
     # before anything imports prometheus_client: it picks its multiprocess mode at import
@@ -79,16 +101,44 @@ def serve(host: str, port: int, workers: int | None, threads: int, dev: bool, de
             if created:
                 click.echo(f"Created the demo project {created.short_name!r}.")
         embedded = app.config["EMBEDDED"]
+        config = dict(app.config)
     if workers is None:
         # SQLite serialises writers anyway; a shared database profits from every core
         workers = 1 if embedded else (os.cpu_count() or 1) * 2 + 1
     click.echo(f"LabelHive on http://{host}:{port}/ ({'SQLite' if embedded else 'PostgreSQL'})")
-    if dev:
-        from labelhive import create_app
+    haproxy = None
+    if with_proxy:
+        from labelhive.storage import proxy
 
-        create_app().run(host=host, port=port, threaded=True, use_reloader=False)
-        return
-    server.run(host, port, workers, threads)
+        app_host, app_port = "127.0.0.1", app_port or _free_port()
+        try:
+            env = proxy.haproxy_env(config, listen=f"{host}:{port}", app=f"{app_host}:{app_port}")
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            haproxy = proxy.HAProxy(env).start()
+        except (OSError, RuntimeError) as exc:
+            raise click.ClickException(str(exc)) from None
+        # HAProxy gone means the site is gone: stop gunicorn too (it handles SIGTERM)
+        haproxy.on_exit(lambda: os.kill(os.getpid(), signal.SIGTERM))
+        click.echo(f"HAProxy on {host}:{port} -> gunicorn on {app_host}:{app_port}")
+        host, port = app_host, app_port
+    try:
+        if dev:
+            from labelhive import create_app
+
+            create_app().run(host=host, port=port, threaded=True, use_reloader=False)
+            return
+        server.run(host, port, workers, threads)
+    finally:
+        if haproxy is not None:
+            haproxy.stop()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @main.group()
@@ -284,6 +334,55 @@ def import_command(
     click.echo(f"Imported {count} tasks into {short_name}.")
 
 
+@main.command("import-s3")
+@click.argument("project_ref", metavar="PROJECT")
+@click.argument("url", metavar="s3://BUCKET/PREFIX/")
+@click.option(
+    "--ext",
+    default="jpg,jpeg,png,gif,webp,avif",
+    show_default=True,
+    help="comma-separated extensions to import ('' for every object)",
+)
+@click.option("--redundancy", type=int, default=None, help="answers needed per task")
+def import_s3_command(project_ref: str, url: str, ext: str, redundancy: int | None) -> None:
+    """Create a task for every object under s3://BUCKET/PREFIX/ that the project lacks.
+
+    Re-running imports only the objects added since. Credentials come from boto3's chain
+    (environment, IRSA web identity, ...); S3_ENDPOINT_URL points at a VPC endpoint or MinIO.
+    """
+    from labelhive.storage import importer
+    from labelhive.storage import s3
+    from labelhive.tasks import rules
+
+    try:
+        bucket, prefix = s3.parse_s3_prefix(url)
+        if redundancy is not None:
+            redundancy = rules.validate_n_answers(redundancy)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    with app_context() as app:
+        _require_schema(app)
+        project = _project(project_ref)
+        project_id, short_name = project.id, project.short_name
+
+        def progress(summary: importer.ImportSummary) -> None:
+            click.echo(
+                f"{summary.listed} objects listed, {summary.imported} tasks imported",
+                err=True,
+            )
+
+        try:
+            summary = importer.import_prefix(
+                project_id, bucket, prefix, ext, progress, n_answers=redundancy
+            )
+        except importer.S3ImportError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Imported {summary.imported} tasks into {short_name} from {url} "
+        f"({summary.skipped} already there, {summary.listed - summary.matched} not matching)."
+    )
+
+
 @main.command("export")
 @click.argument("project_ref", metavar="PROJECT")
 @click.option("--what", type=click.Choice(["tasks", "answers", "results"]), default="answers")
@@ -317,6 +416,51 @@ def export_command(project_ref: str, what: str, fmt: str, output: Path | None) -
             partial.unlink(missing_ok=True)
             raise click.ClickException(f"Could not write {output}: {exc.strerror}") from None
     click.echo(f"Wrote {output}.", err=True)
+
+
+@main.command()
+@click.option(
+    "--queues",
+    "queue_names",
+    default="high,default,low",
+    show_default=True,
+    help="comma-separated queues, in priority order",
+)
+@click.option("--burst", is_flag=True, help="stop when the queues are empty")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=0, help="serve /metrics")
+def worker(queue_names: str, burst: bool, metrics_port: int) -> None:
+    """Run a background worker (RQ, through Redis Sentinel)."""
+    import logging
+
+    from labelhive.jobs import worker as worker_module
+
+    try:
+        names = worker_module.parse_queues(queue_names)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with app_context() as app:
+        _require_schema(app)
+        try:
+            worker_module.run(app, names, burst=burst, metrics_port=metrics_port)
+        except LookupError:
+            raise click.ClickException(
+                "No Redis configured: set REDIS_SENTINELS or REDIS_URL (without Redis, jobs run"
+                " inside `labelhive serve`)."
+            ) from None
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the periodic jobs: lease sweep, statistics, consensus, export clean-up."""
+    import logging
+
+    from labelhive.jobs import scheduler as scheduler_module
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with app_context() as app:
+        _require_schema(app)
+        scheduler_module.run(app)
 
 
 @main.command()

@@ -67,12 +67,28 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "S3_BUCKET": env.get("S3_BUCKET", ""),
         "S3_REGION": env.get("S3_REGION", "us-east-1"),
         "S3_PROXY_PREFIX": env.get("S3_PROXY_PREFIX", "/s3").rstrip("/") or "/s3",
+        # presigned image URLs live this long (seconds): long enough to load and prefetch
+        "S3_PRESIGN_TTL": int(env.get("S3_PRESIGN_TTL", "300")),
         "DEFAULT_LEASE_TTL": int(env.get("LABELHIVE_DEFAULT_LEASE_TTL", "600")),
         "MAX_CONTENT_LENGTH": int(env.get("LABELHIVE_MAX_UPLOAD_BYTES", str(64 * 1024 * 1024))),
         "MAX_IMPORT_ROWS": int(env.get("LABELHIVE_MAX_IMPORT_ROWS", "1000000")),
         "MAX_CELL_BYTES": int(env.get("LABELHIVE_MAX_CELL_BYTES", str(64 * 1024))),
+        # background jobs (labelhive.jobs); an empty EXPORT_DIR means <instance path>/exports
+        "EXPORT_DIR": env.get("EXPORT_DIR", ""),
+        "EXPORT_TTL_SECONDS": int(env.get("LABELHIVE_EXPORT_TTL_SECONDS", str(7 * 24 * 3600))),
+        "IMPORT_BATCH_SIZE": int(env.get("LABELHIVE_IMPORT_BATCH_SIZE", "2000")),
+        "JOB_STALE_SECONDS": int(env.get("LABELHIVE_JOB_STALE_SECONDS", "120")),
+        "JOB_MAX_ATTEMPTS": int(env.get("LABELHIVE_JOB_MAX_ATTEMPTS", "5")),
+        "SCHEDULER_TICK_SECONDS": float(env.get("LABELHIVE_SCHEDULER_TICK_SECONDS", "5")),
         "RATELIMIT_DEFAULT": env.get("RATELIMIT_DEFAULT", "300 per 900 seconds"),
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
+        # the REST API's limit, one bucket per resource for all its methods (PYBOSSA's default)
+        "RATELIMIT_API": env.get("RATELIMIT_API", "300 per 900 seconds"),
+        # helping materials uploaded through /api/helpingmaterial; empty: <instance path>/uploads
+        "UPLOAD_DIR": env.get("LABELHIVE_UPLOAD_DIR", ""),
+        "MAX_HELPING_MATERIAL_BYTES": int(
+            env.get("LABELHIVE_MAX_HELPING_MATERIAL_BYTES", str(10 * 1024 * 1024))
+        ),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") in ("1", "true", "yes"),

@@ -7,6 +7,7 @@ so :func:`render` aggregates every worker's values.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client import CollectorRegistry
@@ -14,6 +15,7 @@ from prometheus_client import Counter
 from prometheus_client import Histogram
 from prometheus_client import generate_latest
 from prometheus_client import multiprocess
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -29,12 +31,27 @@ CLAIM_SECONDS = Histogram("labelhive_claim_seconds", "Claim latency", buckets=LA
 SUBMIT_SECONDS = Histogram("labelhive_submit_seconds", "Submit latency", buckets=LATENCY_BUCKETS)
 
 
-def render() -> tuple[bytes, str]:
-    """The exposition text for ``/metrics`` and its content type."""
+def render(collectors: Iterable[Collector] = ()) -> tuple[bytes, str]:
+    """The exposition text for ``/metrics`` and its content type.
+
+    :param collectors: collected now, in this process (e.g. queue depths read from Redis).
+    """
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    from prometheus_client import REGISTRY
+        body = generate_latest(registry)
+    else:
+        from prometheus_client import REGISTRY
 
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        body = generate_latest(REGISTRY)
+    extra = CollectorRegistry(auto_describe=False)
+    for collector in collectors:
+        extra.register(collector)
+    return body + generate_latest(extra), CONTENT_TYPE_LATEST
+
+JOB_SECONDS = Histogram(
+    "labelhive_job_seconds",
+    "Background job duration by job function and outcome",
+    ["kind", "outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0),
+)

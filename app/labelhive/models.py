@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from labelhive.accounts.models import User as User
 from labelhive.answers.models import Answer as Answer
+from labelhive.helping.models import Category as Category
+from labelhive.helping.models import HelpingMaterial as HelpingMaterial
+from labelhive.jobs.models import JobRecord as JobRecord
 from labelhive.projects.models import Project as Project
+from labelhive.results.models import AnnotatorQuality as AnnotatorQuality
+from labelhive.results.models import Consensus as Consensus
+from labelhive.results.models import ConsensusRun as ConsensusRun
 from labelhive.results.models import Result as Result
 from labelhive.settings.models import Setting as Setting
 from labelhive.tasks.models import Lease as Lease

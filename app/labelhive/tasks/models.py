@@ -72,6 +72,8 @@ class Task(Base):
     n_done: Mapped[int] = mapped_column(default=0)
     n_reserved: Mapped[int] = mapped_column(default=0)
     created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # the import job that created the task: a retried import counts what it already inserted
+    import_id: Mapped[str | None] = mapped_column(String(96), index=True)
 
     def __repr__(self) -> str:
         return f"<Task {self.id} project={self.project_id} {self.n_done}/{self.n_answers}>"

@@ -43,6 +43,7 @@ _COLUMNS = (
     "n_done",
     "n_reserved",
     "created",
+    "import_id",
 )
 _INFO = _COLUMNS.index("info")
 
@@ -55,6 +56,7 @@ def import_tasks(
     priority_0: float | None = None,
     progress: Callable[[int], None] | None = None,
     batch_size: int = 5000,
+    import_id: str | None = None,
 ) -> int:
     """Insert one task per spec into ``project``, in batches, inside the caller's transaction.
 
@@ -75,6 +77,7 @@ def import_tasks(
     :param priority_0: priority for every task, overriding the rows.
     :param progress: called after each batch with the number of tasks inserted so far.
     :param batch_size: tasks per statement.
+    :param import_id: stored on every task, so a retried import job can tell what it inserted.
     :return: the number of tasks inserted.
     :raise ImportFormatError: an invalid argument or spec (a :class:`ValueError`), naming it.
     """
@@ -91,6 +94,7 @@ def import_tasks(
         n_answers=forced_n,
         default_n_answers=project.default_n_answers,
         priority_0=forced_priority,
+        import_id=import_id,
     )
     write = _copy if db.session.connection().dialect.name == "postgresql" else _insert
     done = 0
@@ -111,6 +115,7 @@ class _Defaults:
     n_answers: int | None
     default_n_answers: int
     priority_0: float | None
+    import_id: str | None
 
 
 def _row(spec: TaskSpec, number: int, defaults: _Defaults) -> tuple[Any, ...]:
@@ -150,6 +155,7 @@ def _row(spec: TaskSpec, number: int, defaults: _Defaults) -> tuple[Any, ...]:
         0,
         0,
         defaults.created,
+        defaults.import_id,
     )
 
 

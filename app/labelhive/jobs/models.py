@@ -1,0 +1,84 @@
+"""The job record: what the web UI and API show about a background job."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import LargeBinary
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import deferred
+from sqlalchemy.orm import mapped_column
+
+from labelhive.db import Base
+from labelhive.db import utcnow
+from labelhive.types import JSONType
+
+QUEUED = "queued"
+RUNNING = "running"
+FINISHED = "finished"
+FAILED = "failed"
+STATUSES = (QUEUED, RUNNING, FINISHED, FAILED)
+
+
+class JobRecord(Base):
+    """One background job, keyed by its (deterministic) RQ job id.
+
+    The row is the source of truth for a job's state: RQ's own records live in Redis, which may
+    lose recent writes in a failover, so the scheduler re-enqueues from these rows
+    (:func:`labelhive.jobs.records.recover`). ``func`` and ``args`` are what is enqueued.
+    """
+
+    __tablename__ = "job_record"
+    __table_args__ = (
+        Index("ix_job_record_project_created", "project_id", "created"),
+        Index("ix_job_record_status_updated", "status", "updated"),
+    )
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    func: Mapped[str] = mapped_column(String(128))
+    args: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    queue: Mapped[str] = mapped_column(String(16))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int | None] = mapped_column()
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    # an uploaded import file, kept until the import finished: workers run on other machines
+    # than the web process that received the upload, and the database is shared by both
+    payload: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started: Mapped[dt.datetime | None] = mapped_column()
+    finished: Mapped[dt.datetime | None] = mapped_column()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as the job status endpoint returns it (never the payload)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "project_id": self.project_id,
+            "status": self.status,
+            "done": self.done,
+            "total": self.total,
+            "result": self.result,
+            "error": self.error,
+            "created": _iso(self.created),
+            "updated": _iso(self.updated),
+            "finished": _iso(self.finished),
+        }
+
+    def __repr__(self) -> str:
+        return f"<JobRecord {self.id} {self.status} {self.done}/{self.total}>"
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat() + "Z"

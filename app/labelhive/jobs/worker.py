@@ -1,0 +1,88 @@
+"""``labelhive worker``: an RQ worker on the Sentinel master, inside one app context.
+
+The app is created once; each job runs in a forked work horse (RQ's default), which opens its
+own database connections (the parent's pooled sockets must not be shared across a fork).
+Job durations are observed in the parent, where the horse's end is known, and served on
+``--metrics-port`` when given.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from flask import Flask
+from rq import Queue
+from rq import Worker
+from rq.job import Job
+
+from labelhive import metrics
+from labelhive.extensions import db
+from labelhive.jobs import connection
+from labelhive.jobs import queues
+
+log = logging.getLogger(__name__)
+
+
+class LabelhiveWorker(Worker):
+    """RQ's forking worker, with a fresh database pool per horse and job duration metrics."""
+
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        # close=False: the sockets stay open for the parent, the horse just stops using them
+        db.engine.dispose(close=False)
+        super().main_work_horse(job, queue)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        started = time.monotonic()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            try:
+                outcome = str(job.get_status(refresh=True) or "unknown")
+            except Exception:  # noqa: BLE001 - Redis failing over: the duration still counts
+                outcome = "unknown"
+            kind = (job.func_name or "unknown").rpartition(".")[2]
+            metrics.JOB_SECONDS.labels(kind=kind, outcome=outcome).observe(
+                time.monotonic() - started
+            )
+
+
+def parse_queues(value: str) -> list[str]:
+    """``high,default,low`` → the names, checked against :data:`queues.QUEUES`.
+
+    :raise ValueError: an unknown or missing queue name.
+    """
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in queues.QUEUES]
+    if unknown or not names:
+        raise ValueError(
+            f"Unknown queue {', '.join(unknown) or '(none)'}; use {','.join(queues.QUEUES)}."
+        )
+    return names
+
+
+def run(app: Flask, names: Sequence[str], *, burst: bool = False, metrics_port: int = 0) -> bool:
+    """Work the queues ``names`` (in priority order) until stopped, or empty with ``burst``.
+
+    :return: whether the worker did any job (RQ's ``work()``).
+    :raise LookupError: when Redis is not configured.
+    """
+    client = connection.redis(app)
+    if client is None:
+        raise LookupError("no Redis configured")
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
+    # imported once here rather than in every forked horse
+    import labelhive.results.jobs  # noqa: F401
+    import labelhive.tasks.jobs  # noqa: F401
+
+    with app.app_context():
+        worker = LabelhiveWorker(
+            [Queue(name, connection=client) for name in names],
+            connection=client,
+            job_monitoring_interval=10,
+        )
+        return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")
