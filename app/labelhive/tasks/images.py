@@ -1,7 +1,8 @@
 """Which image a task shows: the ONE place that turns a task's info into an image URL.
 
-The storage module will replace the body of :func:`image_url_for` with presigned, proxied URLs
-for private buckets; every page gets its image URLs from here.
+Every page gets its image URLs from here. An ``s3://bucket/key`` image (a private bucket) becomes
+a short-lived presigned URL through this site's HAProxy prefix (:mod:`labelhive.storage.s3`), so
+call :func:`image_url_for` only for a task the user holds a lease on, or manages.
 """
 
 from __future__ import annotations
@@ -24,13 +25,19 @@ def image_key(task_info: Any) -> str | None:
 def image_url_for(task_info: Any) -> str | None:
     """The URL the browser loads the task's image from, or ``None``.
 
-    Only absolute ``http``/``https`` URLs and this site's own static files are used: anything
-    else (``javascript:``, ``data:``, other relative paths) is shown as text, never loaded.
+    Only absolute ``http``/``https`` URLs, this site's own static files and ``s3://`` objects
+    (presigned, proxied) are used: anything else (``javascript:``, ``data:``, other relative
+    paths) is shown as text, never loaded.
     """
     key = image_key(task_info)
     if key is None:
         return None
     url = task_info[key].strip()
+    if url.startswith("s3://"):
+        # imported late: boto3 is loaded only by projects that use S3
+        from labelhive.storage import s3
+
+        return s3.image_url(url)
     parts = urlsplit(url)
     if url.startswith(OWN_STATIC_PREFIX) and not (parts.scheme or parts.netloc):
         return None if ".." in parts.path or "\\" in url else url
