@@ -8,8 +8,13 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the API blueprint, CSRF-exempt as a whole: cookie-authenticated writes are
     checked in :func:`labelhive.api.auth.authenticate` instead."""
+    from labelhive.api import categories  # noqa: F401
+    from labelhive.api import consensus  # noqa: F401
     from labelhive.api import exports  # noqa: F401  (each module adds its routes to bp)
+    from labelhive.api import helpingmaterials  # noqa: F401
+    from labelhive.api import openapi  # noqa: F401
     from labelhive.api import projects  # noqa: F401
+    from labelhive.api import ratelimit
     from labelhive.api import results  # noqa: F401
     from labelhive.api import scheduling  # noqa: F401
     from labelhive.api import taskruns  # noqa: F401
@@ -19,4 +24,5 @@ def init_app(app: Flask) -> None:
     from labelhive.extensions import csrf
 
     csrf.exempt(bp)
+    ratelimit.install(bp)
     app.register_blueprint(bp)

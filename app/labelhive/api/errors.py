@@ -79,7 +79,8 @@ def envelope(status: int, cls: str, message: str) -> tuple[Response, int]:
         "exception_msg": message,
         "status": "failed",
         "status_code": status,
-        "target": target(),
+        # PYBOSSA's 429s name the request path ("/api/task"), other errors the resource
+        "target": request.path if status == 429 else target(),
     }
     return jsonify(body), status
 
@@ -92,7 +93,9 @@ def _api_error(exc: ApiError) -> tuple[Response, int]:
 def _http_error(exc: HTTPException) -> tuple[Response, int]:
     db.session.rollback()
     code = exc.code or 500
-    return envelope(code, type(exc).__name__, exc.description or exc.name)
+    # Flask-Limiter raises a subclass; PYBOSSA's clients know werkzeug's name
+    cls = "TooManyRequests" if code == 429 else type(exc).__name__
+    return envelope(code, cls, exc.description or exc.name)
 
 
 def _integrity_error(exc: IntegrityError) -> tuple[Response, int]:

@@ -23,6 +23,7 @@ from labelhive.api import serialize
 from labelhive.api import services
 from labelhive.api.blueprint import bp
 from labelhive.extensions import db
+from labelhive.helping import services as helping
 from labelhive.projects import access
 from labelhive.projects import services as projects
 from labelhive.projects.models import Project
@@ -59,8 +60,11 @@ def _values(body: dict[str, Any], owner_id: int, exclude_id: int | None) -> dict
         read_only={"owner_id": lambda: owner_id, "owners_ids": lambda: [owner_id]},
         ignored=IGNORED,
     )
-    if "category_id" in values:
-        payload.whole_number("category_id", values["category_id"])
+    if values.get("category_id") is not None:
+        category_id = payload.whole_number("category_id", values["category_id"])
+        if helping.category_by_id(category_id) is None:
+            raise errors.bad_request("category_id does not exist")
+        values["category_id"] = category_id
     if values.get("webhook") is not None and not isinstance(values["webhook"], str):
         raise errors.bad_request("webhook must be a URL string or null.")
     duplicate = services.duplicate_project_field(values, exclude_id)
@@ -120,6 +124,8 @@ def project_stats(oid: int) -> Response:
 def project_create() -> Response:
     user = auth.require_user()
     values = _values(listing.body(), user.id, None)
+    # PYBOSSA files a new project under the first category
+    values.setdefault("category_id", helping.first_category_id())
     try:
         project = projects.create_project(user, values)
     except projects.ProjectError as exc:

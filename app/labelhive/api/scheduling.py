@@ -27,6 +27,8 @@ from labelhive.projects import access
 from labelhive.projects import services as projects
 from labelhive.projects.models import Project
 from labelhive.tasks import engine
+from labelhive.tasks.images import image_key
+from labelhive.tasks.images import image_url_for
 
 
 def _project(ref: str) -> tuple[Project, User]:
@@ -55,10 +57,22 @@ def new_task(ref: str) -> Response:
     project_id, user_id = project.id, user.id
     services.end_transaction()
     claim = engine.claim(db.engine, project_id, user_id)
-    tasks = [] if claim is None else [serialize.task(claim.task, manager=False)]
+    tasks = [] if claim is None else [_with_image_url(serialize.task(claim.task, manager=False))]
     if as_list:
         return jsonify(tasks)
     return jsonify(tasks[0] if tasks else {})
+
+
+def _with_image_url(item: dict[str, Any]) -> dict[str, Any]:
+    """Add ``image_url`` for a private (``s3://``) image: a presigned URL through the proxy.
+
+    Only here: ``newtask`` has just leased the task to the caller. ``info`` is left as stored.
+    """
+    info = item.get("info")
+    key = image_key(info)
+    if key is not None and info[key].strip().startswith("s3://"):
+        item["image_url"] = image_url_for(info)
+    return item
 
 
 @bp.get("/project/<ref>/userprogress")

@@ -53,6 +53,7 @@ PROJECT_FIELDS = (
     "lease_ttl",
     "ordering",
     "gold_rate",
+    "use_task_presenter",
 )
 TASK_FIELDS = (
     "id",
@@ -154,3 +155,22 @@ def user(obj: Any, *, private: bool) -> dict[str, Any]:
     if private:
         item["info"] = {}
     return _with_links(item, "user", [])
+
+
+CATEGORY_FIELDS = ("id", "created", "name", "short_name", "description", "info")
+HELPING_FIELDS = ("id", "created", "project_id", "info", "media_url", "priority")
+
+
+def category(obj: Any) -> dict[str, Any]:
+    item = _fields(obj, CATEGORY_FIELDS)
+    item["info"] = dict(item["info"] or {})
+    return _with_links(item, "category", [])
+
+
+def helping_material(obj: Any) -> dict[str, Any]:
+    """A helping material; an uploaded file's ``media_url`` is its members-only address."""
+    item = _fields(obj, HELPING_FIELDS)
+    item["info"] = dict(item["info"] or {})
+    if item["media_url"] and item["media_url"].startswith("/"):
+        item["media_url"] = request.host_url.rstrip("/") + item["media_url"]
+    return _with_links(item, "helpingmaterial", [("project", item["project_id"])])

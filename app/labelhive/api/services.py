@@ -30,6 +30,8 @@ from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
 from labelhive.api.query import ListArgs
 from labelhive.extensions import db
+from labelhive.helping.models import Category
+from labelhive.helping.models import HelpingMaterial
 from labelhive.projects.models import Project
 from labelhive.results.models import Result
 from labelhive.tasks.models import Lease
@@ -41,6 +43,8 @@ MODELS: dict[str, Any] = {
     "taskrun": Answer,
     "result": Result,
     "user": User,
+    "category": Category,
+    "helpingmaterial": HelpingMaterial,
 }
 # the class names PYBOSSA's messages use
 MODEL_NAMES = {
@@ -49,6 +53,8 @@ MODEL_NAMES = {
     "taskrun": "TaskRun",
     "result": "Result",
     "user": "User",
+    "category": "Category",
+    "helpingmaterial": "HelpingMaterial",
 }
 # columns a list may filter and sort on; never secrets (a filter is an oracle for its value)
 FILTERABLE = {
@@ -61,6 +67,8 @@ FILTERABLE = {
     "taskrun": "id created finish_time project_id task_id user_id external_uid info",
     "result": "id created project_id task_id last_version info",
     "user": "id name fullname locale created",
+    "category": "id name short_name description created info",
+    "helpingmaterial": "id project_id created info media_url priority",
 }
 
 
@@ -94,6 +102,8 @@ def _scope(resource: str, user: User | None, all_: bool) -> list[ColumnElement[b
     model = MODELS[resource]
     if resource == "user":
         return [] if user is not None and user.admin else [User.enabled.is_(True)]
+    if resource == "category":
+        return []  # public, and outside the owner context (as in PYBOSSA)
     if user is None:
         # anonymous callers may list published projects and nothing else
         return [Project.published.is_(True)] if resource == "project" else [false()]
@@ -105,6 +115,9 @@ def _scope(resource: str, user: User | None, all_: bool) -> list[ColumnElement[b
         managed = model.project_id.in_(_owned(user))
         if resource == "taskrun" and all_:
             return [or_(managed, Answer.user_id == user.id)]
+        if resource == "helpingmaterial" and all_:
+            published = select(Project.id).where(Project.published.is_(True))
+            return [or_(managed, HelpingMaterial.project_id.in_(published))]
         return [managed]
     return []
 

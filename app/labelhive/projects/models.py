@@ -48,6 +48,17 @@ class Project(Base):
     zip_download: Mapped[bool] = mapped_column(default=True)
     contacted: Mapped[bool] = mapped_column(default=False)
     category_id: Mapped[int | None] = mapped_column()
+    # render info.task_presenter (owner-written HTML) in a sandboxed frame instead of the
+    # built-in labeling page
+    use_task_presenter: Mapped[bool] = mapped_column(default=False)
+    # consensus: which label the dataset gets, and whether gold anchors Dawid-Skene
+    consensus_method: Mapped[str] = mapped_column(String(32), default="dawid_skene")
+    consensus_use_gold: Mapped[bool] = mapped_column(default=True)
+    # adaptive redundancy: a completed task whose agreement is below the threshold gets one
+    # more annotator, up to adaptive_max_answers
+    adaptive_redundancy: Mapped[bool] = mapped_column(default=False)
+    adaptive_threshold: Mapped[float] = mapped_column(default=0.7)
+    adaptive_max_answers: Mapped[int] = mapped_column(default=5)
     secret_key: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     created: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -88,7 +88,15 @@ SETTABLE = {
     "featured",
     "zip_download",
     "category_id",
+    "use_task_presenter",
+    # consensus and adaptive redundancy (labelhive.results)
+    "consensus_method",
+    "consensus_use_gold",
+    "adaptive_redundancy",
+    "adaptive_threshold",
+    "adaptive_max_answers",
 }
+CONSENSUS_METHODS = ("dawid_skene", "majority_vote")
 
 
 def apply_settings(project: Project, values: dict[str, Any]) -> Project:
@@ -120,7 +128,25 @@ def apply_settings(project: Project, values: dict[str, Any]) -> Project:
         elif key == "gold_rate":
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ProjectError("gold_rate must be a number from 0 to 1.")
-        elif key in ("published", "allow_anonymous_contributors", "featured", "zip_download"):
+        elif key == "consensus_method" and value not in CONSENSUS_METHODS:
+            raise ProjectError(f"consensus_method must be one of {', '.join(CONSENSUS_METHODS)}.")
+        elif key == "adaptive_threshold":
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ProjectError("adaptive_threshold must be a number from 0 to 1.")
+        elif key == "adaptive_max_answers":
+            try:
+                value = rules.validate_n_answers(value)
+            except ValueError as exc:
+                raise ProjectError(str(exc).replace("n_answers", key)) from None
+        elif key in (
+            "published",
+            "allow_anonymous_contributors",
+            "featured",
+            "zip_download",
+            "use_task_presenter",
+            "consensus_use_gold",
+            "adaptive_redundancy",
+        ):
             if not isinstance(value, bool):
                 raise ProjectError(f"{key} must be true or false.")
         setattr(project, key, value)

@@ -85,7 +85,8 @@ def for_annotator(task: Task | dict[str, Any]) -> dict[str, Any]:
         for k, v in info.items()
         if k != key and not str(k).lower().startswith(("gold", "_gold"))
     }
-    return {"id": task_id, "image": image_url_for(info), "info": shown}
+    # image_key: where the image URL was, for custom presenters that read task.info.<key>
+    return {"id": task_id, "image": image_url_for(info), "image_key": key, "info": shown}
 
 
 def answered_by(project_id: int, user_id: int) -> int:
