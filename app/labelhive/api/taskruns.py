@@ -27,6 +27,7 @@ from labelhive.api import services
 from labelhive.api.blueprint import bp
 from labelhive.extensions import db
 from labelhive.projects import access
+from labelhive.results import adaptive
 from labelhive.tasks import engine
 from labelhive.tasks import rules
 from labelhive.tasks.engine import EngineError
@@ -63,6 +64,7 @@ def _submit(task_id: int, user_id: int, info: Any, **kwargs: Any) -> Response:
         submitted = engine.submit(db.engine, task_id, user_id, info, **kwargs)
     except EngineError as exc:
         raise refusal(exc) from None
+    adaptive.after_submit(db.engine, submitted)
     return jsonify(serialize.answer(submitted.answer))
 
 

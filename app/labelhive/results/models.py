@@ -1,4 +1,5 @@
-"""Results: written when a task has all its answers (PYBOSSA's ``result``)."""
+"""Results: written when a task has all its answers (PYBOSSA's ``result``), and the stored
+consensus (labels, annotator quality, project figures) that recomputation writes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Any
 
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -26,3 +30,66 @@ class Result(Base):
     info: Mapped[Any | None] = mapped_column(JSONType, nullable=True)
     last_version: Mapped[bool] = mapped_column(default=True)
     created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Consensus(Base):
+    """One item's consensus label, as the last recomputation left it (one row per task)."""
+
+    __tablename__ = "consensus"
+    __table_args__ = (
+        UniqueConstraint("task_id"),
+        Index("ix_consensus_project_id_task_id", "project_id", "task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
+    label: Mapped[str | None] = mapped_column(Text)
+    # the posterior's maximum (Dawid-Skene), the agreement (majority vote), 1 for gold
+    confidence: Mapped[float] = mapped_column(default=0.0)
+    method: Mapped[str] = mapped_column(String(32))
+    votes: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
+    n_answers: Mapped[int] = mapped_column(default=0)
+    agreement: Mapped[float] = mapped_column(default=0.0)
+    mv_label: Mapped[str | None] = mapped_column(Text)
+    posterior: Mapped[dict[str, float]] = mapped_column(JSONType, default=dict)
+    gold: Mapped[bool] = mapped_column(default=False)
+    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AnnotatorQuality(Base):
+    """One annotator's quality in one project, as the last recomputation measured it."""
+
+    __tablename__ = "annotator_quality"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    n_answers: Mapped[int] = mapped_column(default=0)
+    gold_seen: Mapped[int] = mapped_column(default=0)
+    gold_correct: Mapped[int] = mapped_column(default=0)
+    gold_accuracy: Mapped[float | None] = mapped_column()
+    agreement_with_consensus: Mapped[float | None] = mapped_column()
+    # Dawid-Skene's estimate: confusion[true][answered] = P(answered | true)
+    confusion: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ConsensusRun(Base):
+    """A project's last consensus recomputation: project-wide figures (one row per project)."""
+
+    __tablename__ = "consensus_run"
+    __table_args__ = (UniqueConstraint("project_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(32))
+    n_items: Mapped[int] = mapped_column(default=0)
+    n_answers: Mapped[int] = mapped_column(default=0)
+    # the largest answer id included: a later answer makes the stored consensus stale
+    last_answer_id: Mapped[int] = mapped_column(default=0)
+    # agreement (alpha, kappa, per class), class counts, annotators-vs-consensus confusion
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    seconds: Mapped[float] = mapped_column(default=0.0)
+    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -540,12 +540,16 @@ def set_redundancy(
     *,
     project_id: int | None = None,
     task_ids: list[int] | None = None,
+    expect_n_answers: int | None = None,
     now: dt.datetime | None = None,
 ) -> int:
     """Change ``n_answers`` of some tasks (by id, or all of a project) under their row locks.
 
     Tasks whose answers now meet the redundancy complete (with a result); raising it reopens them.
 
+    :param expect_n_answers: change only tasks whose ``n_answers`` still is this (checked under
+        the row lock): a compare-and-set for callers that decided from an earlier read, so a
+        repeated or late decision never applies twice.
     :return: the number of tasks changed.
     """
     rules.validate_n_answers(n_answers)
@@ -560,6 +564,8 @@ def set_redundancy(
                 query = query.where(T.c.id.in_(task_ids))
             if project_id is not None:
                 query = query.where(T.c.project_id == project_id)
+            if expect_n_answers is not None:
+                query = query.where(T.c.n_answers == expect_n_answers)
             rows = conn.execute(query.order_by(T.c.id).with_for_update()).all()
             for row in rows:
                 state = (

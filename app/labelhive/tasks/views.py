@@ -19,8 +19,10 @@ from flask_login import current_user
 from labelhive.extensions import db
 from labelhive.projects import access
 from labelhive.projects.models import Project
+from labelhive.results import adaptive
 from labelhive.tasks import engine
 from labelhive.tasks import labeling
+from labelhive.tasks import presenter
 from labelhive.tasks.rules import Refusal
 from labelhive.web import project_for
 from labelhive.web import render_markdown
@@ -34,6 +36,9 @@ _BAD_REQUEST = {Refusal.INVALID_ANSWER, Refusal.TASK_NOT_FOUND, Refusal.WRONG_PR
 @bp.get("/project/<ref>/label")
 def label(ref: str) -> Any:
     project = project_for(ref, "contribute")
+    if presenter.uses_presenter(project):
+        # the owner's HTML, in a sandboxed frame (see labelhive.tasks.presenter)
+        return render_template("tasks/presenter.html", project=project)
     ttl = project.lease_ttl
     return render_template(
         "tasks/label.html",
@@ -100,6 +105,7 @@ def answer(ref: str) -> Any:
             engine.release(db.engine, task_id, current_user.id)
         status = 400 if exc.reason in _BAD_REQUEST else 409
         return jsonify(_state(project, error=str(exc), reason=exc.reason.value)), status
+    adaptive.after_submit(db.engine, submitted)
     return jsonify(_state(project, answer_id=submitted.answer["id"], task_id=task_id))
 
 

@@ -1,0 +1,357 @@
+"""``GET /api/openapi.json``: the OpenAPI 3.1 description of the REST API.
+
+The document is built from plain dicts: :data:`COMPONENTS` holds what every endpoint shares
+(the error envelope, the API-key security schemes, paging parameters), and each group of
+endpoints adds its paths with :func:`add_paths`. Other resources extend it the same way; a test
+validates the whole document with ``openapi-spec-validator``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from flask import Response
+from flask import jsonify
+from flask import request
+
+from labelhive.api.blueprint import bp
+from labelhive.api.query import MAX_LIMIT
+
+OPENAPI_VERSION = "3.1.0"
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+_PROJECT_ID = {"$ref": "#/components/parameters/ProjectId"}
+
+COMPONENTS: dict[str, Any] = {
+    "securitySchemes": {
+        "apiKeyQuery": {
+            "type": "apiKey",
+            "in": "query",
+            "name": "api_key",
+            "description": "The user's API key as a query parameter (PYBOSSA clients).",
+        },
+        "apiKeyHeader": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "The user's API key in the Authorization header (raw or Bearer).",
+        },
+    },
+    "parameters": {
+        "ProjectId": {
+            "name": "project_id",
+            "in": "path",
+            "required": True,
+            "description": "The project's id.",
+            "schema": {"type": "integer", "minimum": 1},
+        },
+        "Limit": {
+            "name": "limit",
+            "in": "query",
+            "description": f"Page size (at most {MAX_LIMIT}).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20},
+        },
+        "LastId": {
+            "name": "last_id",
+            "in": "query",
+            "description": "Keyset paging: the last id of the previous page.",
+            "schema": {"type": "integer", "minimum": 0},
+        },
+    },
+    "schemas": {
+        "Error": {
+            "type": "object",
+            "description": "PYBOSSA's error envelope, used for every error under /api.",
+            "required": [
+                "status",
+                "status_code",
+                "target",
+                "action",
+                "exception_cls",
+                "exception_msg",
+            ],
+            "properties": {
+                "status": {"type": "string", "const": "failed"},
+                "status_code": {"type": "integer"},
+                "target": {"type": "string", "description": "The resource the path names."},
+                "action": {"type": "string", "description": "The HTTP method."},
+                "exception_cls": {"type": "string", "examples": ["NotFound", "Forbidden"]},
+                "exception_msg": {"type": "string"},
+            },
+        },
+        "Job": {
+            "type": "object",
+            "required": ["id", "kind", "status"],
+            "properties": {
+                "id": {"type": "string"},
+                "kind": {"type": "string"},
+                "project_id": {"type": ["integer", "null"]},
+                "status": {"type": "string", "enum": ["queued", "running", "finished", "failed"]},
+                "done": {"type": ["integer", "null"]},
+                "total": {"type": ["integer", "null"]},
+                "result": {"type": ["object", "null"]},
+                "error": {"type": ["string", "null"]},
+                "created": {"type": ["string", "null"], "format": "date-time"},
+                "updated": {"type": ["string", "null"], "format": "date-time"},
+                "finished": {"type": ["string", "null"], "format": "date-time"},
+            },
+        },
+        "Counts": {
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 0},
+            "description": "A count per answer option.",
+        },
+        "Probabilities": {
+            "type": "object",
+            "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+            "description": "A probability per answer option.",
+        },
+        "ConsensusItem": {
+            "type": "object",
+            "required": ["item_id", "label", "confidence", "method", "votes", "n_answers"],
+            "properties": {
+                "item_id": {"type": "integer", "description": "The task's id."},
+                "task_id": {"type": "integer"},
+                "label": {"type": ["string", "null"]},
+                "confidence": {
+                    "type": "number",
+                    "description": "Dawid-Skene's posterior of the label, the majority's "
+                    "share of the answers for majority vote, 1 for gold items.",
+                },
+                "method": {"type": "string", "enum": ["dawid_skene", "majority_vote", "gold"]},
+                "votes": {"$ref": "#/components/schemas/Counts"},
+                "n_answers": {"type": "integer"},
+                "agreement": {"type": "number"},
+                "mv_label": {"type": ["string", "null"]},
+                "posterior": {"$ref": "#/components/schemas/Probabilities"},
+                "gold": {"type": "boolean"},
+                "computed_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "Annotator": {
+            "type": "object",
+            "required": ["user_id", "name", "n_answers"],
+            "properties": {
+                "user_id": {"type": "integer"},
+                "name": {"type": "string"},
+                "n_answers": {"type": "integer"},
+                "gold_seen": {"type": "integer"},
+                "gold_correct": {"type": "integer"},
+                "gold_accuracy": {"type": ["number", "null"]},
+                "agreement_with_consensus": {"type": ["number", "null"]},
+                "confusion": {
+                    "type": "object",
+                    "description": "Dawid-Skene's confusion matrix: confusion[true][answered].",
+                    "additionalProperties": {"$ref": "#/components/schemas/Probabilities"},
+                },
+            },
+        },
+        "ConsensusSummary": {
+            "type": ["object", "null"],
+            "description": "The last recomputation (null before the first).",
+            "properties": {
+                "method": {"type": "string"},
+                "n_items": {"type": "integer"},
+                "n_answers": {"type": "integer"},
+                "computed_at": {"type": "string", "format": "date-time"},
+                "seconds": {"type": "number"},
+                "stale": {"type": "boolean", "description": "Answers arrived since."},
+                "labels": {"type": "array", "items": {"type": "string"}},
+                "class_counts": {"$ref": "#/components/schemas/Counts"},
+                "agreement": {
+                    "type": "object",
+                    "properties": {
+                        "alpha": {"type": ["number", "null"]},
+                        "fleiss_kappa": {"type": ["number", "null"]},
+                        "fleiss_items": {"type": "integer"},
+                        "fleiss_raters": {"type": "integer"},
+                        "per_class": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "label": {"type": "string"},
+                                    "count": {"type": "integer"},
+                                    "fleiss_kappa": {"type": ["number", "null"]},
+                                    "alpha": {"type": ["number", "null"]},
+                                },
+                            },
+                        },
+                    },
+                },
+                "confusion": {
+                    "type": "object",
+                    "description": "Answers per (consensus label, answered label).",
+                    "additionalProperties": {"$ref": "#/components/schemas/Counts"},
+                },
+                "used_gold": {"type": "boolean"},
+            },
+        },
+    },
+    "responses": {
+        "Error": {
+            "description": "An error, in PYBOSSA's envelope.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
+    },
+}
+
+_PATHS: dict[str, dict[str, Any]] = {}
+_TAGS: dict[str, str] = {}
+
+
+def add_paths(tag: str, description: str, paths: dict[str, dict[str, Any]]) -> None:
+    """Add a group of endpoints (OpenAPI path items, paths relative to ``/api``)."""
+    _TAGS[tag] = description
+    for path, item in paths.items():
+        _PATHS.setdefault(path, {}).update(item)
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(code): _ERROR for code in codes}
+
+
+add_paths(
+    "consensus",
+    "Consensus labels, annotator quality and the labeled dataset (managers only).",
+    {
+        "/project/{project_id}/consensus": {
+            "get": {
+                "tags": ["consensus"],
+                "operationId": "listConsensus",
+                "summary": "The stored consensus label of each item, in item id order.",
+                "parameters": [
+                    _PROJECT_ID,
+                    {"$ref": "#/components/parameters/Limit"},
+                    {"$ref": "#/components/parameters/LastId"},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "One page of items.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/ConsensusItem"},
+                                }
+                            }
+                        },
+                    },
+                    **_errors(401, 403, 404, 415),
+                },
+            },
+            "post": {
+                "tags": ["consensus"],
+                "operationId": "recomputeConsensus",
+                "summary": "Start recomputing the project's consensus in the background.",
+                "parameters": [_PROJECT_ID],
+                "responses": {
+                    "202": {
+                        "description": "The job (an unfinished one is returned if running).",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Job"}}
+                        },
+                    },
+                    **_errors(401, 403, 404),
+                },
+            },
+        },
+        "/project/{project_id}/annotators": {
+            "get": {
+                "tags": ["consensus"],
+                "operationId": "listAnnotators",
+                "summary": "Quality per annotator, and the project's agreement figures.",
+                "parameters": [_PROJECT_ID],
+                "responses": {
+                    "200": {
+                        "description": "Annotators, most answers first.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["project_id", "consensus", "annotators"],
+                                    "properties": {
+                                        "project_id": {"type": "integer"},
+                                        "consensus": {
+                                            "$ref": "#/components/schemas/ConsensusSummary"
+                                        },
+                                        "annotators": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Annotator"},
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(401, 403, 404),
+                },
+            },
+        },
+        "/project/{project_id}/dataset.{format}": {
+            "get": {
+                "tags": ["consensus"],
+                "operationId": "downloadDataset",
+                "summary": "The labeled dataset: one row per item, streamed.",
+                "description": "Columns: item_id, image, label, confidence, method, n_answers, "
+                "agreement, gold, gold_answer, split, and per option votes_<option> and "
+                "p_<option> (CSV, Parquet) or votes/posterior objects (JSON Lines).",
+                "parameters": [
+                    _PROJECT_ID,
+                    {
+                        "name": "format",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["csv", "jsonl", "parquet"]},
+                    },
+                    {
+                        "name": "validation",
+                        "in": "query",
+                        "description": "Share of items in the validation split.",
+                        "schema": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.2},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The dataset file.",
+                        "content": {
+                            "text/csv": {"schema": {"type": "string"}},
+                            "application/x-ndjson": {"schema": {"type": "string"}},
+                            "application/vnd.apache.parquet": {
+                                "schema": {
+                                    "type": "string",
+                                    "contentMediaType": "application/vnd.apache.parquet",
+                                }
+                            },
+                        },
+                    },
+                    **_errors(401, 403, 404, 415),
+                },
+            },
+        },
+    },
+)
+
+
+def document(server_url: str = "/api") -> dict[str, Any]:
+    """The OpenAPI document, with ``server_url`` as the one server."""
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "LabelHive API",
+            "version": "1",
+            "description": "PYBOSSA-compatible REST API with LabelHive extensions. Errors use "
+            "PYBOSSA's envelope (components.schemas.Error). Authenticate with an API key.",
+        },
+        "servers": [{"url": server_url}],
+        "security": [{"apiKeyQuery": []}, {"apiKeyHeader": []}, {}],
+        "tags": [{"name": name, "description": text} for name, text in sorted(_TAGS.items())],
+        "paths": copy.deepcopy(_PATHS),
+        "components": copy.deepcopy(COMPONENTS),
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(document(request.script_root + "/api"))

@@ -1,0 +1,360 @@
+"""Consensus storage: recompute a project's consensus and read what was stored.
+
+:func:`recompute` reads the answers in keyset batches, aggregates them with
+:mod:`labelhive.results.consensus` (crowd-kit), and replaces the project's stored consensus in
+one short write transaction, so readers (the results page, the API, the dataset export) only
+ever read small stored rows. It is what the consensus job runs; it can also be called directly
+(CLI, tests). The heavy libraries (pandas, crowd-kit) are imported only when it runs.
+
+The read helpers use ``db.session`` and never commit (house style).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Engine
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+
+from labelhive.accounts.models import User
+from labelhive.answers.models import Answer
+from labelhive.db import utcnow
+from labelhive.extensions import db
+from labelhive.projects.models import Project
+from labelhive.results.labels import label_of
+from labelhive.results.models import AnnotatorQuality
+from labelhive.results.models import Consensus
+from labelhive.results.models import ConsensusRun
+from labelhive.tasks.models import Task
+
+if TYPE_CHECKING:
+    from labelhive.results.consensus import Aggregation
+
+A = Answer.__table__
+T = Task.__table__
+P = Project.__table__
+C = Consensus.__table__
+Q = AnnotatorQuality.__table__
+RUN = ConsensusRun.__table__
+
+READ_BATCH = 20_000
+WRITE_BATCH = 2_000
+# one recomputation per project per this many seconds when answers arrive; 0 turns it off
+DEFAULT_DEBOUNCE_SECONDS = 30
+
+
+class ConsensusError(Exception):
+    """A consensus request that cannot be done; ``str()`` says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """What one recomputation did."""
+
+    project_id: int
+    method: str
+    n_items: int
+    n_answers: int
+    n_annotators: int
+    alpha: float | None
+    fleiss_kappa: float | None
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def iter_answers(engine: Engine, project_id: int, ceiling: int) -> Iterator[tuple[int, int, str]]:
+    """The project's categorical answers up to answer id ``ceiling``, as (task, user, label).
+
+    Keyset batches, one short read each: memory holds one batch of raw rows at a time.
+    """
+    after = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(A.c.id, A.c.task_id, A.c.user_id, A.c.info)
+                .where(A.c.project_id == project_id, A.c.id > after, A.c.id <= ceiling)
+                .order_by(A.c.id)
+                .limit(READ_BATCH)
+            ).all()
+        for row in rows:
+            label = label_of(row.info)
+            if label is not None:
+                yield row.task_id, row.user_id, label
+        if len(rows) < READ_BATCH:
+            return
+        after = rows[-1].id
+
+
+def recompute(project_id: int, *, engine: Engine | None = None) -> Summary:
+    """Recompute and store a project's consensus; safe to run twice or concurrently.
+
+    Runs its own transactions on ``engine`` (default ``db.engine``): the reads in batches, then
+    one write that replaces the project's consensus, annotator quality and figures. The write
+    holds the project row (``FOR NO KEY UPDATE``: answers keep arriving) so two recomputations
+    of one project take turns instead of colliding.
+
+    :raise ConsensusError: the project does not exist.
+    """
+    from labelhive.results import consensus
+
+    engine = engine or db.engine
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        project = conn.execute(
+            select(P.c.id, P.c.info, P.c.consensus_method, P.c.consensus_use_gold).where(
+                P.c.id == project_id
+            )
+        ).one_or_none()
+        if project is None:
+            raise ConsensusError(f"Project {project_id} does not exist.")
+        ceiling = conn.scalar(select(func.max(A.c.id)).where(A.c.project_id == project_id)) or 0
+        item_ids = list(conn.scalars(select(T.c.id).where(T.c.project_id == project_id)))
+        gold = dict(
+            conn.execute(
+                select(T.c.id, T.c.gold_answer).where(
+                    T.c.project_id == project_id, T.c.gold_answer.is_not(None)
+                )
+            ).all()
+        )
+    options = (project.info or {}).get("answers") if isinstance(project.info, dict) else None
+    method = (
+        project.consensus_method
+        if project.consensus_method in consensus.METHODS
+        else consensus.DAWID_SKENE
+    )
+    result = consensus.aggregate(
+        iter_answers(engine, project_id, ceiling),
+        gold=gold,
+        options=[str(o) for o in options] if isinstance(options, list) else [],
+        method=method,
+        use_gold=project.consensus_use_gold,
+        item_ids=item_ids,
+    )
+    _store(engine, project_id, result, ceiling, started)
+    return Summary(
+        project_id=project_id,
+        method=method,
+        n_items=len(result.items),
+        n_answers=result.n_answers,
+        n_annotators=len(result.annotators),
+        alpha=result.agreement.alpha,
+        fleiss_kappa=result.agreement.fleiss_kappa,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def summary_of(result: Aggregation) -> dict[str, Any]:
+    """The project-wide figures of an aggregation, as stored in ``consensus_run.summary``."""
+    agreement = result.agreement
+    return {
+        "labels": result.labels,
+        "class_counts": result.class_counts,
+        "agreement": {
+            "alpha": agreement.alpha,
+            "fleiss_kappa": agreement.fleiss_kappa,
+            "fleiss_items": agreement.fleiss_items,
+            "fleiss_raters": agreement.fleiss_raters,
+            "per_class": [dataclasses.asdict(c) for c in agreement.per_class],
+        },
+        "confusion": result.confusion,
+        "used_gold": result.used_gold,
+        "mv_ds_disagreements": sum(
+            1
+            for i in result.items
+            if i.gold_answer is None and i.mv_label is not None and i.mv_label != i.label
+        ),
+    }
+
+
+def _store(
+    engine: Engine, project_id: int, result: Aggregation, ceiling: int, started: float
+) -> None:
+    now = utcnow()
+    items = [
+        {
+            "project_id": project_id,
+            "task_id": i.task_id,
+            "label": i.label,
+            "confidence": i.confidence,
+            "method": i.method,
+            "votes": i.votes,
+            "n_answers": i.n_answers,
+            "agreement": i.agreement,
+            "mv_label": i.mv_label,
+            "posterior": i.posterior,
+            "gold": i.gold_answer is not None,
+            "computed_at": now,
+        }
+        for i in result.items
+    ]
+    annotators = [
+        {
+            "project_id": project_id,
+            "user_id": a.worker,
+            "n_answers": a.n_answers,
+            "gold_seen": a.gold_seen,
+            "gold_correct": a.gold_correct,
+            "gold_accuracy": a.gold_accuracy,
+            "agreement_with_consensus": a.agreement_with_consensus,
+            "confusion": a.confusion,
+            "computed_at": now,
+        }
+        for a in result.annotators
+    ]
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_immediate=True)
+        with conn.begin():
+            locked = conn.scalar(
+                select(P.c.id).where(P.c.id == project_id).with_for_update(key_share=True)
+            )
+            if locked is None:
+                return
+            # tasks deleted since the read are left out (their foreign key would fail)
+            alive = set(conn.scalars(select(T.c.id).where(T.c.project_id == project_id)))
+            items = [row for row in items if row["task_id"] in alive]
+            ids = [row["user_id"] for row in annotators]
+            users = set(
+                conn.scalars(select(User.__table__.c.id).where(User.__table__.c.id.in_(ids)))
+            )
+            annotators = [row for row in annotators if row["user_id"] in users]
+            conn.execute(delete(C).where(C.c.project_id == project_id))
+            conn.execute(delete(Q).where(Q.c.project_id == project_id))
+            conn.execute(delete(RUN).where(RUN.c.project_id == project_id))
+            for start in range(0, len(items), WRITE_BATCH):
+                conn.execute(insert(C), items[start : start + WRITE_BATCH])
+            if annotators:
+                conn.execute(insert(Q), annotators)
+            conn.execute(
+                insert(RUN).values(
+                    project_id=project_id,
+                    method=result.method,
+                    n_items=len(items),
+                    n_answers=result.n_answers,
+                    last_answer_id=ceiling,
+                    summary=summary_of(result),
+                    seconds=round(time.perf_counter() - started, 3),
+                    computed_at=now,
+                )
+            )
+
+
+# -- reading what was stored ----------------------------------------------------------------
+
+
+def run_for(project_id: int) -> ConsensusRun | None:
+    """The project's last recomputation, or ``None`` if consensus was never computed."""
+    return db.session.scalar(select(ConsensusRun).where(ConsensusRun.project_id == project_id))
+
+
+def is_stale(project_id: int, run: ConsensusRun | None) -> bool:
+    """Whether answers arrived after the stored consensus was computed."""
+    last = db.session.scalar(select(func.max(Answer.id)).where(Answer.project_id == project_id))
+    if run is None:
+        return last is not None
+    return (last or 0) > run.last_answer_id
+
+
+def consensus_page(project_id: int, after_task_id: int, limit: int) -> list[Consensus]:
+    """Stored consensus rows in task id order, after ``after_task_id`` (keyset paging)."""
+    return list(
+        db.session.scalars(
+            select(Consensus)
+            .where(Consensus.project_id == project_id, Consensus.task_id > after_task_id)
+            .order_by(Consensus.task_id)
+            .limit(limit)
+        )
+    )
+
+
+def annotator_rows(project_id: int) -> list[tuple[AnnotatorQuality, str]]:
+    """Stored annotator quality with each annotator's user name, most answers first."""
+    rows = db.session.execute(
+        select(AnnotatorQuality, User.name)
+        .join(User, User.id == AnnotatorQuality.user_id)
+        .where(AnnotatorQuality.project_id == project_id)
+        .order_by(AnnotatorQuality.n_answers.desc(), AnnotatorQuality.user_id)
+    ).all()
+    return [(quality, name) for quality, name in rows]
+
+
+# -- asking for a recomputation -------------------------------------------------------------
+
+
+def debounce_seconds() -> int:
+    """``CONSENSUS_DEBOUNCE_SECONDS``; default 30, and 0 (off) in tests unless set."""
+    config = current_app.config
+    default = 0 if config.get("TESTING") else DEFAULT_DEBOUNCE_SECONDS
+    return int(config.get("CONSENSUS_DEBOUNCE_SECONDS", default))
+
+
+def request_recompute(project_id: int, *, now: float | None = None) -> str | None:
+    """Enqueue one consensus recomputation per project per debounce window; commits.
+
+    Called after a task completes. The job id names the window, so a burst of answers starts
+    one job; answers after it started are picked up by the next window's job or the
+    scheduler's periodic run.
+
+    :return: the job id if this call enqueued it, else ``None`` (off, or already enqueued).
+    """
+    from labelhive.jobs import queues
+    from labelhive.jobs import records
+
+    window = debounce_seconds()
+    if window <= 0:
+        return None
+    now = time.time() if now is None else now
+    job_id = f"consensus-{project_id}-w{int(now // window)}"
+    created = records.submit_once(
+        job_id,
+        "labelhive.results.jobs.refresh_consensus",
+        job_id,
+        project_id,
+        kind="consensus",
+        queue=queues.DEFAULT,
+    )
+    return job_id if created else None
+
+
+def start_recompute(project: Project, user: User | None) -> Any:
+    """Start a recomputation now (the results page's button); the caller commits.
+
+    A recomputation of the project that is still queued or running is returned instead.
+    """
+    from labelhive.jobs import queues
+    from labelhive.jobs import records
+    from labelhive.jobs.models import QUEUED
+    from labelhive.jobs.models import RUNNING
+    from labelhive.jobs.models import JobRecord
+
+    running = db.session.scalar(
+        select(JobRecord)
+        .where(
+            JobRecord.project_id == project.id,
+            JobRecord.kind == "consensus",
+            JobRecord.status.in_((QUEUED, RUNNING)),
+        )
+        .limit(1)
+    )
+    if running is not None:
+        return running
+    job_id = f"consensus-{project.id}-now-{int(time.time() * 1000)}"
+    return records.submit(
+        job_id,
+        "labelhive.results.jobs.refresh_consensus",
+        job_id,
+        project.id,
+        kind="consensus",
+        queue=queues.DEFAULT,
+        project_id=project.id,
+        user_id=None if user is None else user.id,
+    )
