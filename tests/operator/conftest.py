@@ -19,7 +19,7 @@ import yaml
 os.environ["LABELHIVE_OPERATOR_TIMER_INTERVAL"] = "0.3"
 
 ROOT = Path(__file__).resolve().parents[2]
-CRD_PATH = ROOT / "charts" / "labelhive-operator" / "crds" / "labelhive.io_labelingprojects.yaml"
+CRD_PATH = ROOT / "charts" / "labelhive-operator" / "files" / "labelhive.io_labelingprojects.yaml"
 EXAMPLES = ROOT / "operator" / "examples"
 NAMESPACE = "labelhive"
 

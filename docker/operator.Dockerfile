@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# The LabelHive operator image: `labelhive-operator run` execs
+# `kopf run --standalone --liveness=http://0.0.0.0:8080/healthz --log-format=json`.
+# Build from the repository root:
+#   docker build -f docker/operator.Dockerfile -t ghcr.io/labelhive/labelhive-operator:0.1.0 .
+# Base images are pinned by full version tag here; CI/release pins them by digest (docker/README.md).
+
+FROM python:3.11.13-slim-bookworm AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/labelhive-operator
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY app/ app/
+COPY operator/ operator/
+COPY docker/operator-requirements.txt ./
+# the distribution without the web app's dependencies, plus the operator's runtime dependencies
+# only (the `operator` extra also carries its test tools)
+RUN /opt/labelhive-operator/bin/pip install --no-cache-dir -r operator-requirements.txt \
+    && /opt/labelhive-operator/bin/pip install --no-cache-dir --no-deps . \
+    && /opt/labelhive-operator/bin/python -m compileall -q /opt/labelhive-operator/lib
+
+FROM python:3.11.13-slim-bookworm
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="labelhive-operator" \
+      org.opencontainers.image.description="The LabelHive kopf operator (LabelingProject)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/labelhive/labelhive"
+# the uid/gid of the chart's podSecurityContext (charts/labelhive-operator/values.yaml)
+RUN groupadd --system --gid 10001 labelhive \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /tmp \
+       --shell /usr/sbin/nologin labelhive
+COPY --from=builder /opt/labelhive-operator /opt/labelhive-operator
+ENV PATH=/opt/labelhive-operator/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HOME=/tmp
+WORKDIR /tmp
+USER 10001:10001
+EXPOSE 8080
+# no HEALTHCHECK: the Deployment's livenessProbe reads kopf's /healthz
+ENTRYPOINT ["labelhive-operator"]
+CMD ["run"]

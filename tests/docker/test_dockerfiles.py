@@ -1,0 +1,109 @@
+"""What the Dockerfiles promise and what the rest of the project expects of the images."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labelhive_operator import settings
+from labelhive_operator.builders import common
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "docker"
+APP = DOCKER / "app.Dockerfile"
+OPERATOR = DOCKER / "operator.Dockerfile"
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """Return ``(INSTRUCTION, arguments)`` pairs, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
+    steps = instructions(dockerfile)
+    last_from = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
+    return steps[last_from:]
+
+
+@pytest.mark.parametrize("dockerfile", [APP, OPERATOR], ids=lambda p: p.name)
+def test_multi_stage_pinned_non_root_no_healthcheck(dockerfile: Path) -> None:
+    steps = instructions(dockerfile)
+    bases = [args for word, args in steps if word == "FROM"]
+    assert len(bases) == 2 and bases[0].endswith(" AS builder")
+    for base in bases:
+        # a full version tag (patch release and Debian release): never `latest`, never a minor
+        assert re.fullmatch(r"python:3\.\d+\.\d+-slim-[a-z]+( AS builder)?", base), base
+    final = final_stage(dockerfile)
+    assert ("USER", f"{common.APP_UID}:{common.APP_UID}") in final
+    assert all(word != "HEALTHCHECK" for word, _ in steps)
+    # only the virtualenv crosses into the final stage: no sources, no build tools, no pip cache
+    copies = [args for word, args in final if word == "COPY"]
+    assert len(copies) == 1 and copies[0].startswith("--from=builder /opt/")
+    runs = " ".join(args for word, args in final if word == "RUN")
+    assert "pip" not in runs and "apt-get" not in runs
+    builder_runs = [a for w, a in steps[: len(steps) - len(final)] if w == "RUN" and "pip" in a]
+    assert builder_runs and all("--no-cache-dir" in a for a in builder_runs)
+    assert f"--uid {common.APP_UID}" in runs and f"--gid {common.APP_UID}" in runs
+
+
+def test_the_app_image_runs_the_labelhive_command() -> None:
+    # the operator's containers set command: [labelhive] and pass the role as args
+    final = dict(final_stage(APP))
+    assert final["ENTRYPOINT"] == '["labelhive"]'
+    assert "labelhive" in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+
+
+def test_the_operator_image_runs_what_the_chart_runs() -> None:
+    final = dict(final_stage(OPERATOR))
+    assert final["ENTRYPOINT"] == '["labelhive-operator"]' and final["CMD"] == '["run"]'
+    deployment = (ROOT / "charts/labelhive-operator/templates/deployment.yaml").read_text()
+    assert "command: [labelhive-operator]" in deployment and "args: [run]" in deployment
+    values = yaml.safe_load((ROOT / "charts/labelhive-operator/values.yaml").read_text())
+    assert values["podSecurityContext"]["runAsUser"] == common.APP_UID
+
+
+def test_operator_requirements_match_the_operator_extra() -> None:
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["operator"]
+    lines = (DOCKER / "operator-requirements.txt").read_text().splitlines()
+    wanted = {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
+    assert wanted <= set(extra)
+    # every module the operator imports at run time is covered
+    names = {re.split(r"[<>=\[]", w)[0].lower() for w in wanted}
+    assert {"kopf", "kubernetes", "pydantic", "pyyaml"} <= names
+
+
+def test_the_build_context_lets_in_what_the_dockerfiles_copy() -> None:
+    allowed = [
+        ln[1:].rstrip("/")
+        for ln in (ROOT / ".dockerignore").read_text().splitlines()
+        if ln.startswith("!")
+    ]
+    for dockerfile in (APP, OPERATOR):
+        for word, args in instructions(dockerfile):
+            if word == "COPY" and not args.startswith("--from"):
+                *sources, _ = args.split()
+                for src in sources:
+                    assert src.rstrip("/") in allowed, (dockerfile.name, src)
+                    assert (ROOT / src).exists(), src
+
+
+def test_make_images_builds_both_with_the_names_the_chart_and_operator_use() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^images:", makefile, re.M)
+    assert "-f docker/app.Dockerfile" in makefile and "-f docker/operator.Dockerfile" in makefile
+    assert f"APP_IMAGE ?= {settings.DEFAULT_APP_REPOSITORY}:$(VERSION)" in makefile
+    values = yaml.safe_load((ROOT / "charts/labelhive-operator/values.yaml").read_text())
+    assert f"OPERATOR_IMAGE ?= {values['image']['repository']}:$(VERSION)" in makefile

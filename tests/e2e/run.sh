@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The kind end-to-end driver (`make e2e`): cluster, images, dependencies, chart, LabelingProject,
+# then the pytest suite (tests/e2e/test_kind.py). Diagnostics go to test-artifacts/e2e/ on
+# failure; the cluster is deleted at the end (KEEP_CLUSTER=1 keeps it for debugging).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+CLUSTER="labelhive-e2e"
+NS="labelhive-e2e"
+SYSTEM_NS="labelhive-system"
+PROJECT="e2e"
+APP_IMAGE="${APP_IMAGE:-ghcr.io/labelhive/labelhive:0.1.0}"
+OPERATOR_IMAGE="${OPERATOR_IMAGE:-ghcr.io/labelhive/labelhive-operator:0.1.0}"
+KIND_NODE_IMAGE="${KIND_NODE_IMAGE:-kindest/node:v1.33.1}"
+TRAEFIK_CHART_VERSION="${TRAEFIK_CHART_VERSION:-34.4.1}"
+ARTIFACTS="${ARTIFACTS:-$ROOT/test-artifacts/e2e}"
+PYTEST="${PYTEST:-$ROOT/.venv/bin/pytest}"
+KEEP_CLUSTER="${KEEP_CLUSTER:-0}"
+
+for tool in docker kind kubectl helm; do
+  command -v "$tool" >/dev/null || { echo "make e2e needs $tool on PATH" >&2; exit 2; }
+done
+docker info >/dev/null || { echo "make e2e needs a running Docker engine" >&2; exit 2; }
+
+collect() {
+  echo "collecting diagnostics in $ARTIFACTS" >&2
+  mkdir -p "$ARTIFACTS"
+  kubectl get all,lp,pvc,networkpolicy,ingress,events -A -o wide >"$ARTIFACTS/get-all.txt" 2>&1 || true
+  kubectl -n "$NS" get lp "$PROJECT" -o yaml >"$ARTIFACTS/labelingproject.yaml" 2>&1 || true
+  for ns in "$NS" "$SYSTEM_NS" e2e-deps traefik; do
+    kubectl -n "$ns" describe all,lp,networkpolicy,ingress >"$ARTIFACTS/describe-$ns.txt" 2>&1 || true
+    for pod in $(kubectl -n "$ns" get pods -o name 2>/dev/null); do
+      kubectl -n "$ns" logs "$pod" --all-containers --prefix --timestamps \
+        >"$ARTIFACTS/logs-$ns-${pod#pod/}.txt" 2>&1 || true
+      kubectl -n "$ns" logs "$pod" --all-containers --prefix --previous \
+        >"$ARTIFACTS/logs-$ns-${pod#pod/}-previous.txt" 2>&1 || true
+    done
+  done
+  kind export logs --name "$CLUSTER" "$ARTIFACTS/kind" >/dev/null 2>&1 || true
+}
+
+finish() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    collect
+  fi
+  if [ "$KEEP_CLUSTER" != "1" ]; then
+    kind delete cluster --name "$CLUSTER" || true
+  fi
+  exit "$rc"
+}
+trap finish EXIT
+
+echo "--- cluster"
+kind create cluster --name "$CLUSTER" --config "$HERE/kind-config.yaml" \
+  --image "$KIND_NODE_IMAGE" --wait 180s
+
+echo "--- images"
+make -C "$ROOT" images APP_IMAGE="$APP_IMAGE" OPERATOR_IMAGE="$OPERATOR_IMAGE"
+kind load docker-image --name "$CLUSTER" "$APP_IMAGE" "$OPERATOR_IMAGE"
+
+echo "--- ingress controller (Traefik on the control-plane's hostPort 80)"
+helm upgrade --install traefik traefik --repo https://traefik.github.io/charts \
+  --version "$TRAEFIK_CHART_VERSION" --namespace traefik --create-namespace \
+  --set ports.web.hostPort=80 --set service.type=ClusterIP \
+  --set nodeSelector.ingress-ready=true \
+  --set 'tolerations[0].key=node-role.kubernetes.io/control-plane' \
+  --set 'tolerations[0].operator=Exists' --set 'tolerations[0].effect=NoSchedule' \
+  --wait --timeout 5m
+
+echo "--- PostgreSQL and MinIO"
+kubectl apply -f "$HERE/manifests/deps.yaml"
+kubectl -n e2e-deps rollout status statefulset/postgres --timeout=5m
+kubectl -n e2e-deps rollout status deployment/minio --timeout=5m
+
+echo "--- the chart"
+helm upgrade --install labelhive "$ROOT" --namespace "$SYSTEM_NS" --create-namespace \
+  --set "labelhive-operator.image.repository=${OPERATOR_IMAGE%:*}" \
+  --set "labelhive-operator.image.tag=${OPERATOR_IMAGE##*:}" \
+  --set labelhive-operator.image.pullPolicy=Never \
+  --wait --timeout 5m
+
+echo "--- the LabelingProject (namespace with Pod Security restricted)"
+kubectl create namespace "$NS"
+kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted \
+  pod-security.kubernetes.io/enforce-version=latest
+kubectl -n "$NS" create secret generic e2e-db \
+  --from-literal=uri=postgresql://labelhive:e2e-postgres-password@postgres.e2e-deps.svc:5432/labelhive
+kubectl -n "$NS" create secret generic e2e-s3 \
+  --from-literal=AWS_ACCESS_KEY_ID=e2e-access-key \
+  --from-literal=AWS_SECRET_ACCESS_KEY=e2e-secret-key-0123456789
+kubectl apply -f "$HERE/manifests/project.yaml"
+kubectl -n "$NS" patch lp "$PROJECT" --type=merge -p \
+  "{\"spec\":{\"image\":{\"repository\":\"${APP_IMAGE%:*}\",\"tag\":\"${APP_IMAGE##*:}\"}}}"
+kubectl -n "$NS" wait --for=condition=Ready "lp/$PROJECT" --timeout=15m
+
+echo "--- the suite"
+LABELHIVE_E2E=1 E2E_NAMESPACE="$NS" E2E_PROJECT="$PROJECT" E2E_HOST=labelhive.e2e.test \
+  E2E_URL=http://127.0.0.1:18080 \
+  "$PYTEST" -m kind -p no:cacheprovider --timeout=2400 -v "$HERE/test_kind.py"

