@@ -29,6 +29,9 @@ RUN groupadd --system --gid 10001 labelhive \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /tmp \
        --shell /usr/sbin/nologin labelhive
 COPY --from=builder /opt/labelhive /opt/labelhive
+# the HAProxy sidecar's configuration (the operator's ConfigMap carries the same file), for
+# `labelhive serve --with-proxy`, which looks for it here; root-owned and read-only to uid 10001
+COPY haproxy/haproxy.cfg /etc/labelhive/haproxy.cfg
 ENV PATH=/opt/labelhive/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

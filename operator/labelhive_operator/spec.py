@@ -6,12 +6,14 @@ to apply them) equals what the operator sees in a cluster; ``tests/operator`` ch
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 from typing import Literal
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
+from pydantic import field_validator
 from pydantic.alias_generators import to_camel
 
 from labelhive_operator import settings
@@ -63,7 +65,8 @@ class Image(_Model):
 
 class HAProxy(_Model):
     image: str = "haproxy:2.8.16-alpine"
-    resources: Resources = _res("50m", "32Mi", "128Mi")
+    # haproxy.cfg: maxconn 4096 x 2 buffers of tune.bufsize 32 KiB ~ 300 MiB at full load
+    resources: Resources = _res("50m", "32Mi", "320Mi")
 
 
 class Web(_Model):
@@ -151,6 +154,17 @@ class Ingress(_Model):
 class NetworkPolicy(_Model):
     enabled: bool = True
     ingress_namespace_labels: dict[str, str] = Field(default_factory=dict)
+    ingress_pod_labels: dict[str, str] = Field(default_factory=dict)
+    ingress_cidrs: tuple[str, ...] = Field((), alias="ingressCIDRs")
+    egress_cidrs: tuple[str, ...] = Field((), alias="egressCIDRs")
+
+    @field_validator("ingress_cidrs", "egress_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # the CRD's pattern only checks the shape; the API server would refuse a bad ipBlock
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)
+        return value
 
 
 class PodDisruptionBudgets(_Model):

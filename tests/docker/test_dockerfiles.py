@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 APP = DOCKER / "app.Dockerfile"
 OPERATOR = DOCKER / "operator.Dockerfile"
+#: where `labelhive serve --with-proxy` finds the sidecar's configuration in the app image
+HAPROXY_COPY = "haproxy/haproxy.cfg /etc/labelhive/haproxy.cfg"
 
 
 def instructions(dockerfile: Path) -> list[tuple[str, str]]:
@@ -48,7 +50,9 @@ def test_multi_stage_pinned_non_root_no_healthcheck(dockerfile: Path) -> None:
     assert ("USER", f"{common.APP_UID}:{common.APP_UID}") in final
     assert all(word != "HEALTHCHECK" for word, _ in steps)
     # only the virtualenv crosses into the final stage: no sources, no build tools, no pip cache
+    # (plus, in the app image, the one HAProxy configuration file)
     copies = [args for word, args in final if word == "COPY"]
+    copies = [c for c in copies if not (dockerfile == APP and c == HAPROXY_COPY)]
     assert len(copies) == 1 and copies[0].startswith("--from=builder /opt/")
     runs = " ".join(args for word, args in final if word == "RUN")
     assert "pip" not in runs and "apt-get" not in runs
@@ -62,6 +66,17 @@ def test_the_app_image_runs_the_labelhive_command() -> None:
     final = dict(final_stage(APP))
     assert final["ENTRYPOINT"] == '["labelhive"]'
     assert "labelhive" in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+
+
+def test_the_app_image_carries_the_haproxy_configuration() -> None:
+    final = final_stage(APP)
+    assert ("COPY", HAPROXY_COPY) in final
+    # root-owned: the app's user (10001) can read it, not rewrite it
+    assert not [a for w, a in final if w == "COPY" and "--chown" in a]
+    # the place `labelhive serve --with-proxy` looks when there is no checkout around it
+    proxy_source = (ROOT / "app" / "labelhive" / "storage" / "proxy.py").read_text()
+    assert 'Path("/etc/labelhive/haproxy.cfg")' in proxy_source
+    assert ("COPY", HAPROXY_COPY) not in final_stage(OPERATOR)
 
 
 def test_the_operator_image_runs_what_the_chart_runs() -> None:

@@ -16,10 +16,13 @@ import json
 import time
 from typing import Any
 
+import yaml
+
 from labelhive_operator import builders
 from labelhive_operator import reconcile
 from labelhive_operator.builders import migrate
 from labelhive_operator.spec import Project
+from tests.operator.conftest import CRD_PATH
 from tests.operator.conftest import NAMESPACE
 from tests.operator.conftest import Cluster
 from tests.operator.conftest import load_example
@@ -141,6 +144,8 @@ def test_create_builds_every_child_with_owner_and_conditions(cluster: Cluster) -
         c["observedGeneration"] == cr["metadata"]["generation"] for c in status["conditions"]
     )
     assert status["url"] == "http://demo.example.com/"
+    # everything written is declared in the CRD: a structural schema would prune the rest silently
+    assert undeclared(status_schema(), status) == []
     assert status["workers"]["selector"] == (
         "app.kubernetes.io/component=worker,app.kubernetes.io/instance=demo,"
         "app.kubernetes.io/name=labelhive"
@@ -255,6 +260,74 @@ def test_delete_completes_the_finalizer_and_retains_data(cluster: Cluster) -> No
     for name in ("demo-redis-auth", "demo-app-secrets"):
         # Retain: no ownerReference, so garbage collection keeps them with the Redis volumes
         assert name in generated and not generated[name]["metadata"].get("ownerReferences")
+
+
+def test_a_failed_migration_blocks_the_rollout_and_says_so(cluster: Cluster) -> None:
+    install(cluster)
+    cluster.patch(f"{LP}/{NAME}", {"spec": {"image": {"tag": "1.1.0"}}})
+    (job_name,) = cluster.wait("new migration job", lambda: cluster.objects("jobs"))
+    # play the Job controller: the migration failed for good
+    cluster.patch(
+        f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs/{job_name}/status",
+        {"status": {"failed": 4, "conditions": [{"type": "Failed", "status": "True"}]}},
+    )
+    cond = cluster.wait(
+        "Migrated=False/MigrationFailed",
+        lambda: (
+            (c := _condition(cluster.cr(NAME), "Migrated"))
+            and c["reason"] == "MigrationFailed"
+            and c
+        ),
+    )
+    assert cond["status"] == "False" and cond["message"].endswith(":1.1.0")
+    cr = cluster.cr(NAME) or {}
+    assert _condition(cr, "Ready")["status"] == "False"
+    assert cr["status"]["migration"]["state"] == "Failed"
+    assert cr["status"]["currentImage"].endswith(":1.0.0")
+    events = cluster.wait(
+        "MigrationFailed event",
+        lambda: [e for e in cluster.objects("events").values() if e["reason"] == "MigrationFailed"],
+    )
+    (event,) = events  # posted once, not on every timer tick
+    assert event["type"] == "Warning" and event["involvedObject"]["name"] == NAME
+    assert job_name in event["message"]
+    # the old version keeps serving: no template moved to the failed image
+    for dep in cluster.objects("deployments").values():
+        assert dep["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":1.0.0")
+    assert job_name in cluster.objects("jobs")  # kept for `kubectl logs job/...`
+
+
+def status_schema() -> dict[str, Any]:
+    crd = yaml.safe_load(CRD_PATH.read_text())
+    (version,) = crd["spec"]["versions"]
+    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"]["status"]
+    return schema
+
+
+def undeclared(schema: dict[str, Any], value: Any, path: str = "status") -> list[str]:
+    """Return the paths in ``value`` that ``schema`` does not declare (what pruning would drop)."""
+    if isinstance(value, dict) and schema.get("type") == "object":
+        props = schema.get("properties") or {}
+        out = []
+        for key, sub in value.items():
+            if key not in props:
+                out.append(f"{path}.{key}")
+            else:
+                out += undeclared(props[key], sub, f"{path}.{key}")
+        return out
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [
+            p for i, v in enumerate(value) for p in undeclared(schema["items"], v, f"{path}[{i}]")
+        ]
+    return []
+
+
+def test_the_undeclared_check_finds_a_stray_field() -> None:
+    status = {"conditions": [{"type": "Ready", "bogus": 1}], "web": {"replicas": 1, "x": 2}}
+    assert undeclared(status_schema(), status) == [
+        "status.conditions[0].bogus",
+        "status.web.x",
+    ]
 
 
 def _children(cluster: Cluster) -> dict[tuple[str, str], dict[str, Any]]:

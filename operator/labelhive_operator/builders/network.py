@@ -12,6 +12,7 @@ from labelhive_operator import settings
 from labelhive_operator.builders import common
 from labelhive_operator.builders.common import Manifest
 from labelhive_operator.builders.web import s3_upstream
+from labelhive_operator.spec import NetworkPolicy
 from labelhive_operator.spec import Project
 
 #: components that may talk to Redis and Sentinel
@@ -31,6 +32,25 @@ def _project_pods(project: Project, components: list[str] | None = None) -> dict
             {"key": settings.LABEL_COMPONENT, "operator": "In", "values": components}
         ]
     return sel
+
+
+def _ingress_peers(np: NetworkPolicy) -> list[dict[str, Any]]:
+    """Return who may reach the web port besides the operator: the ingress controller.
+
+    Namespace and Pod labels in one peer are ANDed (those Pods in those namespaces); CIDRs are for
+    load balancers that connect from outside any Pod. With none of them set, the controller's
+    location is unknown and Pods of every namespace may connect (still only on :8080).
+    """
+    peers: list[dict[str, Any]] = []
+    if np.ingress_namespace_labels or np.ingress_pod_labels:
+        peer: dict[str, Any] = {
+            "namespaceSelector": {"matchLabels": dict(np.ingress_namespace_labels)}
+        }
+        if np.ingress_pod_labels:
+            peer["podSelector"] = {"matchLabels": dict(np.ingress_pod_labels)}
+        peers.append(peer)
+    peers += [{"ipBlock": {"cidr": cidr}} for cidr in np.ingress_cidrs]
+    return peers or [{"namespaceSelector": {}}]
 
 
 def _policy(project: Project, suffix: str, spec: dict[str, Any]) -> Manifest:
@@ -54,12 +74,16 @@ def policies(project: Project) -> list[Manifest]:
             "namespaceSelector": {},
             "podSelector": {"matchLabels": dict(settings.OPERATOR_POD_LABELS)},
         },
-        {"namespaceSelector": {"matchLabels": dict(np.ingress_namespace_labels)}},
+        *_ingress_peers(np),
     ]
     egress_ports = [{"protocol": "TCP", "port": spec.database.port}]
     upstream = s3_upstream(project)
     if upstream is not None:
         egress_ports.append({"protocol": "TCP", "port": upstream[1]})
+    egress_app: dict[str, Any] = {"ports": egress_ports}
+    if np.egress_cidrs:
+        # the database and the S3 endpoint live outside the cluster: their addresses, if known
+        egress_app["to"] = [{"ipBlock": {"cidr": cidr}} for cidr in np.egress_cidrs]
     return [
         _policy(
             project,
@@ -120,8 +144,7 @@ def policies(project: Project) -> list[Manifest]:
             {
                 "podSelector": _project_pods(project, APP_COMPONENTS),
                 "policyTypes": ["Egress"],
-                # the database and the S3 endpoint live outside the cluster: ports only
-                "egress": [{"ports": egress_ports}],
+                "egress": [egress_app],
             },
         ),
     ]

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from labelhive_operator import settings
 from labelhive_operator.builders import common
+from labelhive_operator.builders import haproxy_cfg
 from labelhive_operator.builders.common import Manifest
 from labelhive_operator.spec import Project
 
@@ -27,58 +28,55 @@ def s3_upstream(project: Project) -> tuple[str, int, bool] | None:
     return url.hostname or "", url.port or (443 if tls else 80), tls
 
 
-def haproxy_config(project: Project) -> str:
-    """Render haproxy.cfg: ``/s3/`` to the S3 endpoint untouched, the rest to gunicorn.
+def haproxy_config() -> str:
+    """Return haproxy.cfg: the project's own ``haproxy/haproxy.cfg``, byte for byte.
 
-    The signed Host, ``Authorization``, ``X-Amz-*`` headers and the query string pass through
-    as they are (S3 validates the presigned signature itself); only the prefix is stripped.
+    The file takes everything from environment variables (:func:`haproxy_env`), so it is the
+    same for every project; ``labelhive serve --with-proxy`` and the integration tests run it too.
     """
-    lines = [
-        "global",
-        "  log stdout format raw local0",
-        "  pidfile /tmp/haproxy.pid",
-        "  maxconn 4096",
-        "defaults",
-        "  mode http",
-        "  log global",
-        "  option httplog",
-        "  timeout connect 5s",
-        "  timeout client 65s",
-        "  timeout server 65s",
-        "frontend http",
-        f"  bind :{settings.HAPROXY_PORT}",
-        f"  monitor-uri {settings.HAPROXY_HEALTH_PATH}",
-    ]
+    return haproxy_cfg.TEXT
+
+
+def haproxy_env(project: Project) -> list[dict[str, str]]:
+    """Return the sidecar's environment: every variable ``haproxy.cfg`` reads.
+
+    The same values ``labelhive.storage.proxy.haproxy_env`` computes for ``labelhive serve
+    --with-proxy`` (a test compares the two). Without ``spec.storage`` ``S3_UPSTREAM`` and its
+    host/SNI/CA stay unset, which the file answers with 503 on the S3 prefix.
+
+    :param project: the project.
+    :return: ``env`` entries of the haproxy container, in a fixed order.
+    """
+    st = project.spec.storage
+    prefix = ((st.proxy_prefix if st is not None else "/s3").rstrip("/")) or "/s3"
+    env = {
+        "HAPROXY_LISTEN": f":{settings.HAPROXY_PORT}",
+        "HAPROXY_APP": f"127.0.0.1:{settings.GUNICORN_PORT}",
+        "S3_PROXY_PREFIX": prefix,
+        "S3_UPSTREAM_TLS": "0",
+    }
     upstream = s3_upstream(project)
     if upstream is not None:
-        assert project.spec.storage is not None
-        prefix = project.spec.storage.proxy_prefix.rstrip("/")
-        lines += [f"  acl is_s3 path_beg {prefix}/", "  use_backend s3 if is_s3"]
-    lines += [
-        "  default_backend app",
-        "backend app",
-        "  option httpchk GET /healthz",
-        f"  server app 127.0.0.1:{settings.GUNICORN_PORT} check",
-    ]
-    if upstream is not None:
         host, port, tls = upstream
-        tls_opts = f" ssl verify required ca-file @system-ca sni str({host})" if tls else ""
-        lines += [
-            "backend s3",
-            f"  http-request set-path %[path,regsub(^{prefix}/,/)]",
-            f"  http-request set-header Host {host}",
-            f"  server s3 {host}:{port} init-addr last,libc,none{tls_opts}",
-        ]
-    return "\n".join(lines) + "\n"
+        default_port = 443 if tls else 80
+        env |= {
+            "S3_UPSTREAM": f"{host}:{port}",
+            # the Host header the URLs were signed for: with the port only when not the default
+            "S3_UPSTREAM_HOST": host if port == default_port else f"{host}:{port}",
+            "S3_UPSTREAM_TLS": "1" if tls else "0",
+            "S3_UPSTREAM_SNI": host,
+            "S3_UPSTREAM_CA_FILE": "@system-ca",
+        }
+    return [{"name": k, "value": v} for k, v in env.items()]
 
 
 def configmap(project: Project) -> Manifest:
-    """Return the HAProxy ConfigMap."""
+    """Return the HAProxy ConfigMap (the same file for every project)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": common.metadata(project, common.child_name(project, "haproxy"), COMPONENT),
-        "data": {"haproxy.cfg": haproxy_config(project)},
+        "data": {"haproxy.cfg": haproxy_config()},
     }
 
 
@@ -90,6 +88,7 @@ def _haproxy_sidecar(project: Project) -> dict[str, Any]:
         # a native sidecar: starts before gunicorn and stops after it
         "restartPolicy": "Always",
         "args": ["-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"],
+        "env": haproxy_env(project),
         "ports": [{"name": "http", "containerPort": settings.HAPROXY_PORT, "protocol": "TCP"}],
         "readinessProbe": {
             "httpGet": {"path": settings.HAPROXY_HEALTH_PATH, "port": "http"},

@@ -10,7 +10,6 @@ import pytest
 
 from labelhive_operator import builders
 from labelhive_operator.builders import redis
-from labelhive_operator.builders import web
 from labelhive_operator.render import render_project
 from labelhive_operator.spec import Project
 from tests.operator.conftest import load_example
@@ -174,11 +173,60 @@ def test_network_policies_keep_redis_to_the_project() -> None:
     assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] == "demo"
 
 
-def test_haproxy_forwards_s3_and_checks_health() -> None:
-    project = Project.from_body(load_example("full"))
-    cfg = web.haproxy_config(project)
-    assert "monitor-uri /haproxy-health" in cfg
-    assert "acl is_s3 path_beg /s3/" in cfg
-    assert "bucket.vpce-0a1b2c3d.s3.eu-west-1.vpce.amazonaws.com:443" in cfg
-    minimal = web.haproxy_config(Project.from_body(load_example("minimal")))
-    assert "backend s3" not in minimal
+def _policies(**network_policy: Any) -> dict[str, dict[str, Any]]:
+    body = load_example("minimal")
+    body["spec"]["networkPolicy"] = network_policy
+    objs = render_project(body)
+    return {o["metadata"]["name"]: o["spec"] for o in objs if o["kind"] == "NetworkPolicy"}
+
+
+def _web_peers(policies: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    (rule,) = policies["demo-web"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+    operator_peer, *others = rule["from"]
+    assert operator_peer["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "labelhive-operator"
+    }
+    return others
+
+
+def test_web_ingress_is_limited_to_the_declared_controller() -> None:
+    # nothing declared: the controller could be anywhere in the cluster
+    assert _web_peers(_policies()) == [{"namespaceSelector": {}}]
+    peers = _web_peers(
+        _policies(
+            ingressNamespaceLabels={"kubernetes.io/metadata.name": "ingress"},
+            ingressPodLabels={"app": "envoy"},
+            ingressCIDRs=["10.0.0.0/16"],
+        )
+    )
+    assert peers == [
+        {
+            # one peer: those Pods in those namespaces (ANDed), not either
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}},
+            "podSelector": {"matchLabels": {"app": "envoy"}},
+        },
+        {"ipBlock": {"cidr": "10.0.0.0/16"}},
+    ]
+    # an external load balancer only: no namespace is let in
+    assert _web_peers(_policies(ingressCIDRs=["10.1.0.0/24"])) == [
+        {"ipBlock": {"cidr": "10.1.0.0/24"}}
+    ]
+
+
+def test_app_egress_is_limited_to_the_database_and_s3() -> None:
+    (rule,) = _policies()["demo-egress-app"]["egress"]
+    assert rule == {"ports": [{"protocol": "TCP", "port": 5432}]}  # minimal: no storage
+    full = {
+        o["metadata"]["name"]: o["spec"] for o in _objects("full") if o["kind"] == "NetworkPolicy"
+    }
+    (rule,) = full["birds-egress-app"]["egress"]
+    assert rule == {
+        "ports": [{"protocol": "TCP", "port": 5432}, {"protocol": "TCP", "port": 443}],
+        "to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}],
+    }
+
+
+def test_a_bad_cidr_is_refused_before_it_reaches_the_api() -> None:
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
+        _policies(egressCIDRs=["10.0.0.300/16"])

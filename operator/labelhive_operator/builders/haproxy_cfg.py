@@ -1,0 +1,102 @@
+# ruff: noqa: E501  (the embedded file keeps its own line lengths)
+"""The project's ``haproxy/haproxy.cfg``, embedded so the operator ships the very same file.
+
+The operator image installs the distribution without the repository around it, so the file
+travels as this module. ``tests/operator/builders/test_haproxy.py`` checks that :data:`TEXT` is
+byte for byte ``haproxy/haproxy.cfg``; after editing that file, paste it here between the quotes
+(the file holds no backslash and no triple quote, so a raw string keeps it verbatim).
+
+Do not edit the configuration here: edit ``haproxy/haproxy.cfg``, which the integration tests run
+with a real HAProxy, then copy it.
+"""
+
+#: the configuration; HAProxy substitutes the ``${VAR}`` references from its environment
+TEXT = r"""# LabelHive's HAProxy sidecar: the web Pod's entry point.
+#
+#   /haproxy-health          answered by HAProxy itself (the Pod's readiness probe)
+#   ${S3_PROXY_PREFIX}/...   presigned GET/HEAD only, prefix stripped, Host set to the signed
+#                            host, forwarded to the private S3 endpoint, which checks the signature
+#                            and the expiry itself
+#   everything else          gunicorn
+#
+# No rendering step: HAProxy substitutes the environment variables itself ("${NAME-default}").
+# `labelhive serve --with-proxy` and the tests compute them with labelhive.storage.proxy.haproxy_env.
+#
+#   HAPROXY_LISTEN        address:port to listen on                          default :8080
+#   HAPROXY_APP           gunicorn's address:port                            default 127.0.0.1:5000
+#   S3_PROXY_PREFIX       path prefix the app's image URLs start with        default /s3
+#   S3_UPSTREAM           S3 endpoint address:port; unset: no S3 (503)
+#   S3_UPSTREAM_HOST      the Host header the URLs were signed for: the host of S3_ENDPOINT_URL,
+#                         with its port only when it is not the scheme's default
+#   S3_UPSTREAM_TLS       1: TLS to the endpoint (real AWS, VPC endpoints)  default 0
+#   S3_UPSTREAM_CA_FILE   CA bundle for the endpoint's certificate           default @system-ca
+#   S3_UPSTREAM_SNI       TLS server name                                    default S3_UPSTREAM_HOST's host
+#
+# Signatures are secrets until they expire: no log line here carries a query string.
+
+global
+    log stdout format raw local0 info
+    maxconn 4096
+    # the whole configuration is this file: nothing is read from or written to disk at run time
+    tune.bufsize 32768
+
+defaults
+    mode http
+    log global
+    option dontlognull
+    timeout connect 5s
+    timeout client 65s
+    timeout server 65s
+    timeout http-request 10s
+    timeout http-keep-alive 10s
+    timeout queue 10s
+    # method and path only: %HPO is the path without its query string
+    log-format "%ci [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %HM %HPO %HV"
+
+frontend http
+    bind "${HAPROXY_LISTEN-:8080}"
+    monitor-uri /haproxy-health
+
+    acl s3_path     path_beg "${S3_PROXY_PREFIX-/s3}/"
+    acl read_method method GET HEAD
+    # a SigV4 query signature: S3 verifies it; without one S3 might serve the object anyway
+    # (LocalStack does; a bucket policy that trusts the VPC endpoint would too)
+    acl presigned   url_param(X-Amz-Signature) -m found
+    acl sigv4       url_param(X-Amz-Algorithm) -m str AWS4-HMAC-SHA256
+
+    http-request deny deny_status 405 if s3_path !read_method
+    http-request deny deny_status 403 if s3_path !presigned or s3_path !sigv4
+
+    use_backend s3 if s3_path
+    default_backend app
+
+backend app
+    option forwardfor
+    option httpchk GET /healthz
+    server app "${HAPROXY_APP-127.0.0.1:5000}" check inter 5s
+
+backend s3
+    # nothing of the user's session or of the app's credentials goes to S3; x-amz-* headers the
+    # URL did not sign would make S3 refuse it, and an Authorization header next to a query
+    # signature is refused too
+    http-request del-header Cookie
+    http-request del-header Authorization
+    http-request del-header Proxy-Authorization
+    http-request del-header Referer
+    http-request del-header X-Forwarded-For
+    http-request del-header ^x-amz- -m reg
+    http-request set-path "%[path,regsub(^${S3_PROXY_PREFIX-/s3}/,/)]"
+    http-request set-header Host "${S3_UPSTREAM_HOST-s3.amazonaws.com}"
+
+    # the bytes are served from the app's own origin: never let an object run as a page there
+    http-response set-header X-Content-Type-Options nosniff
+    http-response set-header Content-Security-Policy "default-src 'none'; sandbox"
+    http-response set-header Cache-Control "private, max-age=300" if !{ res.hdr(Cache-Control) -m found }
+    http-response del-header Set-Cookie
+
+.if streq("${S3_UPSTREAM_TLS-0}",1)
+    server s3 "${S3_UPSTREAM}" ssl verify required ca-file "${S3_UPSTREAM_CA_FILE-@system-ca}" sni str("${S3_UPSTREAM_SNI}") init-addr last,libc,none
+.elif defined(S3_UPSTREAM)
+    server s3 "${S3_UPSTREAM}" init-addr last,libc,none
+.endif
+"""
