@@ -121,6 +121,9 @@ def deployment(project: Project, image: str, config_hash: str) -> Manifest:
         ],
         web.resources.as_k8s(),
     )
+    # the HAProxy sidecar appends to X-Forwarded-For, and so does the Ingress when there is one
+    hops = 2 if project.spec.ingress is not None else 1
+    gunicorn["env"].append({"name": "LABELHIVE_PROXY_FIX", "value": str(hops)})
     gunicorn["ports"] = [
         {"name": "app", "containerPort": settings.GUNICORN_PORT, "protocol": "TCP"}
     ]

@@ -230,3 +230,16 @@ def test_app_egress_is_limited_to_the_database_and_s3() -> None:
 def test_a_bad_cidr_is_refused_before_it_reaches_the_api() -> None:
     with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
         _policies(egressCIDRs=["10.0.0.300/16"])
+
+
+@pytest.mark.parametrize(("example", "hops"), [("minimal", "1"), ("full", "2")])
+def test_web_trusts_exactly_the_proxies_in_front_of_it(example: str, hops: str) -> None:
+    """The sidecar, plus the Ingress when there is one, each append to X-Forwarded-For."""
+    objs = {(o["kind"], o["metadata"]["name"]): o for o in _objects(example)}
+    name = "demo-web" if example == "minimal" else "birds-web"
+    web = objs[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in web["env"]}
+    assert env["LABELHIVE_PROXY_FIX"] == hops
+    worker = objs[("Deployment", name.replace("web", "worker"))]
+    worker_env = {e["name"] for e in worker["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "LABELHIVE_PROXY_FIX" not in worker_env
