@@ -12,7 +12,7 @@ LOCALSTACK_PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.13*/bin/pyth
 VENV_LOCALSTACK ?= .venv-localstack
 LOCALSTACK_STAMP := $(VENV_LOCALSTACK)/.installed
 
-.PHONY: run test lint deps system-deps clean
+.PHONY: run test lint deps system-deps clean bench
 
 ## run: LabelHive in embedded mode (SQLite, no Redis, demo project) on http://127.0.0.1:5000
 run: $(STAMP)
@@ -22,6 +22,11 @@ run: $(STAMP)
 test: system-deps $(STAMP) $(LOCALSTACK_STAMP) $(PYBOSSA_STAMP)
 	$(BIN)/ruff check app operator tests bench
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## bench: the benchmarks in bench/ (needs what `make test` installs); BENCH_SCALE=0.1 for a quick run,
+## BENCH="annotate export" for some; one summary line each, JSON lines in bench/results/
+bench: system-deps $(STAMP) $(LOCALSTACK_STAMP)
+	$(BIN)/python -m bench $(BENCH)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app operator tests bench
@@ -51,6 +56,12 @@ $(PYBOSSA_STAMP): tests/requirements-pybossa.txt
 
 clean:
 	rm -rf $(VENV) $(VENV_LOCALSTACK) $(PYBOSSA_VENV) build *.egg-info .pytest_cache .ruff_cache test-artifacts
+
+## soak: mixed load with periodic faults (PG restart, Redis master kill, worker SIGKILL), then a
+## consistency check; SOAK_SECONDS (default 1800) and SOAK_FAULT_INTERVAL (default 60) tune it
+.PHONY: soak
+soak: system-deps $(STAMP)
+	SOAK_SECONDS=$${SOAK_SECONDS:-1800} $(BIN)/python -m bench.soak
 
 # --- images and the kind end-to-end test (docker/README.md, tests/e2e/README.md) ---
 .PHONY: images e2e

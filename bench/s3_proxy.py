@@ -2,7 +2,7 @@
 
 LocalStack's S3 (signature checking on) and HAProxy with ``haproxy/haproxy.cfg``, on loopback.
 The same presigned URLs are fetched both ways, interleaved, over keep-alive connections.
-Prints one summary line ``s3_proxy: key=value ...``. Run with
+Prints one summary line ``proxy: key=value ...``. Run with
 ``.venv/bin/python -m bench.s3_proxy --requests 1000 --size 65536``.
 """
 
@@ -15,20 +15,18 @@ import time
 
 import requests
 
+from bench.common import percentile
+from bench.common import report
+from bench.common import scaled
 from labelhive.storage import s3
 from tests.common.haproxy import haproxy
 from tests.common.processes import free_port
 from tests.common.s3 import localstack_s3
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=scaled(1000, 50))
     parser.add_argument("--size", type=int, default=64 * 1024, help="image bytes")
     args = parser.parse_args()
     with localstack_s3() as server:
@@ -53,12 +51,21 @@ def main() -> None:
                     if i >= 20:  # warm-up
                         out.append(elapsed * 1000)
     p50d, p50p = statistics.median(direct), statistics.median(proxied)
-    print(
-        f"s3_proxy: requests={args.requests} size={args.size} "
-        f"direct_p50_ms={p50d:.2f} direct_p95_ms={percentile(direct, 0.95):.2f} "
-        f"proxy_p50_ms={p50p:.2f} proxy_p95_ms={percentile(proxied, 0.95):.2f} "
-        f"added_p50_ms={p50p - p50d:.2f} ratio_p50={p50p / p50d:.2f} "
-        f"ratio_mean={statistics.mean(proxied) / statistics.mean(direct):.2f}"
+    report(
+        "proxy",
+        {
+            "requests": args.requests,
+            "size": args.size,
+            "direct_p50_ms": p50d,
+            "direct_p95_ms": percentile(direct, 0.95),
+            "direct_p99_ms": percentile(direct, 0.99),
+            "proxy_p50_ms": p50p,
+            "proxy_p95_ms": percentile(proxied, 0.95),
+            "proxy_p99_ms": percentile(proxied, 0.99),
+            "added_p50_ms": p50p - p50d,
+            "ratio_p50": p50p / p50d,
+            "ratio_mean": statistics.mean(proxied) / statistics.mean(direct),
+        },
     )
 
 

@@ -11,6 +11,14 @@ locking is explicit and the same on every code path:
 Lock order is always task row → its leases/answers, which rules out deadlocks between claims,
 submits and the sweep; deadlocks and "database is locked" are still retried, to be safe.
 
+Round trips are the cost under load, so the hot path is short: a claim is one read of the
+project (settings, the lease the user holds, whether any lease expired) and, on PostgreSQL, ONE
+statement that picks, reserves and leases (a CTE, run in autocommit: it is atomic by itself);
+a submit is one read of everything it checks (task under its row lock, answer options, the
+user's answer and lease), one delete of the leases it frees, the answer insert and the counter
+update (whose RETURNING recounts the answers). The rare paths (renewing a held lease, sweeping
+expired ones) stay ordinary transactions.
+
 Counters on the task row (``n_done``, ``n_reserved``) make "answers + live leases < n_answers" a
 column comparison that the partial indexes serve. A lease holds its slot until it is deleted;
 claims sweep their project's expired leases first, so an expired lease never blocks a claim.
@@ -21,6 +29,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import random
 import time
@@ -32,10 +41,15 @@ from typing import TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy import Engine
+from sqlalchemy import Integer
+from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import insert
+from sqlalchemy import literal
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
@@ -148,11 +162,11 @@ def _order(ordering: str) -> list[Any]:
     return [T.c.priority_0.desc(), filled.desc(), T.c.id]
 
 
-def _candidate(
-    conn: Connection, project: Any, user_id: int, *, gold: bool, skip_skipped: bool
-) -> int | None:
+def _candidate_query(
+    ordering: str, project_id: Any, user_id: Any, gold: bool, skip_skipped: bool
+) -> Any:
     conds = [
-        T.c.project_id == project.id,
+        T.c.project_id == project_id,
         ~exists().where(A.c.task_id == T.c.id, A.c.user_id == user_id),
         ~exists().where(L.c.task_id == T.c.id, L.c.user_id == user_id),
     ]
@@ -167,8 +181,14 @@ def _candidate(
             T.c.gold_answer.is_(None),
             T.c.n_done + T.c.n_reserved < T.c.n_answers,
         ]
-        order = _order(project.ordering)
-    stmt = select(T.c.id).where(*conds).order_by(*order).limit(1)
+        order = _order(ordering)
+    return select(T.c.id).where(*conds).order_by(*order).limit(1)
+
+
+def _candidate(
+    conn: Connection, project: Any, user_id: int, *, gold: bool, skip_skipped: bool
+) -> int | None:
+    stmt = _candidate_query(project.ordering, project.id, user_id, gold, skip_skipped)
     return conn.scalar(stmt.with_for_update(skip_locked=True, of=T))
 
 
@@ -228,54 +248,179 @@ def _claim(
     rng: random.Random | None,
     ahead: bool,
 ) -> Claim | None:
+    if engine.dialect.name == "postgresql":
+        claimed = _claim_pg(engine, project_id, user_id, now, rng, ahead)
+        if claimed is not _TRANSACTION:
+            return claimed
     with _write(engine) as conn:
-        project = conn.execute(
-            select(P.c.id, P.c.lease_ttl, P.c.ordering, P.c.gold_rate).where(P.c.id == project_id)
-        ).one_or_none()
+        # one round trip: the project's settings, the lease the user holds, whether to sweep
+        project = conn.execute(_claim_context(ahead), {"p": project_id, "u": user_id, "now": now})
+        project = project.one_or_none()
         if project is None:
             return None
         expires = rules.lease_expiry(now, project.lease_ttl)
-        if not ahead:
-            held = conn.execute(
-                select(L.c.id, L.c.task_id)
-                .where(L.c.project_id == project_id, L.c.user_id == user_id, L.c.expires_at > now)
-                .order_by(L.c.id)
-                .limit(1)
-            ).one_or_none()
-            if held is not None:
-                conn.execute(update(L).where(L.c.id == held.id).values(expires_at=expires))
-                return Claim(_task_row(conn, held.task_id), expires, resumed=True)
-        _sweep(conn, now, project_id)
-        task_id = None
-        if rules.serve_gold(project.gold_rate, rng or random.Random()):
-            task_id = _candidate(conn, project, user_id, gold=True, skip_skipped=True)
-        if task_id is None:
-            task_id = _candidate(conn, project, user_id, gold=False, skip_skipped=True)
-        if task_id is None:
-            # only skipped tasks are left: offer them again rather than nothing
-            task_id = _candidate(conn, project, user_id, gold=False, skip_skipped=False)
-        if task_id is None:
+        if project.held_id is not None:
+            task_id = conn.scalar(
+                update(L)
+                .where(L.c.id == project.held_id)
+                .values(expires_at=expires)
+                .returning(L.c.task_id)
+            )
+            # None: the lease was answered (by this user, elsewhere) since the read above
+            if task_id is not None:
+                return Claim(_task_row(conn, task_id), expires, resumed=True)
+        if project.has_expired:
+            _sweep(conn, now, project_id)
+        take = _take_pg if conn.dialect.name == "postgresql" else _take
+        for gold, skip_skipped in _kinds(project.gold_rate, rng):
+            row = take(conn, project, user_id, gold, skip_skipped, now, expires)
+            if row is not None:
+                return Claim(row, expires, resumed=False)
+        return None
+
+
+_TRANSACTION: Any = object()
+
+
+def _claim_pg(
+    engine: Engine,
+    project_id: int,
+    user_id: int,
+    now: dt.datetime,
+    rng: random.Random | None,
+    ahead: bool,
+) -> Claim | None:
+    """The usual PostgreSQL claim in two statements and no explicit transaction.
+
+    The context read takes no lock (it decides nothing by itself) and each take is ONE atomic
+    statement that locks, re-checks and reserves, so autocommit saves the ``BEGIN`` and
+    ``COMMIT`` round trips. A held lease to renew or expired leases to sweep take several
+    writes: then it returns ``_TRANSACTION`` and the caller runs the transactional claim.
+    """
+    with engine.connect() as base:
+        conn = base.execution_options(isolation_level="AUTOCOMMIT")
+        params = {"p": project_id, "u": user_id, "now": now}
+        project = conn.execute(_claim_context(ahead), params).one_or_none()
+        if project is None:
             return None
-        row = (
-            conn.execute(
-                update(T)
-                .where(T.c.id == task_id)
-                .values(n_reserved=T.c.n_reserved + 1)
-                .returning(*T.c)
-            )
-            .mappings()
-            .one()
+        if project.held_id is not None or project.has_expired:
+            return _TRANSACTION
+        expires = rules.lease_expiry(now, project.lease_ttl)
+        for gold, skip_skipped in _kinds(project.gold_rate, rng):
+            row = _take_pg(conn, project, user_id, gold, skip_skipped, now, expires)
+            if row is not None:
+                return Claim(row, expires, resumed=False)
+        return None
+
+
+def _kinds(gold_rate: float, rng: random.Random | None) -> list[tuple[bool, bool]]:
+    """The candidate queries to try, in order, as (gold, leave out skipped tasks)."""
+    kinds = [(True, True)] if rules.serve_gold(gold_rate, rng or random.Random()) else []
+    # only skipped tasks are left: offer them again rather than nothing
+    return [*kinds, (False, True), (False, False)]
+
+
+@functools.cache
+def _claim_context(ahead: bool) -> Any:
+    held = (
+        select(L.c.id)
+        .where(
+            L.c.project_id == P.c.id,
+            L.c.user_id == bindparam("u"),
+            L.c.expires_at > bindparam("now"),
         )
+        .order_by(L.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    expired = exists().where(L.c.project_id == P.c.id, L.c.expires_at <= bindparam("now"))
+    return select(
+        P.c.id,
+        P.c.lease_ttl,
+        P.c.ordering,
+        P.c.gold_rate,
+        (literal(None, Integer) if ahead else held).label("held_id"),
+        expired.label("has_expired"),
+    ).where(P.c.id == bindparam("p"))
+
+
+def _take(
+    conn: Connection,
+    project: Any,
+    user_id: int,
+    gold: bool,
+    skip_skipped: bool,
+    now: dt.datetime,
+    expires: dt.datetime,
+) -> dict[str, Any] | None:
+    """Lease a candidate task in three statements (SQLite: the transaction is a write lock)."""
+    task_id = _candidate(conn, project, user_id, gold=gold, skip_skipped=skip_skipped)
+    if task_id is None:
+        return None
+    row = (
         conn.execute(
-            insert(L).values(
-                project_id=project_id,
-                task_id=task_id,
-                user_id=user_id,
-                created=now,
-                expires_at=expires,
-            )
+            update(T).where(T.c.id == task_id).values(n_reserved=T.c.n_reserved + 1).returning(*T.c)
         )
-        return Claim(dict(row), expires, resumed=False)
+        .mappings()
+        .one()
+    )
+    conn.execute(
+        insert(L).values(
+            project_id=project.id, task_id=task_id, user_id=user_id, created=now, expires_at=expires
+        )
+    )
+    return dict(row)
+
+
+def _take_pg(
+    conn: Connection,
+    project: Any,
+    user_id: int,
+    gold: bool,
+    skip_skipped: bool,
+    now: dt.datetime,
+    expires: dt.datetime,
+) -> dict[str, Any] | None:
+    """Lease a candidate task in ONE statement: pick (``SKIP LOCKED``), reserve, insert the lease.
+
+    The same rules as :func:`_take`; one round trip instead of three, and psycopg prepares it
+    on the server after a few executions.
+    """
+    stmt = _take_pg_statement(project.ordering, gold, skip_skipped)
+    params = {"p": project.id, "u": user_id, "now": now, "expires": expires}
+    row = conn.execute(stmt, params).mappings().one_or_none()
+    return None if row is None else dict(row)
+
+
+@functools.cache
+def _take_pg_statement(ordering: str, gold: bool, skip_skipped: bool) -> Any:
+    candidate = _candidate_query(
+        ordering, bindparam("p", type_=Integer), bindparam("u", type_=Integer), gold, skip_skipped
+    )
+    picked = candidate.with_for_update(skip_locked=True, of=T).cte("picked")
+    reserved = (
+        update(T)
+        .where(T.c.id == picked.c.id)
+        .values(n_reserved=T.c.n_reserved + 1)
+        .returning(*T.c)
+        .cte("reserved")
+    )
+    leased = (
+        insert(L)
+        .from_select(
+            ["project_id", "task_id", "user_id", "created", "expires_at"],
+            select(
+                reserved.c.project_id,
+                reserved.c.id,
+                bindparam("u", type_=Integer),
+                bindparam("now", type_=L.c.created.type),
+                bindparam("expires", type_=L.c.expires_at.type),
+            ),
+        )
+        .returning(L.c.id)
+        .cte("leased")
+    )
+    return select(*[reserved.c[c.name] for c in T.c]).add_cte(leased)
 
 
 def submit(
@@ -325,45 +470,40 @@ def _submit(
     external_uid: str | None,
 ) -> Submitted | EngineError:
     with _write(engine) as conn:
-        task = (
-            conn.execute(select(T).where(T.c.id == task_id).with_for_update())
-            .mappings()
-            .one_or_none()
+        # one round trip: the task under its row lock, the project's answer options, this
+        # user's stored answer and lease
+        found = (
+            conn.execute(_submit_context(), {"t": task_id, "u": user_id}).mappings().one_or_none()
         )
-        if task is None:
+        if found is None:
             raise EngineError(Refusal.TASK_NOT_FOUND)
+        task = found
         if project_id is not None and task["project_id"] != project_id:
             raise EngineError(Refusal.WRONG_PROJECT)
-        existing = (
-            conn.execute(select(A).where(A.c.task_id == task_id, A.c.user_id == user_id))
-            .mappings()
-            .one_or_none()
-        )
-        if existing is not None:
+        if found["answer_id"] is not None:
+            existing = conn.execute(select(A).where(A.c.id == found["answer_id"])).mappings().one()
             if existing["info"] == info:
                 return Submitted(dict(existing), created=False, completed_task=False)
             raise EngineError(Refusal.ALREADY_ANSWERED)
-        options = conn.scalar(select(P.c.info).where(P.c.id == task["project_id"])) or {}
+        options = found["project_info"] or {}
         answers = options.get("answers") if isinstance(options, dict) else None
         error = rules.answer_error(info, [str(o) for o in answers] if answers else [])
         if error:
             raise EngineError(Refusal.INVALID_ANSWER, error)
 
-        own_lease = conn.execute(
-            select(L.c.id, L.c.created).where(L.c.task_id == task_id, L.c.user_id == user_id)
-        ).one_or_none()
-        # under the row lock, expired leases of others give their slots back right now
-        expired = conn.execute(
+        # under the row lock: the user's own lease goes (its slot is the one the answer fills)
+        # and expired leases of others give their slots back right now
+        gone = conn.execute(
             delete(L)
-            .where(L.c.task_id == task_id, L.c.expires_at <= now, L.c.user_id != user_id)
-            .returning(L.c.id)
+            .where(L.c.task_id == task_id, or_(L.c.user_id == user_id, L.c.expires_at <= now))
+            .returning(L.c.user_id)
         ).all()
-        reserved_by_others = task["n_reserved"] - len(expired) - (1 if own_lease else 0)
+        own = sum(1 for row in gone if row.user_id == user_id)
+        expired = len(gone) - own
+        reserved_by_others = task["n_reserved"] - len(gone)
         gold = task["gold_answer"] is not None
-        if own_lease is not None:
-            conn.execute(delete(L).where(L.c.id == own_lease.id))
         if expired:
-            metrics.LEASES_EXPIRED.inc(len(expired))
+            metrics.LEASES_EXPIRED.inc(expired)
         if not gold and not rules.has_room(task["n_done"], reserved_by_others, task["n_answers"]):
             # give the slot back and commit that; the refusal is raised after the commit
             conn.execute(update(T).where(T.c.id == task_id).values(n_reserved=reserved_by_others))
@@ -377,7 +517,7 @@ def _submit(
                     task_id=task_id,
                     user_id=user_id,
                     info=info,
-                    created=own_lease.created if own_lease else now,
+                    created=found["lease_created"] or now,
                     finish_time=now,
                     user_ip=user_ip,
                     external_uid=external_uid,
@@ -389,7 +529,8 @@ def _submit(
         )
         n_done = task["n_done"] + 1
         complete = rules.is_complete(n_done, task["n_answers"], gold)
-        conn.execute(
+        # the RETURNING counts the stored answers independently of the counters
+        stored = conn.scalar(
             update(T)
             .where(T.c.id == task_id)
             .values(
@@ -397,25 +538,60 @@ def _submit(
                 n_reserved=reserved_by_others,
                 state="completed" if complete else task["state"],
             )
+            .returning(
+                select(func.count()).select_from(A).where(A.c.task_id == task_id).scalar_subquery()
+            )
         )
         if not gold:
-            _check_not_over_collected(conn, task_id, task["n_answers"])
+            _check_not_over_collected(task_id, stored, task["n_answers"])
         if complete:
-            _write_result(conn, task["project_id"], task_id, now)
+            _write_result(conn, task["project_id"], task_id, now, had_result=found["has_result"])
         return Submitted(dict(answer), created=True, completed_task=complete)
 
 
-def _check_not_over_collected(conn: Connection, task_id: int, n_answers: int) -> None:
+@functools.cache
+def _submit_context() -> Any:
+    mine = and_(A.c.task_id == T.c.id, A.c.user_id == bindparam("u", type_=Integer))
+    leased = and_(L.c.task_id == T.c.id, L.c.user_id == bindparam("u", type_=Integer))
+    return (
+        select(
+            *T.c,
+            P.c.info.label("project_info"),
+            A.c.id.label("answer_id"),
+            L.c.created.label("lease_created"),
+            exists().where(R.c.task_id == T.c.id, R.c.last_version.is_(True)).label("has_result"),
+        )
+        .select_from(T.join(P, P.c.id == T.c.project_id).outerjoin(A, mine).outerjoin(L, leased))
+        .where(T.c.id == bindparam("t", type_=Integer))
+        .with_for_update(of=T)
+    )
+
+
+def _check_not_over_collected(task_id: int, stored: int, n_answers: int) -> None:
     """An independent count of the stored answers, behind the counters: must never fire."""
-    stored = conn.scalar(select(func.count()).select_from(A).where(A.c.task_id == task_id))
     if stored > n_answers:
         metrics.OVER_COLLECTION.inc()
         log.error("task %s holds %s answers for n_answers=%s", task_id, stored, n_answers)
 
 
-def _write_result(conn: Connection, project_id: int, task_id: int, now: dt.datetime) -> None:
+def _write_result(
+    conn: Connection,
+    project_id: int,
+    task_id: int,
+    now: dt.datetime,
+    *,
+    had_result: bool = True,
+) -> None:
+    """Store the task's result (its answer ids), the previous version, if any, marked old.
+
+    :param had_result: ``False`` when the caller knows, under the task's row lock, that the
+        task has no current result yet (its first completion): one statement fewer.
+    """
     answer_ids = conn.scalars(select(A.c.id).where(A.c.task_id == task_id).order_by(A.c.id)).all()
-    conn.execute(update(R).where(R.c.task_id == task_id).values(last_version=False))
+    if had_result:
+        conn.execute(
+            update(R).where(R.c.task_id == task_id, R.c.last_version).values(last_version=False)
+        )
     conn.execute(
         insert(R).values(
             project_id=project_id,
