@@ -6,6 +6,8 @@ from labelhive.accounts.models import User as User
 from labelhive.answers.models import Answer as Answer
 from labelhive.helping.models import Category as Category
 from labelhive.helping.models import HelpingMaterial as HelpingMaterial
+from labelhive.jobs.models import ExportChunk as ExportChunk
+from labelhive.jobs.models import ExportFile as ExportFile
 from labelhive.jobs.models import JobRecord as JobRecord
 from labelhive.projects.models import Project as Project
 from labelhive.results.models import AnnotatorQuality as AnnotatorQuality

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import BigInteger
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import LargeBinary
@@ -78,6 +79,46 @@ class JobRecord(Base):
 
     def __repr__(self) -> str:
         return f"<JobRecord {self.id} {self.status} {self.done}/{self.total}>"
+
+
+class ExportFile(Base):
+    """A finished (or being written) export job's file, stored in the database.
+
+    Web and worker Pods share no disk, only the database, so the file lives in
+    :class:`ExportChunk` rows. ``complete`` turns true only once every chunk is written (see
+    :mod:`labelhive.jobs.exportfiles`): a file that is not complete is never served.
+    """
+
+    __tablename__ = "export_file"
+    __table_args__ = (
+        Index("ix_export_file_job_id", "job_id"),
+        Index("ix_export_file_created", "created"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("job_record.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    complete: Mapped[bool] = mapped_column(default=False)
+    created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<ExportFile {self.id} {self.filename} {self.size} complete={self.complete}>"
+
+
+class ExportChunk(Base):
+    """One piece of an :class:`ExportFile`'s bytes; ``seq`` counts from 0."""
+
+    __tablename__ = "export_chunk"
+
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("export_file.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -8,20 +8,21 @@ commits (house style), and the job is enqueued after that commit. The caller che
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flask import current_app
 from sqlalchemy import select
 
 from labelhive.extensions import db
+from labelhive.jobs import exportfiles
 from labelhive.jobs import queues
 from labelhive.jobs import records
 from labelhive.jobs.models import FINISHED
 from labelhive.jobs.models import QUEUED
 from labelhive.jobs.models import RUNNING
+from labelhive.jobs.models import ExportFile
 from labelhive.jobs.models import JobRecord
 from labelhive.results import exports
 from labelhive.tasks import importers
@@ -127,6 +128,101 @@ def start_export(project: Project, user: User | None, what: str, fmt: str) -> Jo
     )
 
 
+def start_s3_import(
+    project: Project,
+    user: User | None,
+    bucket: str,
+    prefix: str,
+    extensions: str = "",
+    n_answers: int | None = None,
+) -> JobRecord:
+    """Start importing every object under ``s3://bucket/prefix`` as a task, in the background.
+
+    Re-running imports only the keys the project does not have yet
+    (:func:`labelhive.storage.importer.import_prefix`). An import of the same bucket, prefix
+    and extensions that is still queued or running is returned instead of starting another.
+
+    :param extensions: comma-separated extensions to keep (``""``: every object).
+    :raise ValueError: an invalid bucket name or ``n_answers``.
+    """
+    from labelhive.storage import s3
+
+    bucket, _ = s3.parse_s3_prefix(f"s3://{bucket}/")
+    if n_answers is not None:
+        n_answers = rules.validate_n_answers(n_answers)
+    wanted = ",".join(e.lstrip(".") for e in s3.normalise_extensions(extensions))
+    if project.id is None:
+        db.session.flush()
+    same = f"{project.id}|{bucket}|{prefix}|{wanted}|{n_answers}"
+    running = _unfinished(project.id, IMPORT, f"s3import-{project.id}-{_token(same)[:12]}-")
+    if running is not None:
+        return running
+    job_id = f"s3import-{project.id}-{_token(same)[:12]}-{_token(None)}"
+    return records.submit(
+        job_id,
+        "labelhive.storage.jobs.import_s3",
+        job_id,
+        project.id,
+        bucket,
+        prefix,
+        wanted,
+        n_answers,
+        kind=IMPORT,
+        queue=queues.DEFAULT,
+        project_id=project.id,
+        user_id=None if user is None else user.id,
+    )
+
+
+def start_dataset_export(
+    project: Project, user: User | None, fmt: str, validation: float | str | None = None
+) -> JobRecord:
+    """Start writing the labeled dataset (:mod:`labelhive.results.dataset`) to a file.
+
+    A dataset export of the same format that is still queued or running is returned instead.
+
+    :param fmt: one of :data:`labelhive.results.dataset.FORMATS`.
+    :param validation: the share of items in the validation split (``None``: the default).
+    :raise ValueError: an unknown format or a validation share outside 0..1.
+    """
+    from labelhive.results import dataset
+
+    dataset.content_type(fmt)
+    validation = dataset.validation_fraction(validation)
+    if project.id is None:
+        db.session.flush()
+    prefix = f"export-{project.id}-dataset-{fmt}-"
+    running = _unfinished(project.id, EXPORT, prefix)
+    if running is not None:
+        return running
+    job_id = prefix + _token(None)
+    return records.submit(
+        job_id,
+        "labelhive.results.jobs.export_dataset",
+        job_id,
+        project.id,
+        fmt,
+        validation,
+        kind=EXPORT,
+        queue=queues.LOW,
+        project_id=project.id,
+        user_id=None if user is None else user.id,
+    )
+
+
+def _unfinished(project_id: int, kind: str, prefix: str) -> JobRecord | None:
+    return db.session.scalar(
+        select(JobRecord)
+        .where(
+            JobRecord.project_id == project_id,
+            JobRecord.kind == kind,
+            JobRecord.id.startswith(prefix, autoescape=True),
+            JobRecord.status.in_((QUEUED, RUNNING)),
+        )
+        .limit(1)
+    )
+
+
 def get_record(job_id: str) -> JobRecord | None:
     """The job's record (for the status endpoint: ``record.to_dict()``), or ``None``."""
     return records.get_record(job_id)
@@ -144,28 +240,26 @@ def project_records(project_id: int, limit: int = 20) -> list[JobRecord]:
     )
 
 
-def export_dir() -> Path:
-    """Where export files are written (``EXPORT_DIR``; else a folder in the temp dir)."""
-    configured = current_app.config.get("EXPORT_DIR")
-    path = Path(configured) if configured else Path(tempfile.gettempdir()) / "labelhive-exports"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
+def export_file(record: JobRecord) -> ExportFile | None:
+    """A finished export's stored file (name, content type, size), or ``None``.
 
-
-def export_file(record: JobRecord) -> tuple[Path, str, str] | None:
-    """A finished export's file, download name and content type, or ``None``.
-
-    ``None`` when the job is not an export, is not finished, or its file was cleaned up.
+    ``None`` when the job is not an export, is not finished, or its file expired. The file is
+    in the database (:mod:`labelhive.jobs.exportfiles`), so any web process can serve it
+    whichever worker wrote it.
     """
-    if record.kind != EXPORT or record.status != FINISHED or not record.result:
+    if record.kind != EXPORT or record.status != FINISHED:
         return None
-    name = str(record.result.get("file", ""))
-    if not name or "/" in name or name.startswith("."):
-        return None
-    path = export_dir() / name
-    if not path.is_file():
-        return None
-    return path, str(record.result["download_name"]), str(record.result["content_type"])
+    return db.session.scalar(
+        select(ExportFile)
+        .where(ExportFile.job_id == record.id, ExportFile.complete.is_(True))
+        .order_by(ExportFile.id.desc())
+        .limit(1)
+    )
+
+
+def export_bytes(stored: ExportFile) -> Iterator[bytes]:
+    """The stored file's bytes, streamed a few chunks at a time (needs no app context)."""
+    return exportfiles.read(db.engine, stored.id, stored.size)
 
 
 def _token(key: str | None) -> str:

@@ -77,6 +77,7 @@ def run(app: Flask, names: Sequence[str], *, burst: bool = False, metrics_port: 
         start_http_server(metrics_port)
     # imported once here rather than in every forked horse
     import labelhive.results.jobs  # noqa: F401
+    import labelhive.storage.jobs  # noqa: F401
     import labelhive.tasks.jobs  # noqa: F401
 
     with app.app_context():

@@ -1,4 +1,5 @@
-"""The import page: upload a task file, preview it, confirm to import it atomically.
+"""The import page: upload a task file, preview it, confirm to import it as a background job;
+or import an S3 prefix as a background job. Both redirect to the job's page.
 
 Between preview and confirm the upload waits in a temporary file named by a random token that
 only the uploader's (signed) session knows. The file is on the web Pod's local disk, so a
@@ -20,12 +21,14 @@ from flask import redirect
 from flask import render_template
 from flask import session
 from flask import url_for
+from flask_login import current_user
 
 from labelhive.extensions import db
+from labelhive.jobs import services as jobs
 from labelhive.projects import forms
+from labelhive.projects.models import Project
 from labelhive.projects.views import bp
 from labelhive.tasks import importers
-from labelhive.tasks import services as task_services
 from labelhive.web import project_for
 
 _STALE_SECONDS = 24 * 3600
@@ -119,7 +122,17 @@ def importer(ref: str) -> Any:
                 filename=upload.filename,
                 action=forms.ActionForm(),
             )
-    return render_template("projects/import.html", project=project, form=form)
+    return _import_page(project, form, forms.S3ImportForm(formdata=None))
+
+
+def _import_page(project: Project, form: forms.ImportForm, s3_form: forms.S3ImportForm) -> str:
+    return render_template(
+        "projects/import.html",
+        project=project,
+        form=form,
+        s3_form=s3_form,
+        records=jobs.project_records(project.id),
+    )
 
 
 @bp.post("/project/<ref>/import/confirm")
@@ -133,8 +146,8 @@ def import_confirm(ref: str) -> Any:
         return redirect(url_for("projects.importer", ref=project.short_name))
     path, info = pending
     try:
-        specs = importers.parse_tasks(path.read_bytes(), info["fmt"], **_limits())
-        count = task_services.import_tasks(project, specs)
+        # the upload's token is the job's key: a confirm sent twice starts one import
+        record = jobs.start_import(project, current_user, path, info["fmt"], key=info["token"])
         db.session.commit()
     except importers.ImportFormatError as exc:
         db.session.rollback()
@@ -142,8 +155,30 @@ def import_confirm(ref: str) -> Any:
         return redirect(url_for("projects.importer", ref=project.short_name))
     finally:
         _forget()
-    flash(f"Imported {count} tasks from {info['filename']}.", "success")
-    return redirect(url_for("projects.progress", ref=project.short_name))
+    flash(f"Importing the tasks of {info['filename']}.", "info")
+    return redirect(url_for("jobs.detail", ref=project.short_name, job_id=record.id))
+
+
+@bp.post("/project/<ref>/import/s3")
+def import_s3(ref: str) -> Any:
+    project = project_for(ref, "manage")
+    s3_form = forms.S3ImportForm()
+    if s3_form.validate_on_submit():
+        try:
+            record = jobs.start_s3_import(
+                project,
+                current_user,
+                s3_form.bucket.data.strip(),
+                (s3_form.prefix.data or "").strip(),
+                s3_form.extensions.data or "",
+                s3_form.n_answers.data,
+            )
+        except ValueError as exc:
+            s3_form.bucket.errors.append(str(exc))
+        else:
+            db.session.commit()
+            return redirect(url_for("jobs.detail", ref=project.short_name, job_id=record.id))
+    return _import_page(project, forms.ImportForm(formdata=None), s3_form), 400
 
 
 @bp.post("/project/<ref>/import/cancel")

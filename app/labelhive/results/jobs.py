@@ -6,24 +6,24 @@ Job functions take primitive ids, reload what they need, and are idempotent (hou
 from __future__ import annotations
 
 import datetime as dt
-import os
-import time
-import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from labelhive.answers.models import Answer
 from labelhive.db import utcnow
 from labelhive.extensions import db
+from labelhive.jobs import exportfiles
 from labelhive.jobs import records
-from labelhive.jobs import services as job_services
 from labelhive.jobs.models import FINISHED
 from labelhive.jobs.models import JobRecord
 from labelhive.projects.models import Project
+from labelhive.results import dataset
 from labelhive.results import exports
 from labelhive.results import services as consensus_services
 from labelhive.results.models import Result
@@ -33,16 +33,18 @@ _COUNTED = {"tasks": Task, "answers": Answer, "results": Result}
 # periodic jobs' records are kept this long, then pruned by cleanup_exports
 PERIODIC_KINDS = ("sweep", "stats", "consensus", "cleanup")
 PERIODIC_RECORD_TTL = dt.timedelta(days=2)
+# a partial export file older than this belongs to a job that died (cleanup_exports)
+PARTIAL_FILE_TTL = dt.timedelta(days=1)
 
 
 def export_file(job_id: str, project_id: int, what: str, fmt: str) -> dict[str, Any] | None:
-    """Write a project's export to ``EXPORT_DIR/<job_id>.<fmt>``.
+    """Store a project's export in the database, streamed in chunks as it is built.
 
-    The file is written under a unique temporary name and renamed when complete, so a reader
-    never sees half a file and two runs of the same job cannot mix their bytes; the second
-    rename replaces the first file with an equal one.
+    The file is complete only once its last chunk is written (:func:`labelhive.jobs.exportfiles.
+    write`), so a download never gets half a file, and a second run of the job replaces the
+    first run's file with an equal one.
 
-    :return: ``{"file", "download_name", "content_type", "rows", "bytes"}``.
+    :return: ``{"file_id", "download_name", "content_type", "rows", "bytes", "sha256"}``.
     """
     return records.run_job(job_id, lambda run: _export(run, project_id, what, fmt))
 
@@ -56,10 +58,9 @@ def _export(run: records.Run, project_id: int, what: str, fmt: str) -> dict[str,
         select(func.count()).select_from(model).where(model.project_id == project_id)
     )
     short_name = project.short_name
+    # the export reads, and the file is written, through the engine: end this read first
+    db.session.commit()
     run.progress(0, total)
-    directory = job_services.export_dir()
-    final = directory / f"{run.job_id}.{fmt}"
-    partial = directory / f".{run.job_id}.{uuid.uuid4().hex}.partial"
     rows = 0
 
     def progress(done: int) -> None:
@@ -67,22 +68,96 @@ def _export(run: records.Run, project_id: int, what: str, fmt: str) -> dict[str,
         rows = done
         run.progress(done)
 
+    download_name = f"{short_name}-{what}.{fmt}"
+    content_type = exports.content_type(fmt)
+    stored = _store(
+        run,
+        project_id,
+        download_name,
+        content_type,
+        exports.stream_export(db.engine, project_id, what, fmt, progress=progress),
+    )
+    return _described(stored, download_name, content_type, rows)
+
+
+def _store(
+    run: records.Run, project_id: int, filename: str, content_type: str, chunks: Iterable[bytes]
+) -> exportfiles.Stored:
     try:
-        with partial.open("wb") as out:
-            for chunk in exports.stream_export(db.engine, project_id, what, fmt, progress=progress):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        partial.replace(final)
-    finally:
-        partial.unlink(missing_ok=True)
+        return exportfiles.write(
+            db.engine,
+            chunks,
+            job_id=run.job_id,
+            project_id=project_id,
+            filename=filename,
+            content_type=content_type,
+            chunk_bytes=int(
+                current_app.config.get("EXPORT_CHUNK_BYTES") or exportfiles.CHUNK_BYTES
+            ),
+        )
+    except DBAPIError as exc:
+        if not _disk_full(exc):
+            raise
+        # the operator's to fix: say so on the job rather than "internal error"
+        raise records.JobError(
+            "The database ran out of disk space while storing the export; the partial file"
+            " was deleted. Free space on the database's volume, then export again."
+        ) from None
+
+
+def _disk_full(exc: DBAPIError) -> bool:
+    """PostgreSQL's ``disk_full`` (SQLSTATE 53100) or SQLite's ``SQLITE_FULL``."""
+    return getattr(exc.orig, "sqlstate", None) == "53100" or "disk is full" in str(exc.orig)
+
+
+def _described(
+    stored: exportfiles.Stored, download_name: str, content_type: str, rows: int
+) -> dict[str, Any]:
     return {
-        "file": final.name,
-        "download_name": f"{short_name}-{what}.{fmt}",
-        "content_type": exports.content_type(fmt),
+        "file_id": stored.id,
+        "download_name": download_name,
+        "content_type": content_type,
         "rows": rows,
-        "bytes": final.stat().st_size,
+        "bytes": stored.size,
+        "sha256": stored.sha256,
     }
+
+
+def export_dataset(
+    job_id: str, project_id: int, fmt: str, validation: float
+) -> dict[str, Any] | None:
+    """Store a project's labeled dataset (:mod:`labelhive.results.dataset`) in the database.
+
+    Stored like :func:`export_file` (chunks, complete at the end), so a second run of the job
+    replaces the file with an equal one.
+
+    :return: as :func:`export_file`'s; ``rows`` is the number of items (tasks) in the project.
+    """
+
+    def body(run: records.Run) -> dict[str, Any]:
+        project = db.session.get(Project, project_id)
+        if project is None:
+            raise records.JobError("The project no longer exists.")
+        total = db.session.scalar(
+            select(func.count()).select_from(Task).where(Task.project_id == project_id)
+        )
+        short_name = project.short_name
+        # the dataset reads through the engine: end the session's read transaction first
+        db.session.commit()
+        run.progress(0, total)
+        download_name = f"{short_name}-dataset.{fmt}"
+        content_type = dataset.content_type(fmt)
+        stored = _store(
+            run,
+            project_id,
+            download_name,
+            content_type,
+            dataset.stream(db.engine, project_id, fmt, validation=validation),
+        )
+        run.progress(total, total)
+        return _described(stored, download_name, content_type, total)
+
+    return records.run_job(job_id, body)
 
 
 def refresh_consensus(job_id: str, project_id: int) -> dict[str, Any] | None:
@@ -106,27 +181,28 @@ def refresh_consensus(job_id: str, project_id: int) -> dict[str, Any] | None:
 def cleanup_exports(job_id: str) -> dict[str, Any] | None:
     """Delete export files older than ``EXPORT_TTL_SECONDS`` and old periodic job records.
 
-    Leftover ``.partial`` files (a worker died mid-write) older than a day go too.
+    Partial files (a worker was killed mid-write) go once they are older than a day, or than
+    the TTL if that is longer: until then their job may still be writing them.
     """
 
     def body(run: records.Run) -> dict[str, Any]:
-        ttl = current_app.config["EXPORT_TTL_SECONDS"]
-        now = time.time()
-        removed = 0
-        for path in job_services.export_dir().iterdir():
-            age = now - path.stat().st_mtime
-            if (path.name.startswith(".") and age > 86400) or age > ttl:
-                path.unlink(missing_ok=True)
-                removed += 1
+        ttl = dt.timedelta(seconds=current_app.config["EXPORT_TTL_SECONDS"])
+        now = utcnow()
+        # end the session's read first: on SQLite a transaction that read before another
+        # connection wrote (the files are deleted through the engine) cannot write any more
+        db.session.commit()
         pruned = db.session.execute(
             delete(JobRecord).where(
                 JobRecord.kind.in_(PERIODIC_KINDS),
                 JobRecord.status == FINISHED,
-                JobRecord.updated < utcnow() - PERIODIC_RECORD_TTL,
+                JobRecord.updated < now - PERIODIC_RECORD_TTL,
                 JobRecord.id != run.job_id,
             )
         ).rowcount
         db.session.commit()
+        removed = exportfiles.delete_expired(
+            db.engine, before=now - ttl, incomplete_before=now - max(ttl, PARTIAL_FILE_TTL)
+        )
         return {"files_removed": removed, "records_pruned": pruned}
 
     return records.run_job(job_id, body)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
-from pathlib import Path
 
 from sqlalchemy import func
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from labelhive.extensions import db
 from labelhive.jobs import connection
 from labelhive.jobs import queues
 from labelhive.jobs import services as jobs
+from labelhive.jobs.models import ExportFile
 from labelhive.jobs.models import JobRecord
 from labelhive.tasks.models import Task
 from tests.app.jobs.conftest import csv_file
@@ -82,8 +83,7 @@ def test_a_bad_file_fails_with_the_parsers_sentence_and_imports_nothing(app, pro
     assert task_count() == 0
 
 
-def test_export_job_writes_a_complete_file_for_download(app, project, tmp_path):
-    app.config["EXPORT_DIR"] = str(tmp_path / "exports")
+def test_export_job_stores_a_complete_file_for_download(app, project):
     imported = jobs.start_import(project, None, csv_file(30), "csv")
     db.session.commit()
     assert settle(imported.id).status == "finished"
@@ -91,12 +91,17 @@ def test_export_job_writes_a_complete_file_for_download(app, project, tmp_path):
     db.session.commit()
     record = settle(record.id)
     assert record.status == "finished", record.error
-    path, name, content_type = jobs.export_file(record)
-    assert name == "birds-tasks.jsonl" and content_type == "application/x-ndjson"
-    lines = path.read_bytes().splitlines()
+    stored = jobs.export_file(record)
+    assert stored.filename == "birds-tasks.jsonl"
+    assert stored.content_type == "application/x-ndjson"
+    data = b"".join(jobs.export_bytes(stored))
+    assert len(data) == stored.size == record.result["bytes"]
+    assert hashlib.sha256(data).hexdigest() == stored.sha256 == record.result["sha256"]
+    lines = data.splitlines()
     assert len(lines) == 30 and record.result["rows"] == 30 == record.done
-    # nothing half-written is left beside it
-    assert [p.name for p in Path(app.config["EXPORT_DIR"]).iterdir()] == [path.name]
+    # one file, complete, in the database; nothing on the disk
+    files = db.session.scalars(select(ExportFile)).all()
+    assert [(f.id, f.complete) for f in files] == [(stored.id, True)]
 
 
 def test_an_export_that_is_still_pending_is_reused(app, project):
