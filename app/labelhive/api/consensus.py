@@ -6,6 +6,9 @@
   agreement figures.
 - ``GET /api/project/<id>/dataset.<csv|jsonl|parquet>?validation=0.2``: the labeled dataset.
 - ``POST /api/project/<id>/consensus``: start a recomputation (202 with the job).
+- ``POST /api/project/<id>/dataset/imagefolder`` ``{"destination": "s3://bucket/prefix/",
+  "validation": 0.2}``: copy the labeled S3 images into ``<prefix>/<label>/<key>`` with a
+  manifest (202 with the job; :mod:`labelhive.results.imagefolder`).
 
 Managers of the project only (owners and admins); the stored figures are as fresh as the last
 recomputation, whose time every answer carries.
@@ -30,6 +33,7 @@ from labelhive.extensions import db
 from labelhive.projects import access
 from labelhive.projects.models import Project
 from labelhive.results import dataset
+from labelhive.results import imagefolder
 from labelhive.results import services as consensus
 from labelhive.results.models import AnnotatorQuality
 from labelhive.results.models import Consensus
@@ -165,3 +169,26 @@ def dataset_download(oid: int, fmt: str) -> Response:
         content_type=dataset.content_type(fmt),
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@bp.post("/project/<int:oid>/dataset/imagefolder")
+def imagefolder_start(oid: int) -> tuple[Response, int]:
+    project = _managed(oid)
+    body = listing.body()
+    unknown = sorted(set(body) - {"destination", "validation"})
+    if unknown:
+        raise errors.bad_request(
+            f"Unknown key {unknown[0]!r}: send destination and, optionally, validation."
+        )
+    try:
+        validation = dataset.validation_fraction(body.get("validation"))
+    except ValueError as exc:
+        raise errors.bad_request(f"{exc}.") from None
+    try:
+        record = imagefolder.start(
+            project, auth.user(), body.get("destination"), validation=validation
+        )
+    except imagefolder.ImageFolderError as exc:
+        raise errors.bad_request(str(exc)) from None
+    db.session.commit()
+    return jsonify(record.to_dict()), 202

@@ -39,7 +39,10 @@ def _values(form: forms.ProjectForm, project: Project | None) -> dict[str, Any]:
         answers=form.answer_options(),
         instructions=form.instructions.data or "",
     )
-    return {
+    presenter = form.task_presenter.data or ""
+    if presenter.strip() or "task_presenter" in info:
+        info["task_presenter"] = presenter
+    values = {
         "name": form.name.data.strip(),
         "short_name": form.short_name.data.strip(),
         "description": (form.description.data or "").strip(),
@@ -47,7 +50,17 @@ def _values(form: forms.ProjectForm, project: Project | None) -> dict[str, Any]:
         "default_n_answers": form.default_n_answers.data,
         "lease_ttl": form.lease_ttl.data,
         "ordering": form.ordering.data,
+        "consensus_method": form.consensus_method.data,
+        "consensus_use_gold": form.consensus_use_gold.data,
+        "adaptive_redundancy": form.adaptive_redundancy.data,
+        "use_task_presenter": form.use_task_presenter.data,
     }
+    # an empty number field keeps the current value (or the column's default)
+    for name in ("gold_rate", "adaptive_threshold", "adaptive_max_answers"):
+        value = getattr(form, name).data
+        if value is not None:
+            values[name] = value
+    return values
 
 
 def _check(form: forms.ProjectForm, values: dict[str, Any], exclude_id: int | None) -> bool:
@@ -98,6 +111,8 @@ def settings(ref: str) -> Any:
         form.question.data = project.question
         form.answers.data = "\n".join(project.answer_options)
         form.instructions.data = info.get("instructions") or ""
+        presenter = info.get("task_presenter")
+        form.task_presenter.data = presenter if isinstance(presenter, str) else ""
     if form.validate_on_submit():
         values = _values(form, project)
         if _check(form, values, project.id):
@@ -134,7 +149,12 @@ def redundancy(ref: str) -> Any:
     project = project_for(ref, "manage")
     form = forms.RedundancyForm()
     if form.validate_on_submit():
-        services.apply_settings(project, {"default_n_answers": form.n_answers.data})
+        try:
+            services.apply_settings(project, {"default_n_answers": form.n_answers.data})
+        except services.ProjectError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for("projects.settings", ref=project.short_name))
         db.session.commit()
         changed = engine.set_redundancy(db.engine, form.n_answers.data, project_id=project.id)
         flash(f"Redundancy set to {form.n_answers.data} for {changed} tasks.", "success")

@@ -16,6 +16,13 @@ this module only shapes the input and the output:
 Gold answers "initialise" Dawid–Skene the way crowd-kit supports it: its posterior of a gold item
 is clamped to the known answer in every EM step (``DawidSkene.fit(true_labels=...)``), so the
 annotators' confusion matrices are anchored by the items whose truth is known.
+
+The third method, :data:`GOLD_WEIGHTED`, is crowd-kit's weighted majority vote
+(``MajorityVote.fit(skills=...)``) with each annotator's weight taken from their accuracy on
+gold tasks: the log-odds ``log((K - 1) p / (1 - p))`` of the smoothed accuracy ``p`` (the weight
+that makes the vote the most likely label when an annotator's mistakes are spread evenly over
+the other ``K - 1`` options), floored near 0 so an annotator no better than chance (or an
+adversary) has no say. Annotators without gold answers get the weight of the pooled accuracy.
 """
 
 from __future__ import annotations
@@ -38,8 +45,13 @@ from statsmodels.stats.inter_rater import fleiss_kappa
 
 MAJORITY_VOTE = "majority_vote"
 DAWID_SKENE = "dawid_skene"
-METHODS = (MAJORITY_VOTE, DAWID_SKENE)
+GOLD_WEIGHTED = "gold_weighted"
+METHODS = (MAJORITY_VOTE, DAWID_SKENE, GOLD_WEIGHTED)
 GOLD = "gold"
+# gold-weighted vote: pseudo-answers at the pooled accuracy that shrink an annotator's gold
+# accuracy (a perfect score on 2 gold items is weak evidence), and the smallest weight
+MIN_WEIGHT = 1e-3
+PRIOR_ANSWERS = 2.0
 # EM iterations: Dawid-Skene converges in a few dozen on real crowds; the cap bounds the worst case
 DS_MAX_ITERATIONS = 100
 
@@ -139,7 +151,8 @@ def aggregate(
     :param gold: known answers of the gold tasks, by task id.
     :param options: the project's answer options, in display order (labels outside them, from
         projects without options, follow in sorted order).
-    :param method: which label the items get: :data:`DAWID_SKENE` or :data:`MAJORITY_VOTE`.
+    :param method: which label the items get: :data:`DAWID_SKENE`, :data:`MAJORITY_VOTE` or
+        :data:`GOLD_WEIGHTED` (majority vote weighted by each annotator's gold accuracy).
     :param use_gold: clamp Dawid–Skene's posterior of gold items to their known answers.
     :param item_ids: items to report even without answers (label ``None``).
     :raise ValueError: an unknown ``method``.
@@ -163,7 +176,8 @@ def aggregate(
     ds = DawidSkene(n_iter=DS_MAX_ITERATIONS).fit(data, true_labels=true_labels)
     posterior = ds.probas_.reindex(columns=labels, fill_value=0.0)
 
-    items = _items(votes, mv, posterior, method, gold, labels)
+    weighted = _gold_weighted(data, gold, labels) if method == GOLD_WEIGHTED else None
+    items = _items(votes, mv, posterior, method, gold, labels, weighted)
     final = {i.task_id: i.label for i in items}
     for task_id in sorted(set(item_ids) - set(final)):
         items.append(_empty_item(task_id, method, gold.get(task_id)))
@@ -181,8 +195,40 @@ def aggregate(
         confusion=confusion,
         n_answers=len(data),
         seconds=time.perf_counter() - started,
-        used_gold=true_labels is not None and not true_labels.empty,
+        used_gold=true_labels is not None
+        or (method == GOLD_WEIGHTED and bool(data["task"].isin(list(gold)).any())),
     )
+
+
+def gold_weights(
+    data: pd.DataFrame, gold: Mapping[int, str], n_labels: int
+) -> tuple[pd.Series, float]:
+    """Each annotator's vote weight from their accuracy on gold tasks.
+
+    :param data: answers, columns ``task``, ``worker``, ``label``.
+    :param n_labels: the number of answer options ``K`` (chance accuracy is ``1 / K``).
+    :return: the weights indexed by worker (those who answered gold tasks), and the weight of
+        an annotator without gold answers.
+    """
+    k = max(n_labels, 2)
+    on_gold = data[data["task"].isin(list(gold))]
+    correct = on_gold["label"] == on_gold["task"].map(gold)
+    counts = correct.groupby(on_gold["worker"]).agg(["sum", "size"])
+    pooled = (counts["sum"].sum() + 1) / (counts["size"].sum() + k) if len(counts) else 1 / k
+
+    def weight(accuracy: Any) -> Any:
+        accuracy = np.clip(accuracy, 1e-6, 1 - 1e-6)
+        return np.maximum(np.log((k - 1) * accuracy / (1 - accuracy)), MIN_WEIGHT)
+
+    accuracy = (counts["sum"] + PRIOR_ANSWERS * pooled) / (counts["size"] + PRIOR_ANSWERS)
+    return weight(accuracy).rename("skill"), float(weight(pooled))
+
+
+def _gold_weighted(data: pd.DataFrame, gold: Mapping[int, str], labels: list[str]) -> pd.DataFrame:
+    """crowd-kit's weighted majority vote: per task, each label's share of the weights."""
+    skills, default = gold_weights(data, gold, len(labels))
+    vote = MajorityVote(on_missing_skill="value", default_skill=default)
+    return vote.fit(data, skills=skills).probas_.reindex(columns=labels, fill_value=0.0)
 
 
 def _columns(rows: Iterable[tuple[int, int, str]]) -> tuple[list[int], list[int], list[str]]:
@@ -232,8 +278,10 @@ def _items(
     method: str,
     gold: Mapping[int, str],
     labels: list[str],
+    weighted: pd.DataFrame | None = None,
 ) -> list[Item]:
     counts = votes.to_numpy()
+    shares = weighted.reindex(votes.index).to_numpy() if weighted is not None else None
     totals = counts.sum(axis=1)
     mv_labels = mv.labels_.reindex(votes.index)
     probas = posterior.reindex(votes.index).to_numpy()
@@ -249,6 +297,9 @@ def _items(
             label, confidence, used = gold_answer, 1.0, GOLD
         elif method == DAWID_SKENE:
             label, confidence, used = labels[ds_best[row]], float(probas[row].max()), method
+        elif shares is not None:
+            best = int(shares[row].argmax())
+            label, confidence, used = labels[best], float(shares[row][best]), method
         else:
             label, confidence, used = mv_label, agreement, method
         items.append(

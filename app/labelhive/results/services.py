@@ -291,10 +291,15 @@ def annotator_rows(project_id: int) -> list[tuple[AnnotatorQuality, str]]:
 
 
 def debounce_seconds() -> int:
-    """``CONSENSUS_DEBOUNCE_SECONDS``; default 30, and 0 (off) in tests unless set."""
+    """``CONSENSUS_DEBOUNCE_SECONDS`` (env ``LABELHIVE_CONSENSUS_DEBOUNCE_SECONDS``).
+
+    Unset (``None``) means the default: 30 seconds, and 0 (off) under ``TESTING``.
+    """
     config = current_app.config
-    default = 0 if config.get("TESTING") else DEFAULT_DEBOUNCE_SECONDS
-    return int(config.get("CONSENSUS_DEBOUNCE_SECONDS", default))
+    value = config.get("CONSENSUS_DEBOUNCE_SECONDS")
+    if value is None:
+        return 0 if config.get("TESTING") else DEFAULT_DEBOUNCE_SECONDS
+    return int(value)
 
 
 def request_recompute(project_id: int, *, now: float | None = None) -> str | None:

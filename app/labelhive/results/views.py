@@ -15,12 +15,20 @@ from flask import url_for
 from flask_login import current_user
 
 from labelhive.extensions import db
+from labelhive.jobs import services as job_services
 from labelhive.projects import services as project_services
+from labelhive.projects.forms import ActionForm
 from labelhive.results import charts
 from labelhive.results import dataset
 from labelhive.results import exports
+from labelhive.results import gold
+from labelhive.results import imagefolder
 from labelhive.results import services as consensus
+from labelhive.results.forms import ExportForm
+from labelhive.results.forms import ImageFolderForm
+from labelhive.tasks import engine
 from labelhive.tasks import labeling
+from labelhive.tasks.images import image_url_for
 from labelhive.web import project_for
 
 bp = Blueprint("results", __name__)
@@ -36,6 +44,9 @@ def index(ref: str) -> Any:
         formats=exports.FORMATS,
         stats=project_services.stats(project.id),
         counts=labeling.breakdown(project.id),
+        export_form=ExportForm(formdata=None),
+        imagefolder_form=ImageFolderForm(formdata=None),
+        records=job_services.project_records(project.id),
         **_consensus_context(project.id),
     )
 
@@ -67,6 +78,53 @@ def _consensus_context(project_id: int) -> dict[str, Any]:
     }
 
 
+@bp.get("/project/<ref>/gold")
+def gold_tasks(ref: str) -> Any:
+    project = project_for(ref, "manage")
+    after = request.args.get("after", "0")
+    gold_only = request.args.get("only") == "gold"
+    tasks = gold.tasks_page(project.id, int(after) if after.isdigit() else 0, gold_only=gold_only)
+    return render_template(
+        "results/gold.html",
+        project=project,
+        tasks=tasks,
+        gold_only=gold_only,
+        next_after=tasks[-1].id if len(tasks) == gold.PAGE_SIZE else None,
+        image_url_for=image_url_for,
+        action=ActionForm(),
+    )
+
+
+@bp.post("/project/<ref>/gold/<int:task_id>")
+def set_gold(ref: str, task_id: int) -> Response:
+    project = project_for(ref, "manage")
+    back = url_for(
+        "results.gold_tasks",
+        ref=project.short_name,
+        after=request.form.get("after") or None,
+        only=request.form.get("only") or None,
+    )
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    answer = request.form.get("gold_answer", "")
+    try:
+        task = gold.set_gold(project, task_id, answer)
+    except gold.GoldError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(back)
+    n_answers = task.n_answers
+    db.session.commit()
+    # the state follows under the task's row lock: gold tasks stay open, an ordinary task
+    # with all its answers completes (with its result); nothing is read before this call
+    engine.set_redundancy(db.engine, n_answers, task_ids=[task_id])
+    flash(
+        f"Task {task_id} is gold: {answer}." if answer else f"Task {task_id} is no longer gold.",
+        "success",
+    )
+    return redirect(back)
+
+
 @bp.post("/project/<ref>/results/recompute")
 def recompute(ref: str) -> Response:
     project = project_for(ref, "manage")
@@ -74,6 +132,48 @@ def recompute(ref: str) -> Response:
     db.session.commit()
     flash("Consensus is being recomputed; reload this page in a moment.", "info")
     return redirect(url_for("results.index", ref=project.short_name))
+
+
+@bp.post("/project/<ref>/results/export")
+def export_job(ref: str) -> Response:
+    """Build an export file in the background; its job page links the download."""
+    project = project_for(ref, "manage")
+    form = ExportForm()
+    if not form.validate_on_submit():
+        errors = [e for field in form for e in field.errors]
+        flash("Could not start the export: " + " ".join(errors or ["try again."]), "error")
+        return redirect(url_for("results.index", ref=project.short_name))
+    what, _, fmt = form.file.data.rpartition(".")
+    if what == "dataset":
+        record = job_services.start_dataset_export(project, current_user, fmt, form.validation.data)
+    else:
+        record = job_services.start_export(project, current_user, what, fmt)
+    db.session.commit()
+    return redirect(url_for("jobs.detail", ref=project.short_name, job_id=record.id))
+
+
+@bp.post("/project/<ref>/dataset/imagefolder")
+def imagefolder_job(ref: str) -> Response:
+    """Copy the labeled S3 images into an ImageFolder tree in the background."""
+    project = project_for(ref, "manage")
+    form = ImageFolderForm()
+    if not form.validate_on_submit():
+        errors = [e for field in form for e in field.errors]
+        flash("Could not start the copy: " + " ".join(errors or ["try again."]), "error")
+        return redirect(url_for("results.index", ref=project.short_name, _anchor="imagefolder"))
+    validation = form.validation.data
+    try:
+        record = imagefolder.start(
+            project,
+            current_user,
+            form.destination.data,
+            validation=dataset.DEFAULT_VALIDATION_FRACTION if validation is None else validation,
+        )
+    except imagefolder.ImageFolderError as exc:
+        flash(f"Could not start the copy: {exc}", "error")
+        return redirect(url_for("results.index", ref=project.short_name, _anchor="imagefolder"))
+    db.session.commit()
+    return redirect(url_for("jobs.detail", ref=project.short_name, job_id=record.id))
 
 
 @bp.get("/project/<ref>/dataset.<fmt>")

@@ -10,6 +10,7 @@ from labelhive.extensions import db
 from labelhive.projects.models import Project
 from labelhive.tasks import engine
 from labelhive.tasks.models import Task
+from tests.app.jobs.conftest import settle
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.common.web import sign_in
@@ -150,6 +151,10 @@ def test_import_preview_then_confirm(client):
     assert tasks_of(p.id) == []  # nothing before the confirm
     done = client.post("/project/pets/import/confirm")
     assert done.status_code == 302
+    # the import runs as a background job (in-process here), shown on its own page
+    job_id = done.headers["Location"].rsplit("/", 1)[1]
+    assert done.headers["Location"] == f"/project/pets/jobs/{job_id}"
+    assert settle(job_id).status == "finished"
     imported = tasks_of(p.id)
     assert len(imported) == 12
     assert {t.info["name"] for t in imported} == {f"item {i}" for i in range(12)}
@@ -212,6 +217,7 @@ MANAGER_PAGES = [
     ("post", "/project/pets/redundancy"),
     ("get", "/project/pets/import"),
     ("post", "/project/pets/import/confirm"),
+    ("post", "/project/pets/import/s3"),
     ("get", "/project/pets/progress"),
     ("get", "/project/pets/results"),
     ("get", "/project/pets/download/answers.csv"),

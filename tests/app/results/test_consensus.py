@@ -176,3 +176,45 @@ def test_time_to_aggregate_100k_answers() -> None:
         f" Dawid-Skene {_accuracy(result, truth, mv=False):.4f}"
     )
     assert len(result.items) == 20_000
+
+
+def test_gold_weighted_vote_beats_majority_vote_on_the_synthetic_crowd() -> None:
+    rows, truth, gold, _ = simulate(n_items=600, n_gold=40, gold_per_worker=20, per_item=5, seed=5)
+    results = {
+        method: consensus.aggregate(rows, gold=gold, options=CLASSES, method=method)
+        for method in consensus.METHODS
+    }
+    accuracy = {method: _accuracy(r, truth, mv=False) for method, r in results.items()}
+    print(f"\nsynthetic crowd (600 items, 5 classes, 20 annotators, 4 adversarial): {accuracy}")
+    # the adversaries' gold accuracy is below chance: their weight is the floor, not a vote
+    assert accuracy[consensus.GOLD_WEIGHTED] > accuracy[consensus.MAJORITY_VOTE] + 0.05
+    weighted = results[consensus.GOLD_WEIGHTED]
+    assert weighted.used_gold and weighted.method == consensus.GOLD_WEIGHTED
+    item = next(i for i in weighted.items if i.gold_answer is None)
+    assert item.method == consensus.GOLD_WEIGHTED and 0 < item.confidence <= 1
+
+
+def test_gold_weights_follow_gold_accuracy() -> None:
+    import pandas as pd
+
+    # workers 1 and 5 are right on both gold items, worker 2 on none, worker 3 answered no gold
+    data = pd.DataFrame(
+        [(1, 1, "cat"), (1, 2, "dog"), (2, 1, "dog"), (2, 2, "cat"), (3, 3, "cat")]
+        + [(1, 5, "cat"), (2, 5, "dog")],
+        columns=["task", "worker", "label"],
+    )
+    weights, default = consensus.gold_weights(data, {1: "cat", 2: "dog"}, 2)
+    assert weights[1] > default > weights[2] == consensus.MIN_WEIGHT
+    assert 3 not in weights.index
+    # the expert outvotes two annotators who got every gold item wrong
+    rows = [(1, 1, "cat"), (1, 2, "dog"), (2, 1, "dog"), (2, 2, "cat")]
+    rows += [(1, 4, "dog"), (2, 4, "cat"), (9, 1, "cat"), (9, 2, "dog"), (9, 4, "dog")]
+    result = consensus.aggregate(
+        rows, gold={1: "cat", 2: "dog"}, options=["cat", "dog"], method=consensus.GOLD_WEIGHTED
+    )
+    item = next(i for i in result.items if i.task_id == 9)
+    assert (item.label, item.mv_label) == ("cat", "dog")
+    # without gold answers the weights are equal: plain majority vote
+    plain = consensus.aggregate(rows, options=["cat", "dog"], method=consensus.GOLD_WEIGHTED)
+    assert next(i for i in plain.items if i.task_id == 9).label == "dog"
+    assert not plain.used_gold

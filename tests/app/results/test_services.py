@@ -7,14 +7,18 @@ import time
 import pytest
 from sqlalchemy import select
 
+from labelhive import config
 from labelhive.extensions import db
 from labelhive.jobs.models import JobRecord
+from labelhive.projects.models import Project
 from labelhive.projects.services import ProjectError
 from labelhive.projects.services import apply_settings
 from labelhive.results import adaptive
 from labelhive.results import services
+from labelhive.results.models import Consensus
 from labelhive.results.models import ConsensusRun
 from labelhive.tasks import engine
+from tests.app.results import crowd as crowds
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.conftest import make_app
@@ -76,8 +80,48 @@ def test_consensus_and_adaptive_settings_are_validated(app) -> None:
     for values, message in (
         ({"consensus_method": "glad"}, "consensus_method must be one of"),
         ({"adaptive_threshold": 1.5}, "adaptive_threshold must be"),
+        ({"adaptive_threshold": 0}, "adaptive_threshold must be a number above 0"),
+        ({"adaptive_max_answers": 2, "default_n_answers": 3}, r"adaptive_max_answers \(2\)"),
         ({"adaptive_max_answers": 0}, "adaptive_max_answers must be between"),
         ({"adaptive_redundancy": "yes"}, "adaptive_redundancy must be true or false"),
     ):
         with pytest.raises(ProjectError, match=message):
             apply_settings(project, values)
+
+    # off, the cap is not checked; the first setting that turns it on is
+    apply_settings(project, {"adaptive_redundancy": False, "default_n_answers": 9})
+    with pytest.raises(ProjectError, match="must be at least the redundancy"):
+        apply_settings(project, {"adaptive_redundancy": True})
+
+
+def test_debounce_comes_from_the_environment(sqlite_url: str) -> None:
+    env = {"LABELHIVE_CONSENSUS_DEBOUNCE_SECONDS": "45"}
+    assert config.from_environ(env)["CONSENSUS_DEBOUNCE_SECONDS"] == 45
+    assert config.from_environ({})["CONSENSUS_DEBOUNCE_SECONDS"] is None
+    for bad in ("-1", "soon"):
+        with pytest.raises(RuntimeError, match="LABELHIVE_CONSENSUS_DEBOUNCE_SECONDS"):
+            config.from_environ({"LABELHIVE_CONSENSUS_DEBOUNCE_SECONDS": bad})
+    app = make_app(sqlite_url)
+    with app.app_context():
+        # unset: off under TESTING, 30 s otherwise
+        assert services.debounce_seconds() == 0
+        app.config["TESTING"] = False
+        assert services.debounce_seconds() == services.DEFAULT_DEBOUNCE_SECONDS == 30
+        app.config["CONSENSUS_DEBOUNCE_SECONDS"] = 45
+        assert services.debounce_seconds() == 45
+
+
+def test_gold_weighted_consensus_on_the_engine_filled_crowd(app) -> None:
+    crowd = crowds.fill(n_tasks=45, n_gold=6)
+    project = db.session.get(Project, crowd.project_id)
+    accuracy = {}
+    for method in ("majority_vote", "dawid_skene", "gold_weighted"):
+        apply_settings(project, {"consensus_method": method})
+        db.session.commit()
+        assert services.recompute(crowd.project_id).method == method
+        db.session.commit()
+        rows = db.session.scalars(select(Consensus).where(Consensus.gold.is_(False))).all()
+        assert rows and all(r.method == method for r in rows if r.n_answers)
+        accuracy[method] = sum(r.label == crowd.truth[r.task_id] for r in rows) / len(rows)
+    print(f"\nengine-filled crowd (45 items, 6 annotators, one always 'dog'): {accuracy}")
+    assert accuracy["gold_weighted"] >= accuracy["majority_vote"]
