@@ -30,6 +30,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         environ.setdefault("SECRET_KEY", "test-secret-key")
     app.config.from_mapping(config_module.from_environ(environ))
     app.config.from_mapping(overrides)
+    _trust_proxies(app)
 
     from labelhive import extensions
     from labelhive import models  # noqa: F401  (registers every table)
@@ -43,17 +44,36 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from labelhive import health
     from labelhive import helping
     from labelhive import jobs
+    from labelhive import outage
     from labelhive import projects
     from labelhive import results
+    from labelhive import security
     from labelhive import tasks
 
     jobs.init_app(app)
     extensions.limiter.init_app(app)
     accounts.init_app(app)
     health.init_app(app)
+    outage.init_app(app)
     api.init_app(app)
     projects.init_app(app)
     tasks.init_app(app)
     results.init_app(app)
     helping.init_app(app)
+    security.init_app(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Take the client's address, scheme and host from the proxies' ``X-Forwarded-*`` headers.
+
+    ``PROXY_FIX`` (``LABELHIVE_PROXY_FIX``) is the number of proxies that each append to
+    ``X-Forwarded-For``: 2 in Kubernetes (the ingress, then the HAProxy sidecar). Only the
+    outermost one (the ingress) sets ``X-Forwarded-Proto``/``-Host``/``-Port``, the sidecar
+    passes them on, so one value of those is trusted. 0 (the default) trusts no header.
+    """
+    hops = int(app.config.get("PROXY_FIX") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]

@@ -473,5 +473,40 @@ def sweep() -> None:
         click.echo(f"Swept {engine.sweep_expired(database.engine)} expired leases.")
 
 
+@main.command()
+@click.option("--project", "project_ref", default=None, help="check one project (id or short name)")
+@click.option(
+    "--lease-grace",
+    default=600,
+    show_default=True,
+    type=click.IntRange(0),
+    help="seconds an expired lease may outlive its expiry before it is an orphan",
+)
+def check(project_ref: str | None, lease_grace: int) -> None:
+    """Check that task counters, states, leases and results agree with the stored rows.
+
+    Exits with 1 and one sentence per problem when they do not.
+    """
+    import datetime as dt
+
+    from labelhive.extensions import db as database
+    from labelhive.tasks import consistency
+
+    with app_context() as app:
+        _require_schema(app)
+        project_id = None if project_ref is None else _project(project_ref).id
+        database.session.rollback()
+        report = consistency.check(
+            database.engine, project_id=project_id, lease_grace=dt.timedelta(seconds=lease_grace)
+        )
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    if report.unlisted:
+        click.echo(f"... and {report.unlisted} more.", err=True)
+    if not report.ok:
+        raise click.ClickException(report.summary())
+    click.echo(report.summary())
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -73,22 +73,34 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": int(env.get("LABELHIVE_MAX_UPLOAD_BYTES", str(64 * 1024 * 1024))),
         "MAX_IMPORT_ROWS": int(env.get("LABELHIVE_MAX_IMPORT_ROWS", "1000000")),
         "MAX_CELL_BYTES": int(env.get("LABELHIVE_MAX_CELL_BYTES", str(64 * 1024))),
-        # background jobs (labelhive.jobs); an empty EXPORT_DIR means <instance path>/exports
-        "EXPORT_DIR": env.get("EXPORT_DIR", ""),
+        # background jobs (labelhive.jobs). Export files are stored in the database in chunks
+        # of EXPORT_CHUNK_BYTES (web and worker Pods share no disk; see jobs.exportfiles), and
+        # the scheduler's clean-up deletes them after EXPORT_TTL_SECONDS
         "EXPORT_TTL_SECONDS": int(env.get("LABELHIVE_EXPORT_TTL_SECONDS", str(7 * 24 * 3600))),
+        "EXPORT_CHUNK_BYTES": int(env.get("LABELHIVE_EXPORT_CHUNK_BYTES", str(1024 * 1024))),
         "IMPORT_BATCH_SIZE": int(env.get("LABELHIVE_IMPORT_BATCH_SIZE", "2000")),
         "JOB_STALE_SECONDS": int(env.get("LABELHIVE_JOB_STALE_SECONDS", "120")),
         "JOB_MAX_ATTEMPTS": int(env.get("LABELHIVE_JOB_MAX_ATTEMPTS", "5")),
         "SCHEDULER_TICK_SECONDS": float(env.get("LABELHIVE_SCHEDULER_TICK_SECONDS", "5")),
+        # one consensus recomputation per project per window when tasks complete; 0 turns it
+        # off. Unset means the default (30 s; off under TESTING): see results.services
+        "CONSENSUS_DEBOUNCE_SECONDS": _optional_int(env, "LABELHIVE_CONSENSUS_DEBOUNCE_SECONDS"),
         "RATELIMIT_DEFAULT": env.get("RATELIMIT_DEFAULT", "300 per 900 seconds"),
+        # the labeling page's endpoints, together, per user (see labelhive.tasks.views)
+        "RATELIMIT_LABELING": env.get("RATELIMIT_LABELING", "1200 per 600 seconds"),
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
         # the REST API's limit, one bucket per resource for all its methods (PYBOSSA's default)
         "RATELIMIT_API": env.get("RATELIMIT_API", "300 per 900 seconds"),
+        # sign-in attempts per client address and login name (labelhive.security)
+        "RATELIMIT_SIGNIN": env.get("RATELIMIT_SIGNIN", "10 per minute"),
         # helping materials uploaded through /api/helpingmaterial; empty: <instance path>/uploads
         "UPLOAD_DIR": env.get("LABELHIVE_UPLOAD_DIR", ""),
         "MAX_HELPING_MATERIAL_BYTES": int(
             env.get("LABELHIVE_MAX_HELPING_MATERIAL_BYTES", str(10 * 1024 * 1024))
         ),
+        # reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none, the
+        # embedded mode; 2 in Kubernetes: the ingress and the HAProxy sidecar); see create_app
+        "PROXY_FIX": _proxy_hops(env.get("LABELHIVE_PROXY_FIX", "0")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") in ("1", "true", "yes"),
@@ -96,6 +108,37 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
     }
+
+
+def _optional_int(env: Mapping[str, str], name: str) -> int | None:
+    """A whole number of at least 0 from ``env[name]``, or ``None`` when it is unset or empty.
+
+    :raise RuntimeError: the value is not a whole number of at least 0.
+    """
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a whole number of seconds (got {raw!r})") from None
+    if value < 0:
+        raise RuntimeError(f"{name} must be 0 (off) or more (got {value})")
+    return value
+
+
+def _proxy_hops(raw: str) -> int:
+    """``LABELHIVE_PROXY_FIX``: a whole number of trusted proxy hops, 0 to 10.
+
+    :raise RuntimeError: anything else (a typo must not silently trust nothing or everything).
+    """
+    try:
+        hops = int(raw.strip() or "0")
+    except ValueError:
+        raise RuntimeError(f"LABELHIVE_PROXY_FIX must be a number of hops (got {raw!r})") from None
+    if not 0 <= hops <= 10:
+        raise RuntimeError(f"LABELHIVE_PROXY_FIX must be between 0 and 10 (got {hops})")
+    return hops
 
 
 def engine_options(url: str, env: Mapping[str, str]) -> dict[str, Any]:

@@ -131,7 +131,9 @@ def stored_answers(app) -> dict[int, str]:  # noqa: ANN001
 
 
 def wait_idle(page: Page) -> int:
-    page.wait_for_function("window.labelhive && window.labelhive.idle()")
+    # predicates are arrow functions: a bare expression is eval'ed in the page, which the
+    # site's Content-Security-Policy (no 'unsafe-eval') refuses
+    page.wait_for_function("() => window.labelhive && window.labelhive.idle()")
     return page.evaluate("window.labelhive.currentId()")
 
 
@@ -139,7 +141,7 @@ def press_and_wait_for_next(page: Page, key: str) -> int:
     """Press a key on an idle page; return the id of the task now on screen."""
     before = page.evaluate("window.labelhive.swaps.length")
     page.keyboard.press(key)
-    page.wait_for_function(f"window.labelhive.swaps.length > {before}")
+    page.wait_for_function(f"() => window.labelhive.swaps.length > {before}")
     return wait_idle(page)
 
 
@@ -178,6 +180,12 @@ def test_label_with_the_keyboard(site, images, page):
     page.get_by_role("button", name="Preview").click()
     assert f"{N_IMAGES} tasks will be imported" in page.inner_text("#import-total")
     page.get_by_role("button", name=f"Import {N_IMAGES} tasks").click()
+    # a background job: its page polls the status (static/job.js) and shows the result
+    page.wait_for_url(f"{base}/project/animals/jobs/import-*")
+    assert page.get_attribute("#job", "data-status-url") or page.is_visible("#job-result")
+    page.wait_for_selector("#job-result")
+    assert f"Imported {N_IMAGES} tasks" in page.inner_text("#job-result")
+    page.get_by_role("link", name="See the project's progress").click()
     page.wait_for_url(f"{base}/project/animals/progress")
     page.goto(f"{base}/project/animals/settings")
     page.get_by_role("button", name="Publish").click()
@@ -205,7 +213,7 @@ def test_label_with_the_keyboard(site, images, page):
         if key == "u":
             undone = last
             page.keyboard.press("u")
-            page.wait_for_function(f"window.labelhive.currentId() === {undone}")
+            page.wait_for_function(f"() => window.labelhive.currentId() === {undone}")
             current = wait_idle(page)
             del typed[undone]
             assert stored_answers(app) == typed
@@ -222,7 +230,7 @@ def test_label_with_the_keyboard(site, images, page):
         typed[current] = "cat"
         page.keyboard.press("1")
         page.wait_for_function(
-            f"window.labelhive.currentId() !== {current} || "
+            f"() => window.labelhive.currentId() !== {current} || "
             "document.getElementById('label-page').dataset.finished === 'true'"
         )
         current = wait_idle(page)
@@ -273,6 +281,6 @@ def test_labeling_page_at_phone_width(site, images, page):
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert page.get_by_role("button", name="1 cat").is_visible()
     page.get_by_role("button", name="2 dog").click()
-    page.wait_for_function("window.labelhive.swaps.length === 1")
+    page.wait_for_function("() => window.labelhive.swaps.length === 1")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "labeling-page-phone.png"), full_page=True)

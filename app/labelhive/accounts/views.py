@@ -11,6 +11,7 @@ from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import session
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
@@ -20,6 +21,9 @@ from flask_login import logout_user
 from labelhive.accounts import forms
 from labelhive.accounts import services
 from labelhive.extensions import db
+from labelhive.extensions import limiter
+from labelhive.security import signin_limit
+from labelhive.security import signin_limit_key
 from labelhive.settings import services as settings
 from labelhive.web import safe_next
 
@@ -60,6 +64,7 @@ def signup() -> Any:
                 form.name.errors.append(str(exc))
             else:
                 db.session.commit()
+                session.clear()  # a fresh session at sign-in (see signin)
                 login_user(user)
                 flash(
                     "Welcome! Your account is the first one, so it is an admin."
@@ -72,6 +77,8 @@ def signup() -> Any:
 
 
 @bp.route("/account/signin", methods=["GET", "POST"])
+# attempts (POSTs) per address and login name; showing the form is not limited
+@limiter.limit(signin_limit, key_func=signin_limit_key, methods=["POST"])
 def signin() -> Any:
     form = forms.SignInForm()
     if request.method == "GET":
@@ -79,8 +86,12 @@ def signin() -> Any:
     if form.validate_on_submit():
         user = services.by_name_or_email(form.login.data)
         if user is not None and user.enabled and user.check_password(form.password.data):
+            # a fresh session: nothing set before sign-in (by an attacker who planted the
+            # cookie, say) survives into the signed-in session
+            target = safe_next(form.next.data, url_for("projects.index"))
+            session.clear()
             login_user(user)
-            return redirect(safe_next(form.next.data, url_for("projects.index")))
+            return redirect(target)
         # one message for every failure: do not tell which accounts exist
         form.password.errors.append("Wrong user name, e-mail or password.")
     return render_template("accounts/signin.html", form=form)

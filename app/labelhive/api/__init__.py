@@ -12,7 +12,9 @@ def init_app(app: Flask) -> None:
     from labelhive.api import consensus  # noqa: F401
     from labelhive.api import exports  # noqa: F401  (each module adds its routes to bp)
     from labelhive.api import helpingmaterials  # noqa: F401
+    from labelhive.api import jobs  # noqa: F401
     from labelhive.api import openapi  # noqa: F401
+    from labelhive.api import openapi_resources  # noqa: F401
     from labelhive.api import projects  # noqa: F401
     from labelhive.api import ratelimit
     from labelhive.api import results  # noqa: F401

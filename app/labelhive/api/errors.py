@@ -20,6 +20,7 @@ from flask import request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from labelhive import outage
 from labelhive.extensions import db
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,10 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
     code = exc.code or 500
     # Flask-Limiter raises a subclass; PYBOSSA's clients know werkzeug's name
     cls = "TooManyRequests" if code == 429 else type(exc).__name__
+    if code == 413:
+        from labelhive.security import too_large_message
+
+        return envelope(code, cls, too_large_message())
     return envelope(code, cls, exc.description or exc.name)
 
 
@@ -106,7 +111,17 @@ def _integrity_error(exc: IntegrityError) -> tuple[Response, int]:
     return envelope(415, "DBIntegrityError", message)
 
 
+def _database_unavailable(exc: Exception) -> tuple[Response, int]:
+    outage.forget_session()
+    outage.log_outage(exc)
+    response, status = envelope(503, "ServiceUnavailable", outage.MESSAGE)
+    response.headers["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+    return response, status
+
+
 def _unexpected(exc: Exception) -> tuple[Response, int]:
+    if outage.is_outage(exc):
+        return _database_unavailable(exc)
     db.session.rollback()
     log.exception("unhandled error in %s %s", request.method, request.path)
     return envelope(500, type(exc).__name__, "Internal server error; the error was logged.")
@@ -117,4 +132,6 @@ def register(bp: Blueprint) -> None:
     bp.register_error_handler(ApiError, _api_error)
     bp.register_error_handler(HTTPException, _http_error)
     bp.register_error_handler(IntegrityError, _integrity_error)
+    for cls in outage.OUTAGE_ERRORS:
+        bp.register_error_handler(cls, _database_unavailable)
     bp.register_error_handler(Exception, _unexpected)

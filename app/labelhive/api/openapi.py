@@ -95,6 +95,10 @@ COMPONENTS: dict[str, Any] = {
                 "created": {"type": ["string", "null"], "format": "date-time"},
                 "updated": {"type": ["string", "null"], "format": "date-time"},
                 "finished": {"type": ["string", "null"], "format": "date-time"},
+                "download": {
+                    "type": ["string", "null"],
+                    "description": "A finished export's file (GET it with the same key).",
+                },
             },
         },
         "Counts": {
@@ -117,9 +121,13 @@ COMPONENTS: dict[str, Any] = {
                 "confidence": {
                     "type": "number",
                     "description": "Dawid-Skene's posterior of the label, the majority's "
-                    "share of the answers for majority vote, 1 for gold items.",
+                    "share of the answers for majority vote, the label's share of the "
+                    "weights for the gold-weighted vote, 1 for gold items.",
                 },
-                "method": {"type": "string", "enum": ["dawid_skene", "majority_vote", "gold"]},
+                "method": {
+                    "type": "string",
+                    "enum": ["dawid_skene", "majority_vote", "gold_weighted", "gold"],
+                },
                 "votes": {"$ref": "#/components/schemas/Counts"},
                 "n_answers": {"type": "integer"},
                 "agreement": {"type": "number"},
@@ -327,6 +335,228 @@ add_paths(
                         },
                     },
                     **_errors(401, 403, 404, 415),
+                },
+            },
+        },
+        "/project/{project_id}/dataset/imagefolder": {
+            "post": {
+                "tags": ["consensus"],
+                "operationId": "copyImageFolder",
+                "summary": "Copy the labeled S3 images into an ImageFolder tree, with a manifest.",
+                "description": "Server-side copies (CopyObject) of each labeled item whose image "
+                "is an s3:// object, and <prefix>/manifest.jsonl (item_id, source, key, label, "
+                "confidence, method, split). Re-running moves relabeled items. The job's result "
+                "counts copied, unlabeled, not_s3, refused, missing and removed objects.",
+                "parameters": [_PROJECT_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["destination"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "destination": {
+                                        "type": "string",
+                                        "description": "s3://bucket/prefix/, or a prefix in "
+                                        "the configured S3_BUCKET.",
+                                    },
+                                    "validation": {
+                                        "type": "number",
+                                        "minimum": 0,
+                                        "maximum": 1,
+                                        "default": 0.2,
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": "The job (a queued or running copy to the same "
+                        "destination is returned).",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Job"}}
+                        },
+                    },
+                    **_errors(400, 401, 403, 404, 415),
+                },
+            },
+        },
+    },
+)
+
+
+_JOB = {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}
+_JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "description": "The job's id (returned when it was started).",
+    "schema": {"type": "string", "maxLength": 96},
+}
+_S3_PREFIX = {
+    "type": "object",
+    "required": ["bucket"],
+    "properties": {
+        "bucket": {"type": "string"},
+        "prefix": {"type": "string", "default": ""},
+        "extensions": {
+            "description": "Keep keys ending with these (comma-separated or a list); "
+            "empty for every object.",
+            "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        },
+    },
+}
+
+add_paths(
+    "jobs",
+    "Background imports and exports: start them, follow their progress, download the files "
+    "(managers only).",
+    {
+        "/job/{job_id}": {
+            "get": {
+                "tags": ["jobs"],
+                "operationId": "getJob",
+                "summary": "A job's status, progress (done of total), result and error.",
+                "parameters": [_JOB_ID],
+                "responses": {"200": {"description": "The job.", "content": _JOB}}
+                | _errors(401, 403, 404),
+            },
+        },
+        "/job/{job_id}/download": {
+            "get": {
+                "tags": ["jobs"],
+                "operationId": "downloadJobFile",
+                "summary": "A finished export's file.",
+                "parameters": [_JOB_ID],
+                "responses": {
+                    "200": {
+                        "description": "The file (CSV, JSON, JSON Lines or Parquet).",
+                        "content": {
+                            media: {"schema": {"type": "string"}}
+                            for media in (
+                                "text/csv",
+                                "application/json",
+                                "application/x-ndjson",
+                                "application/vnd.apache.parquet",
+                            )
+                        },
+                    },
+                    **_errors(401, 403, 404),
+                },
+            },
+        },
+        "/project/{project_id}/jobs": {
+            "get": {
+                "tags": ["jobs"],
+                "operationId": "listProjectJobs",
+                "summary": "The project's recent jobs, newest first.",
+                "parameters": [
+                    _PROJECT_ID,
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The jobs.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Job"},
+                                }
+                            }
+                        },
+                    },
+                    **_errors(401, 403, 404, 415),
+                },
+            },
+        },
+        "/project/{project_id}/import": {
+            "post": {
+                "tags": ["jobs"],
+                "operationId": "startImport",
+                "summary": "Start importing tasks: rows, or every object under an S3 prefix.",
+                "description": "Rows are checked before the job starts (a bad row is a 400). "
+                "An S3 import adds only the keys the project does not have yet.",
+                "parameters": [_PROJECT_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "tasks": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "items": {"type": "object"},
+                                        "description": "Rows as in a JSON import file.",
+                                    },
+                                    "s3": _S3_PREFIX,
+                                    "n_answers": {"type": "integer", "minimum": 1},
+                                    "key": {
+                                        "type": "string",
+                                        "description": "Idempotency key for rows: a retry "
+                                        "with the same key returns the first job.",
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"202": {"description": "The job.", "content": _JOB}}
+                | _errors(400, 401, 403, 404, 415),
+            },
+        },
+        "/project/{project_id}/export": {
+            "post": {
+                "tags": ["jobs"],
+                "operationId": "startExport",
+                "summary": "Start building an export file; download it when the job ends.",
+                "parameters": [_PROJECT_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["what", "format"],
+                                "properties": {
+                                    "what": {
+                                        "type": "string",
+                                        "enum": ["tasks", "answers", "results", "dataset"],
+                                    },
+                                    "format": {
+                                        "type": "string",
+                                        "enum": ["csv", "json", "jsonl", "parquet"],
+                                        "description": "csv, json or jsonl; the dataset: "
+                                        "csv, jsonl or parquet.",
+                                    },
+                                    "validation": {
+                                        "type": "number",
+                                        "minimum": 0,
+                                        "maximum": 1,
+                                        "description": "Dataset only: the validation share.",
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": "The job (an unfinished one of the same file is "
+                        "returned if there is one).",
+                        "content": _JOB,
+                    },
+                    **_errors(400, 401, 403, 404, 415),
                 },
             },
         },

@@ -18,6 +18,7 @@ from collections.abc import Collection
 from collections.abc import Mapping
 from typing import Any
 
+from labelhive import security
 from labelhive.api import errors
 
 DROPPED = frozenset({"link", "links"})
@@ -27,10 +28,15 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
     """Parse a request body that must be a JSON object.
 
     :raise errors.ApiError: 415 ``ValueError`` for malformed JSON, 415 ``TypeError`` for
-        JSON that is not an object.
+        JSON that is not an object, 400 for JSON nested deeper than
+        :data:`labelhive.security.MAX_JSON_DEPTH`.
     """
     try:
-        value = json.loads(data or b"null")
+        value = security.check_json_depth(json.loads(data or b"null"), "The body")
+    except security.TooDeep as exc:
+        raise errors.bad_request(str(exc)) from None
+    except RecursionError:
+        raise errors.bad_request(str(security.TooDeep("The body"))) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.unsupported("ValueError", f"The body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):

@@ -38,8 +38,17 @@ def visible(user: User | None, project: Project) -> bool:
     return access.can_see(user, project) or (user is None and project.published)
 
 
+def visible_stats(project: Project, user: User) -> dict[str, int]:
+    """The project's counts; the number of gold tasks only for managers (annotators should
+    not learn how often they are tested, as with ``gold_rate``)."""
+    stats = projects.stats(project.id)
+    if not access.can_manage(user, project):
+        stats.pop("n_gold_tasks", None)
+    return stats
+
+
 def dictize(project: Project, user: User | None, *, with_stats: bool) -> dict[str, Any]:
-    stats = projects.stats(project.id) if with_stats and user is not None else None
+    stats = visible_stats(project, user) if with_stats and user is not None else None
     return serialize.project(project, manager=access.can_manage(user, project), stats=stats)
 
 
@@ -67,6 +76,9 @@ def _values(body: dict[str, Any], owner_id: int, exclude_id: int | None) -> dict
         values["category_id"] = category_id
     if values.get("webhook") is not None and not isinstance(values["webhook"], str):
         raise errors.bad_request("webhook must be a URL string or null.")
+    if "short_name" in values:
+        # compare the name that will be stored (NFKC) with the existing ones
+        values["short_name"] = projects.normalise_short_name(values["short_name"])
     duplicate = services.duplicate_project_field(values, exclude_id)
     if duplicate:
         raise errors.unsupported(
@@ -117,7 +129,7 @@ def project_stats(oid: int) -> Response:
     user = auth.user()
     if user is None or not access.can_see(user, project):
         raise errors.denied(user is not None, "This project is not published.")
-    return jsonify(projects.stats(project.id))
+    return jsonify(visible_stats(project, user))
 
 
 @bp.post("/project")

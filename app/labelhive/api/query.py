@@ -15,6 +15,9 @@ from typing import Any
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# the largest id (and integer filter value) a database column holds: 64-bit signed; larger
+# numbers would overflow in the driver (a 500) instead of simply matching nothing
+MAX_INT = 2**63 - 1
 
 # arguments that are not column filters; those LabelHive does not act on are accepted silently
 # (``_`` is jQuery's cache buster, ``external_uid`` PYBOSSA's anonymous-contributor id)
@@ -96,9 +99,12 @@ def is_true(value: str | None) -> bool:
 
 def _whole(name: str, value: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise QueryError("ValueError", f"{name} must be a whole number, not {value!r}.") from None
+    if abs(number) > MAX_INT:
+        raise QueryError("ValueError", f"{name} is out of range: {value!r}.")
+    return number
 
 
 def _limit(value: str | None) -> int:
@@ -117,7 +123,8 @@ def _model_attribute_error(model_name: str, column: str) -> QueryError:
 def _filter(column: str, kind: str, value: str) -> Filter:
     if column == "project_id":
         # PYBOSSA extracts every group of digits and ORs them: project_id=1,2 matches both
-        return Filter(column, "in", tuple(int(d) for d in re.findall(r"\d+", value)))
+        ids = (int(d) for d in re.findall(r"\d+", value))
+        return Filter(column, "in", tuple(i for i in ids if i <= MAX_INT))
     if kind == "int":
         return Filter(column, "eq", _whole(column, value))
     if kind == "float":

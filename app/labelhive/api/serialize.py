@@ -30,7 +30,17 @@ PUBLIC_INFO_KEYS = frozenset(
 )
 # project columns only managers see: the JWT secret, the webhook URL (it may carry a token),
 # and the gold rate (annotators should not learn how often they are being tested)
-PROJECT_PRIVATE = ("secret_key", "webhook", "gold_rate")
+# and how answers are aggregated (settings, not something annotators need)
+PROJECT_PRIVATE = (
+    "secret_key",
+    "webhook",
+    "gold_rate",
+    "consensus_method",
+    "consensus_use_gold",
+    "adaptive_redundancy",
+    "adaptive_threshold",
+    "adaptive_max_answers",
+)
 PROJECT_FIELDS = (
     "id",
     "created",
@@ -54,6 +64,11 @@ PROJECT_FIELDS = (
     "ordering",
     "gold_rate",
     "use_task_presenter",
+    "consensus_method",
+    "consensus_use_gold",
+    "adaptive_redundancy",
+    "adaptive_threshold",
+    "adaptive_max_answers",
 )
 TASK_FIELDS = (
     "id",

@@ -28,6 +28,7 @@ from sqlalchemy.types import JSON
 
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
+from labelhive.api.query import MAX_INT
 from labelhive.api.query import ListArgs
 from labelhive.extensions import db
 from labelhive.helping.models import Category
@@ -150,6 +151,8 @@ def list_rows(resource: str, args: ListArgs, user: User | None) -> Sequence[Any]
 
 
 def get(resource: str, oid: int) -> Any:
+    if not -MAX_INT <= oid <= MAX_INT:
+        return None  # no row has it; the driver would overflow
     return db.session.get(MODELS[resource], oid)
 
 

@@ -30,6 +30,8 @@ def material_file(project_id: int, stored: str) -> Response:
         abort(404)
     response = send_file(path, conditional=True, max_age=300)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; frame-ancestors 'self'"
+    )
     response.headers["Cache-Control"] = "private, max-age=300"
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from sqlalchemy import func
@@ -37,11 +38,23 @@ def by_id_or_short_name(ref: str | int) -> Project | None:
     return db.session.scalar(select(Project).where(Project.short_name == ref))
 
 
+def normalise_short_name(short_name: Any) -> Any:
+    """NFKC form of a string short name (other values unchanged, for the validator to refuse)."""
+    return unicodedata.normalize("NFKC", short_name) if isinstance(short_name, str) else short_name
+
+
 def validate_short_name(short_name: Any) -> str:
-    if not isinstance(short_name, str) or not SHORT_NAME_RE.match(short_name):
+    """The short name, NFKC-normalised (full-width ``ｐｅｔｓ`` is ``pets``), if it then follows
+    the ASCII slug rule; look-alikes from other scripts (Cyrillic ``а``), zero-width and
+    combining characters stay non-ASCII and are refused, so no name can impersonate another.
+
+    :raise ProjectError: with a sentence.
+    """
+    short_name = normalise_short_name(short_name)
+    if not isinstance(short_name, str) or not SHORT_NAME_RE.fullmatch(short_name):
         raise ProjectError(
-            "short_name must be 1-63 lower-case letters, digits, '-' or '_', starting with a "
-            f"letter or digit (got {short_name!r})."
+            "short_name must be 1-63 lower-case ASCII letters, digits, '-' or '_', starting "
+            f"with a letter or digit (got {short_name!r})."
         )
     if short_name in RESERVED_SHORT_NAMES:
         raise ProjectError(f"short_name {short_name!r} is reserved.")
@@ -96,7 +109,10 @@ SETTABLE = {
     "adaptive_threshold",
     "adaptive_max_answers",
 }
-CONSENSUS_METHODS = ("dawid_skene", "majority_vote")
+# labelhive.results.consensus.METHODS (not imported: it pulls in pandas and crowd-kit)
+CONSENSUS_METHODS = ("dawid_skene", "majority_vote", "gold_weighted")
+# the columns' defaults, for a project that is not flushed yet
+_ADAPTIVE_DEFAULTS = {"default_n_answers": 3, "adaptive_max_answers": 5}
 
 
 def apply_settings(project: Project, values: dict[str, Any]) -> Project:
@@ -131,8 +147,11 @@ def apply_settings(project: Project, values: dict[str, Any]) -> Project:
         elif key == "consensus_method" and value not in CONSENSUS_METHODS:
             raise ProjectError(f"consensus_method must be one of {', '.join(CONSENSUS_METHODS)}.")
         elif key == "adaptive_threshold":
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise ProjectError("adaptive_threshold must be a number from 0 to 1.")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+                raise ProjectError(
+                    "adaptive_threshold must be a number above 0 and at most 1 (the share of "
+                    "answers that must agree)."
+                )
         elif key == "adaptive_max_answers":
             try:
                 value = rules.validate_n_answers(value)
@@ -150,7 +169,22 @@ def apply_settings(project: Project, values: dict[str, Any]) -> Project:
             if not isinstance(value, bool):
                 raise ProjectError(f"{key} must be true or false.")
         setattr(project, key, value)
+    if values.keys() & {"adaptive_redundancy", "adaptive_max_answers", "default_n_answers"}:
+        _check_adaptive_cap(project)
     return project
+
+
+def _check_adaptive_cap(project: Project) -> None:
+    """With adaptive redundancy on, its cap must not be below the project's redundancy."""
+    if not project.adaptive_redundancy:
+        return
+    cap = project.adaptive_max_answers or _ADAPTIVE_DEFAULTS["adaptive_max_answers"]
+    redundancy = project.default_n_answers or _ADAPTIVE_DEFAULTS["default_n_answers"]
+    if cap < redundancy:
+        raise ProjectError(
+            f"adaptive_max_answers ({cap}) must be at least the redundancy "
+            f"default_n_answers ({redundancy}): the cap is the most answers a task may get."
+        )
 
 
 def name_taken(name: str | None, short_name: str | None, exclude_id: int | None = None) -> bool:

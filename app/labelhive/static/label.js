@@ -143,6 +143,7 @@
 
   function refused(result, what) {
     if (result.status === 401) { say("You were signed out: sign in again to go on.", "error"); return; }
+    if (result.status === 429) { say("Too many requests in a short time: wait a minute, then go on.", "error"); return; }
     if (result.data && result.data.error) {
       say(what + result.data.error, "error");
     } else {

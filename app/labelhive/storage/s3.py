@@ -32,6 +32,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 from flask import current_app
 
+from labelhive.security import has_dot_segments
+
 log = logging.getLogger(__name__)
 
 # S3's own limits: bucket names are 3-63 characters of lowercase letters, digits, dots, hyphens
@@ -171,7 +173,9 @@ def image_url(url: str) -> str | None:
     Give the result only to a user who holds a lease on the task (or manages the project).
     """
     parsed = parse_s3_url(url)
-    if parsed is None:
+    if parsed is None or has_dot_segments(parsed[1]):
+        # '.'/'..' keys are legal in S3, but the browser would resolve them in the proxied
+        # path and leave the proxy prefix (/s3/bucket/../../account/...)
         return None
     try:
         return proxy_url(*parsed)

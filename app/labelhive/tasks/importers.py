@@ -35,6 +35,9 @@ from typing import IO
 from typing import Any
 from urllib.parse import urlsplit
 
+from labelhive.security import MAX_JSON_DEPTH
+from labelhive.security import TooDeep
+from labelhive.security import has_dot_segments
 from labelhive.tasks import rules
 
 FORMATS = ("csv", "json", "jsonl")
@@ -322,6 +325,8 @@ _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 def _parse_json(text: str, limits: _Limits) -> list[TaskSpec]:
     try:
         document = _DECODER.decode(text)
+    except RecursionError:
+        raise ImportFormatError(str(TooDeep("The file"))) from None
     except json.JSONDecodeError as exc:
         raise ImportFormatError(
             f"The file is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
@@ -356,6 +361,8 @@ def _parse_jsonl(text: str, limits: _Limits) -> list[TaskSpec]:
         where = f"Line {line_number}"
         try:
             item = _DECODER.decode(line)
+        except RecursionError:
+            raise ImportFormatError(str(TooDeep(f"{where}"))) from None
         except json.JSONDecodeError as exc:
             raise ImportFormatError(
                 f"{where} is not valid JSON: {exc.msg} (column {exc.colno})."
@@ -395,15 +402,18 @@ def _json_type(value: Any) -> str:
     return "an object"
 
 
-def _check_json_values(value: Any, where: str, limit: float) -> None:
-    """Refuse what the database would: NUL characters, lone surrogates; and oversized strings."""
+def _check_json_values(value: Any, where: str, limit: float, depth: int = 1) -> None:
+    """Refuse what the database would: NUL characters, lone surrogates; oversized strings; and
+    nesting deeper than :data:`labelhive.security.MAX_JSON_DEPTH`."""
+    if isinstance(value, dict | list) and depth > MAX_JSON_DEPTH:
+        raise ImportFormatError(str(TooDeep(where)))
     if isinstance(value, dict):
         for key, item in value.items():
             _check_json_string(key, where, limit)
-            _check_json_values(item, where, limit)
+            _check_json_values(item, where, limit, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            _check_json_values(item, where, limit)
+            _check_json_values(item, where, limit, depth + 1)
     elif isinstance(value, str):
         _check_json_string(value, where, limit)
 
@@ -518,8 +528,24 @@ _SPACE = re.compile(r"\s")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
+# storage.s3's bucket rule (not imported: that module loads boto3)
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+
+
+def _check_s3_url(url: str, where: str, key: str) -> None:
+    bucket, _, object_key = url[len("s3://") :].partition("/")
+    if not _S3_BUCKET.fullmatch(bucket) or has_dot_segments(object_key):
+        # the browser would resolve '..' in the proxied path and leave the /s3/ prefix
+        raise ImportFormatError(
+            f"{where}: {key!r} must name an object as s3://bucket/key, with no '.' or '..' "
+            f"segments in the key, not {_shorten(url)!r}."
+        )
+
+
 def _check_url(value: str, where: str, key: str) -> str:
     url = value.strip()
+    if url[:5].lower() == "s3://":
+        _check_s3_url(url, where, key)
     if _SIMPLE_URL.fullmatch(url):
         return url
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""

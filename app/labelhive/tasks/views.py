@@ -11,15 +11,19 @@ from typing import Any
 
 from flask import Blueprint
 from flask import Response
+from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
 from flask_login import current_user
 
 from labelhive.extensions import db
+from labelhive.extensions import limiter
 from labelhive.projects import access
 from labelhive.projects.models import Project
 from labelhive.results import adaptive
+from labelhive.security import TooDeep
+from labelhive.security import check_json_depth
 from labelhive.tasks import engine
 from labelhive.tasks import labeling
 from labelhive.tasks import presenter
@@ -33,7 +37,21 @@ bp = Blueprint("tasks", __name__)
 _BAD_REQUEST = {Refusal.INVALID_ANSWER, Refusal.TASK_NOT_FOUND, Refusal.WRONG_PROJECT}
 
 
+def labeling_limit() -> str:
+    """The labeling page's limit (``RATELIMIT_LABELING``), shared by its endpoints, per user.
+
+    The site's default (300 per route per 15 min) would stop someone who labels an image every
+    two seconds after ten minutes; this one allows a fast annotator all day and still stops a
+    script hammering the engine.
+    """
+    return str(current_app.config.get("RATELIMIT_LABELING") or "1200 per 600 seconds")
+
+
+_limited = limiter.shared_limit(labeling_limit, scope="labeling")
+
+
 @bp.get("/project/<ref>/label")
+@_limited
 def label(ref: str) -> Any:
     project = project_for(ref, "contribute")
     if presenter.uses_presenter(project):
@@ -69,11 +87,28 @@ def _state(project: Project, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _json_body() -> Any:
+    """The request's JSON (``None`` if it is not JSON).
+
+    :raise TooDeep: nested deeper than :data:`labelhive.security.MAX_JSON_DEPTH`.
+    """
+    try:
+        return check_json_depth(request.get_json(silent=True), "The body")
+    except RecursionError:
+        raise TooDeep("The body") from None
+
+
+@bp.errorhandler(TooDeep)
+def _too_deep(exc: TooDeep) -> tuple[Response, int]:
+    return jsonify(error=str(exc), reason="bad_request"), 400
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @bp.post("/project/<ref>/label/state")
+@_limited
 def state(ref: str) -> Any:
     project = _json_project(ref)
     if not isinstance(project, Project):
@@ -82,11 +117,12 @@ def state(ref: str) -> Any:
 
 
 @bp.post("/project/<ref>/label/answer")
+@_limited
 def answer(ref: str) -> Any:
     project = _json_project(ref)
     if not isinstance(project, Project):
         return project
-    body = request.get_json(silent=True) or {}
+    body = _json_body() or {}
     task_id = _int(body.get("task_id"))
     if task_id is None or "answer" not in body:
         return jsonify(error="Send task_id and answer.", reason="bad_request"), 400
@@ -110,11 +146,12 @@ def answer(ref: str) -> Any:
 
 
 @bp.post("/project/<ref>/label/skip")
+@_limited
 def skip(ref: str) -> Any:
     project = _json_project(ref)
     if not isinstance(project, Project):
         return project
-    task_id = _int((request.get_json(silent=True) or {}).get("task_id"))
+    task_id = _int((_json_body() or {}).get("task_id"))
     if task_id is None:
         return jsonify(error="Send task_id.", reason="bad_request"), 400
     engine.release(db.engine, task_id, current_user.id, skip=True)
@@ -122,11 +159,12 @@ def skip(ref: str) -> Any:
 
 
 @bp.post("/project/<ref>/label/undo")
+@_limited
 def undo(ref: str) -> Any:
     project = _json_project(ref)
     if not isinstance(project, Project):
         return project
-    body = request.get_json(silent=True) or {}
+    body = _json_body() or {}
     answer_id = _int(body.get("answer_id"))
     if answer_id is None:
         return jsonify(error="Send answer_id.", reason="bad_request"), 400
@@ -147,11 +185,12 @@ def undo(ref: str) -> Any:
 
 
 @bp.post("/project/<ref>/label/heartbeat")
+@_limited
 def heartbeat(ref: str) -> Any:
     project = _json_project(ref)
     if not isinstance(project, Project):
         return project
-    ids = (request.get_json(silent=True) or {}).get("task_ids")
+    ids = (_json_body() or {}).get("task_ids")
     ids = (
         [i for i in ids if _int(i) is not None][: labeling.MAX_HELD]
         if isinstance(ids, list)

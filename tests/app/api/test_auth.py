@@ -54,7 +54,11 @@ def _sign_in(api: Api) -> str:
         data={"login": "contributor", "password": PASSWORD, "csrf_token": token, "next": ""},
     )
     assert response.status_code == 302, response.get_data(as_text=True)
-    return token
+    # sign-in starts a fresh session (a new CSRF token too): read it from a page
+    page = api.client.get("/account/").get_data(as_text=True)
+    fresh = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    assert fresh != token
+    return fresh
 
 
 def test_session_cookie_writes_need_the_csrf_token(api: Api):

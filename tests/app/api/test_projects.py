@@ -179,7 +179,8 @@ def test_stats(api: Api):
     stats = api.ok(api.get(f"/api/project/{project['id']}/stats", api.contributor))
     assert stats["n_tasks"] == 1 and stats["n_live_leases"] == 1 and stats["n_answers"] == 0
     got = api.ok(api.get(f"/api/project/{project['id']}", api.owner, stats="1"))
-    assert got["stats"] == stats
+    # the gold count is for managers only
+    assert "n_gold_tasks" not in stats and got["stats"] == {**stats, "n_gold_tasks": 0}
     listed = api.ok(api.get("/api/project", api.owner, stats="1"))
     assert listed[0]["stats"]["n_tasks"] == 1
     assert "stats" not in api.ok(api.get(f"/api/project/{project['id']}", api.owner))
@@ -219,3 +220,22 @@ def test_info_filters_only_on_keys_the_caller_may_read(api: Api):
     )
     assert "secret_note" in error["exception_msg"]
     envelope(api.get("/api/project", None, info="secret_note::y"), 403, "Forbidden", "project")
+
+
+def test_consensus_settings_round_trip_for_managers_only(api: Api):
+    project = api.project(api.owner, "pets")
+    path = f"/api/project/{project['id']}"
+    body = {
+        "consensus_method": "gold_weighted",
+        "adaptive_redundancy": True,
+        "adaptive_threshold": 0.75,
+        "adaptive_max_answers": 6,
+    }
+    updated = api.ok(api.put(path, api.owner, body))
+    for key, value in body.items():
+        assert updated[key] == value
+    got = api.ok(api.get(path, api.owner))
+    assert {k: got[k] for k in body} == body
+    public = api.ok(api.get(path, api.contributor))
+    assert not set(body) & set(public)
+    envelope(api.put(path, api.owner, {"adaptive_threshold": 1.5}), 400, "BadRequest", "project")

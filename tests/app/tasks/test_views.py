@@ -194,3 +194,29 @@ def test_image_url_for_loads_only_http_urls_and_own_static_files():
     assert image_url_for({"url": "/static/demo/shape-01.svg"}) == "/static/demo/shape-01.svg"
     for bad in ("/static/../config.py", "/static/..%2f/x", "/static\\x", "/staticx/a.png"):
         assert image_url_for({"url": bad}) is None
+
+
+def test_the_labeling_page_has_its_own_generous_limit(client):
+    """A fast annotator outlasts the site's per-route default; a flood is still stopped."""
+    alice = make_user("alice")
+    make_project(alice, n_tasks=3)
+    sign_in(client, "alice")
+    # more than the site's default of 300 per route
+    statuses = {post(client, "heartbeat").status_code for _ in range(320)}
+    assert statuses == {200}
+
+
+def test_the_labeling_limit_is_shared_by_the_pages_endpoints(sqlite_url):
+    from tests.conftest import make_app
+
+    app = make_app(sqlite_url, WTF_CSRF_ENABLED=False, RATELIMIT_LABELING="5 per minute")
+    with app.app_context():
+        client = app.test_client()
+        alice = make_user("alice")
+        make_project(alice, n_tasks=3)
+        sign_in(client, "alice")
+        codes = [post(client, what).status_code for what in ("state", "heartbeat") * 3]
+        assert codes[:5] == [200] * 5 and codes[5] == 429
+        assert client.get("/project/pets/label").status_code == 429
+        db.session.remove()
+        db.engine.dispose()

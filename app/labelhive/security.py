@@ -1,0 +1,146 @@
+"""Security headers on every response, and small shared guards against hostile input.
+
+- headers (below), registered by :func:`init_app`;
+- the sign-in rate limit's value and key (:func:`signin_limit`, :func:`signin_limit_key`), used
+  by ``accounts.views.signin``;
+- :func:`check_json_depth` (JSON from users nests at most :data:`MAX_JSON_DEPTH` deep),
+  :func:`has_dot_segments` (no ``..`` in proxied S3 keys), and a 413 that names the limit.
+
+Every response gets a Content-Security-Policy (with ``frame-ancestors``), ``X-Frame-Options``,
+``X-Content-Type-Options: nosniff`` and a ``Referrer-Policy``. A response that already carries
+its own policy keeps it: the presenter frame (:mod:`labelhive.tasks.presenter`) and uploaded
+helping materials set stricter, sandboxed policies themselves.
+
+The site's pages load scripts and styles only from this origin (no inline scripts: ``label.js``
+and ``presenter-host.js`` are files). Task images are plain ``<img>`` loads from the URLs the
+owner imported (any ``http``/``https`` host, or this site's S3 proxy), so ``img-src`` allows
+them; the browser fetches them, never the server. The presenter page frames only this origin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask import current_app
+from flask import request
+from flask_limiter.util import get_remote_address
+from markupsafe import escape
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+SITE_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        # the presenter page sizes its iframe with a style attribute
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' http: https: data: blob:",
+        "media-src 'self' http: https: data: blob:",
+        "connect-src 'self'",
+        "frame-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ]
+)
+# the JSON API and downloads are never rendered as documents
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+SIGNIN_LIMIT_DEFAULT = "10 per minute"
+
+# how deep JSON from users (task info, answers, project info) may nest; deeper is refused with
+# a 400 before it reaches code that recurses (json itself, serialisers, the database)
+MAX_JSON_DEPTH = 32
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than :data:`MAX_JSON_DEPTH`."""
+
+    def __init__(self, what: str = "The JSON") -> None:
+        super().__init__(
+            f"{what} is nested too deeply: at most {MAX_JSON_DEPTH} levels of objects and lists."
+        )
+
+
+def check_json_depth(value: Any, what: str = "The JSON") -> Any:
+    """Return ``value`` if it nests at most :data:`MAX_JSON_DEPTH` deep (checked without
+    recursion).
+
+    :raise TooDeep: deeper.
+    """
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise TooDeep(what)
+        stack.extend((child, depth + 1) for child in children)
+    return value
+
+
+def has_dot_segments(path: str) -> bool:
+    """Whether a URL path or object key has ``.`` or ``..`` segments, also percent-encoded:
+    a browser resolves them, so ``/s3/bucket/../../x`` would leave the proxy prefix."""
+    lowered = path.lower().replace("%2e", ".").replace("%2f", "/").replace("\\", "/")
+    return any(segment in (".", "..") for segment in lowered.split("/"))
+
+
+def too_large_message() -> str:
+    """The sentence a 413 carries: what the limit is."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    size = f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
+    return f"The request is too large: uploads and bodies may be at most {size}."
+
+
+def _too_large(_exc: RequestEntityTooLarge) -> Any:
+    if _is_api():
+        # raised before the API blueprint's handlers apply (an app-wide hook read the body)
+        from labelhive.api.errors import envelope
+
+        return envelope(413, "RequestEntityTooLarge", too_large_message())
+    page = (
+        "<!doctype html><title>Too large</title><h1>Too large</h1>"
+        f"<p>{escape(too_large_message())}</p>"
+    )
+    return page, 413, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/") or request.path == "/api"
+
+
+def _headers(response: Response) -> Response:
+    headers = response.headers
+    if "Content-Security-Policy" not in headers:
+        headers["Content-Security-Policy"] = API_CSP if _is_api() else SITE_CSP
+    # frame-ancestors is the modern control; X-Frame-Options covers old browsers
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    return response
+
+
+def signin_limit() -> str:
+    """The sign-in limit (``RATELIMIT_SIGNIN``), read per request so tests can set it."""
+    return str(current_app.config.get("RATELIMIT_SIGNIN") or SIGNIN_LIMIT_DEFAULT)
+
+
+def signin_limit_key() -> str:
+    """Sign-in attempts count per client address and the login name being tried, so one
+    attacker can neither guess one account's password quickly nor lock everyone out."""
+    login = (request.form.get("login") or "").strip().lower()[:200]
+    return f"signin:{get_remote_address()}:{login}"
+
+
+def init_app(app: Flask) -> None:
+    """Add the security headers to every response; explain 413s."""
+    app.after_request(_headers)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)

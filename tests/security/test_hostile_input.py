@@ -1,0 +1,442 @@
+"""Hostile input: oversized bodies, archives, broken CSV, deep JSON, confusable names, path
+traversal, server-side requests and open redirects. Each is refused clearly (a 4xx with a
+sentence), never a 500, and never acted on."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import socket
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from labelhive.accounts.models import User
+from labelhive.extensions import db
+from labelhive.projects.models import Project
+from labelhive.storage import s3
+from labelhive.tasks import importers
+from tests.common.web import make_project
+from tests.common.web import make_user
+from tests.common.web import sign_in
+from tests.conftest import make_app
+
+LIMIT = 64 * 1024
+APP_ROOT = Path(__file__).resolve().parents[2] / "app" / "labelhive"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, User, Project]]:
+    """An app with a small upload limit, an owner and a published project, shared by the
+    module (each test's requests stand alone; set-up costs a migration and a password hash)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'labelhive.db'}"
+    # many sign-ins below from one address: the sign-in limit is tested in test_sessions.py
+    app = make_app(
+        url, WTF_CSRF_ENABLED=False, MAX_CONTENT_LENGTH=LIMIT, RATELIMIT_SIGNIN="1000 per minute"
+    )
+    with app.app_context():
+        owner = make_user("owner")
+        project = make_project(owner, n_tasks=1)
+        yield app, owner, project
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def owner_client(world: tuple[Flask, User, Project]) -> FlaskClient:
+    app, _, _ = world
+    client = app.test_client()
+    sign_in(client, "owner")
+    return client
+
+
+def _upload(client: FlaskClient, name: str, data: bytes, content_type: str = "text/csv"):  # noqa: ANN202
+    return client.post(
+        "/project/pets/import",
+        data={"file": (io.BytesIO(data), name, content_type)},
+        content_type="multipart/form-data",
+    )
+
+
+# --- huge uploads -------------------------------------------------------------------------
+
+
+def test_upload_beyond_the_limit_is_413_with_a_message(owner_client: FlaskClient) -> None:
+    response = _upload(owner_client, "tasks.csv", b"url\n" + b"x" * (LIMIT + 1))
+    assert response.status_code == 413
+    text = response.get_data(as_text=True)
+    assert "too large" in text.lower()
+    assert "64 KiB" in text  # says what the limit is
+
+
+def test_api_body_beyond_the_limit_is_413_envelope(world, owner_client) -> None:  # noqa: ANN001
+    _, owner, project = world
+    body = json.dumps({"project_id": project.id, "info": {"pad": "x" * (LIMIT + 1)}})
+    response = owner_client.post(
+        "/api/task",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": owner.api_key},
+    )
+    assert response.status_code == 413
+    envelope = response.get_json()
+    assert envelope["exception_cls"] == "RequestEntityTooLarge"
+    assert "too large" in envelope["exception_msg"].lower()
+
+
+# --- archives: no upload accepts them --------------------------------------------------------
+
+
+def _zip_bomb() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        # 20 MB of zeros deflate to about 20 KB: under the upload limit
+        archive.writestr("tasks.csv", b"url\n" + b"0" * 20_000_000)
+    return buffer.getvalue()
+
+
+def test_zip_upload_is_refused_clearly(owner_client: FlaskClient) -> None:
+    bomb = _zip_bomb()
+    assert len(bomb) < LIMIT
+    for name, content_type in (("tasks.zip", "application/zip"), ("tasks.csv", "text/csv")):
+        response = _upload(owner_client, name, bomb, content_type)
+        text = response.get_data(as_text=True)
+        # the form again, with the reason; no preview, so nothing was unpacked or imported
+        assert response.status_code == 200
+        assert 'id="file-errors"' in text
+        assert "Cannot tell the file" in text or "NUL byte" in text
+        assert "/import/confirm" not in text
+
+
+def test_archive_helping_material_is_refused(world, owner_client) -> None:  # noqa: ANN001
+    _, owner, project = world
+    response = owner_client.post(
+        "/api/helpingmaterial",
+        data={"project_id": str(project.id), "file": (io.BytesIO(_zip_bomb()), "help.zip")},
+        headers={"Authorization": owner.api_key},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "zip" in response.get_json()["exception_msg"].lower()
+
+
+# --- CSV with NUL bytes and mixed encodings -------------------------------------------------
+
+
+def test_csv_with_nul_bytes_is_refused(owner_client: FlaskClient) -> None:
+    response = _upload(owner_client, "tasks.csv", b"url,name\nhttps://x.test/a.png,a\x00b\n")
+    text = response.get_data(as_text=True)
+    assert 'id="file-errors"' in text and "NUL byte" in text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "url,name\nhttps://x.test/a.png,café\n".encode("latin-1"),
+        b"url,name\n" + "https://x.test/a.png,café\n".encode("utf-16"),
+        "url,name\nhttps://x.test/a.png,é\n".encode() + "https://x.test/b.png,é\n".encode("cp1252"),
+    ],
+)
+def test_csv_in_mixed_or_wrong_encodings_is_refused(owner_client, data) -> None:  # noqa: ANN001
+    response = _upload(owner_client, "tasks.csv", data)
+    text = response.get_data(as_text=True)
+    assert 'id="file-errors"' in text and "UTF-8" in text
+    assert "/import/confirm" not in text
+
+
+def test_utf8_bom_and_unicode_are_accepted() -> None:
+    [spec] = importers.parse_tasks(
+        io.BytesIO("\ufeffurl,name\nhttps://x.test/a.png,café\n".encode()), "csv"
+    )
+    assert spec.info["name"] == "café"
+
+
+# --- deeply nested JSON ----------------------------------------------------------------------
+
+
+def _nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("depth", [40, 10_000])
+def test_deep_task_info_is_400(world, owner_client, depth) -> None:  # noqa: ANN001
+    _, owner, project = world
+    body = f'{{"project_id": {project.id}, "info": {_nested(depth)}}}'
+    response = owner_client.post(
+        "/api/task",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": owner.api_key},
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "nested" in response.get_json()["exception_msg"]
+
+
+def test_moderately_nested_task_info_is_accepted(world, owner_client) -> None:  # noqa: ANN001
+    _, owner, project = world
+    info = json.loads(_nested(10))
+    info["url"] = "https://x.test/a.png"
+    response = owner_client.post(
+        "/api/task",
+        json={"project_id": project.id, "info": info},
+        headers={"Authorization": owner.api_key},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("depth", [40, 10_000])
+def test_deep_answer_is_400(world, owner_client, depth) -> None:  # noqa: ANN001
+    _, owner, project = world
+    task_id = project.tasks[0].id if hasattr(project, "tasks") else 1
+    api = owner_client.post(
+        "/api/taskrun",
+        data=f'{{"task_id": {task_id}, "info": {_nested(depth)}}}',
+        headers={"Content-Type": "application/json", "Authorization": owner.api_key},
+    )
+    assert api.status_code == 400, api.get_data(as_text=True)
+    web = owner_client.post(
+        "/project/pets/label/answer",
+        data=f'{{"task_id": {task_id}, "answer": {_nested(depth)}}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert web.status_code == 400, web.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_deep_json_import_is_refused(fmt: str) -> None:
+    row = '{"url": "https://x.test/a.png", "deep": ' + _nested(100_000) + "}"
+    data = (f"[{row}]" if fmt == "json" else row + "\n").encode()
+    with pytest.raises(importers.ImportFormatError, match="nested"):
+        importers.parse_tasks(io.BytesIO(data), fmt)
+
+
+# --- unicode confusables in short names ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("ｃａｔｓ", "cats"),
+        ("Cats", None),
+        ("ca\u200bts", None),
+        ("саts", None),
+        ("cats\u0301", None),
+    ],
+)
+def test_short_names_are_nfkc_ascii(world, owner_client, given, stored) -> None:  # noqa: ANN001
+    _, owner, _ = world
+    response = owner_client.post(
+        "/api/project",
+        json={"name": f"Cats {given}", "short_name": given, "info": {"answers": ["a", "b"]}},
+        headers={"Authorization": owner.api_key},
+    )
+    if stored is None:
+        assert response.status_code == 400, response.get_data(as_text=True)
+        assert "short_name" in response.get_json()["exception_msg"]
+    else:
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.get_json()["short_name"] == stored
+
+
+def test_confusable_short_name_cannot_shadow_another(world, owner_client) -> None:  # noqa: ANN001
+    _, owner, _ = world
+    response = owner_client.post(
+        "/api/project",
+        json={"name": "Other pets", "short_name": "ｐｅｔｓ", "info": {"answers": ["a", "b"]}},
+        headers={"Authorization": owner.api_key},
+    )
+    # NFKC makes it "pets", which exists
+    assert response.status_code == 415
+    assert response.get_json()["exception_cls"] == "DBIntegrityError"
+
+
+# --- path traversal -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "..%2F..%2Fetc%2Fpasswd",
+        "..%2Fanswers.csv",
+        "%2e%2e%2fanswers.csv",
+        "answers.csv%00.json",
+        "....//answers.csv",
+    ],
+)
+def test_export_names_cannot_traverse(world, owner_client, name) -> None:  # noqa: ANN001
+    _, owner, project = world
+    api = owner_client.get(
+        f"/api/project/{project.id}/export/{name}", headers={"Authorization": owner.api_key}
+    )
+    assert api.status_code == 404
+    web = owner_client.get(f"/project/pets/download/{name}")
+    assert web.status_code == 404
+    helping = owner_client.get(f"/helping/{project.id}/{name}")
+    assert helping.status_code == 404
+
+
+def test_export_attachment_name_is_a_plain_file_name() -> None:
+    from labelhive.api.exports import attachment_name
+
+    name = attachment_name('../x"\r\n', "answers", "csv")
+    assert name == ".._x___-answers.csv"
+    assert not set(name) & set('/\\"\r\n')
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "s3://bucket/../other/key.png",
+        "s3://bucket/a/../../api/user",
+        "s3://bucket/./key.png",
+        "s3://bucket/a/%2e%2e/b.png",
+        "s3://../key.png",
+    ],
+)
+def test_s3_keys_cannot_traverse(url: str) -> None:
+    # no proxied URL is made for it (returns before presigning: no S3 needed)
+    assert s3.image_url(url) is None
+    with pytest.raises(importers.ImportFormatError):
+        importers.parse_tasks(io.BytesIO(f"url\n{url}\n".encode()), "csv")
+
+
+# --- server-side requests (SSRF) --------------------------------------------------------------
+
+# the only modules that may open network connections, and what to
+ALLOWED_NETWORK = {
+    "storage/s3.py": "boto3 to the configured S3_ENDPOINT_URL only",
+    "storage/importer.py": "lists the configured S3 bucket through storage/s3.py",
+    "jobs/connection.py": "Redis / Sentinel from REDIS_* settings",
+    "cli.py": "binds a listening socket to check the serve port; connects nowhere",
+}
+NETWORK_MODULES = {
+    "requests",
+    "httpx",
+    "aiohttp",
+    "urllib.request",
+    "urllib3",
+    "http.client",
+    "socket",
+    "pycurl",
+}
+
+
+def test_no_server_side_fetch_outside_the_allow_list() -> None:
+    offenders = []
+    for path in APP_ROOT.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                if name in NETWORK_MODULES or name.split(".")[0] in {"requests", "httpx"}:
+                    relative = path.relative_to(APP_ROOT).as_posix()
+                    if relative not in ALLOWED_NETWORK:
+                        offenders.append(f"{relative}: {name}")
+    assert not offenders, offenders
+
+
+class Listener:
+    """A loopback socket that counts connections (an attacker's internal target)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.running = True
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_image_urls_are_never_fetched_by_the_server(world, owner_client) -> None:  # noqa: ANN001
+    _, owner, project = world
+    listener = Listener()
+    try:
+        target = f"http://127.0.0.1:{listener.port}/latest/meta-data/x.png"
+        headers = {"Authorization": owner.api_key}
+        task = owner_client.post(
+            "/api/task",
+            json={"project_id": project.id, "info": {"url": target}},
+            headers=headers,
+        )
+        assert task.status_code == 200
+        csv_rows = f"url\n{target}?csv\n".encode()
+        assert _upload(owner_client, "tasks.csv", csv_rows).status_code == 200
+        owner_client.post("/project/pets/import/confirm", data={})
+        # the labeling page, the API hand-out, exports and results: the URL is only echoed
+        page = owner_client.get("/project/pets/label")
+        assert page.status_code == 200
+        state = owner_client.post("/project/pets/label/state", json={})
+        assert state.status_code == 200
+        for what in ("tasks", "answers", "results"):
+            assert owner_client.get(f"/project/pets/download/{what}.csv").status_code == 200
+        assert (
+            owner_client.get(f"/api/project/{project.id}/newtask", headers=headers).status_code
+            == 200
+        )
+    finally:
+        listener.close()
+    assert listener.connections == 0
+
+
+# --- open redirects after sign-in ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.com",
+        "https://evil.com",
+        "/\\evil.com",
+        "\\\\evil.com",
+        "/\\/evil.com",
+        "http:evil.com",
+        "///evil.com",
+        " //evil.com",
+        "\t//evil.com",
+        "javascript:alert(1)",
+    ],
+)
+def test_next_after_sign_in_stays_on_site(world, target) -> None:  # noqa: ANN001
+    app, _, _ = world
+    client = app.test_client()
+    response = client.post(
+        "/account/signin",
+        data={"login": "owner", "password": "correct horse battery", "next": target},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_next_to_a_local_page_is_kept(world) -> None:  # noqa: ANN001
+    app, _, _ = world
+    client = app.test_client()
+    response = client.post(
+        "/account/signin",
+        data={"login": "owner", "password": "correct horse battery", "next": "/project/pets/"},
+    )
+    assert response.headers["Location"] == "/project/pets/"
