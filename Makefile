@@ -12,7 +12,7 @@ LOCALSTACK_PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.13*/bin/pyth
 VENV_LOCALSTACK ?= .venv-localstack
 LOCALSTACK_STAMP := $(VENV_LOCALSTACK)/.installed
 
-.PHONY: run test lint deps system-deps clean bench
+.PHONY: run test lint audit deps system-deps clean bench
 
 ## run: LabelHive in embedded mode (SQLite, no Redis, demo project) on http://127.0.0.1:5000
 run: $(STAMP)
@@ -27,6 +27,10 @@ test: system-deps $(STAMP) $(LOCALSTACK_STAMP) $(PYBOSSA_STAMP)
 ## BENCH="annotate export" for some; one summary line each, JSON lines in bench/results/
 bench: system-deps $(STAMP) $(LOCALSTACK_STAMP)
 	$(BIN)/python -m bench $(BENCH)
+
+## audit: known vulnerabilities in the installed Python packages (asks PyPI's advisory service)
+audit: $(STAMP)
+	$(BIN)/pip-audit --skip-editable --strict
 
 lint: $(STAMP)
 	$(BIN)/ruff check app operator tests bench

@@ -180,6 +180,6 @@ def test_workflow_pins_actions_and_runs_existing_targets() -> None:
     runs = [
         step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step
     ]
-    assert runs == ["make test", "make e2e"]
+    assert runs == ["make test", "make audit", "make e2e"]
     for run in runs:
         assert run.split()[1] in make_targets()
