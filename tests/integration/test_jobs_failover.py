@@ -144,13 +144,16 @@ def counts_by_status() -> dict[str, int]:
     )
 
 
-def wait_until(check, timeout: float, what: str, step: float = 0.1) -> None:  # noqa: ANN001
+def wait_until(check, timeout: float, what: str, step: float = 0.1, detail=None) -> None:  # noqa: ANN001
+    """Poll ``check``; the timeout is generous (a shared 2-core machine), never a measurement."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(step)
-    raise AssertionError(f"{what} not reached within {timeout} s")
+    raise AssertionError(
+        f"{what} not reached within {timeout} s" + (f": {detail()}" if detail else "")
+    )
 
 
 class Answers:
@@ -319,7 +322,13 @@ def test_failover_mid_run_loses_no_job_and_no_answer(pg_url, cluster, tmp_path):
             cluster.kill_master()
             failover_seconds = measure_failover(cluster, killed_at)
             wait_until(
-                lambda: counts_by_status().get("finished", 0) == JOBS, 60, "all jobs finished"
+                lambda: counts_by_status().get("finished", 0) == JOBS,
+                240,
+                "all jobs finished",
+                detail=lambda: (
+                    f"jobs by status {counts_by_status()}; worker log: {worker.text()[-2000:]}"
+                    f"; scheduler log: {scheduler.text()[-2000:]}"
+                ),
             )
             # answers keep flowing after the failover too
             time.sleep(0.5)
