@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 from crowdkit.aggregation import DawidSkene
 from crowdkit.aggregation import MajorityVote
-from crowdkit.metrics.data import alpha_krippendorff
 from statsmodels.stats.inter_rater import fleiss_kappa
 
 MAJORITY_VOTE = "majority_vote"
@@ -170,7 +169,7 @@ def aggregate(
             method, labels, items, [], Agreement(None, None, 0, 0, []), {}, 0, 0.0, False
         )
 
-    votes = pd.crosstab(data["task"], data["label"]).reindex(columns=labels, fill_value=0)
+    votes = _votes(data, labels)
     mv = MajorityVote().fit(data)
     true_labels = _gold_series(gold, set(answered)) if use_gold else None
     ds = DawidSkene(n_iter=DS_MAX_ITERATIONS).fit(data, true_labels=true_labels)
@@ -222,6 +221,18 @@ def gold_weights(
 
     accuracy = (counts["sum"] + PRIOR_ANSWERS * pooled) / (counts["size"] + PRIOR_ANSWERS)
     return weight(accuracy).rename("skill"), float(weight(pooled))
+
+
+def _votes(data: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Answers per item (rows, sorted) and label (columns, ``labels`` order): a fast crosstab."""
+    task_codes, tasks = pd.factorize(data["task"], sort=True)
+    label_codes = data["label"].map({label: i for i, label in enumerate(labels)}).to_numpy()
+    counts = np.bincount(
+        task_codes * len(labels) + label_codes, minlength=len(tasks) * len(labels)
+    ).reshape(len(tasks), len(labels))
+    return pd.DataFrame(
+        counts, index=pd.Index(tasks, name="task"), columns=pd.Index(labels, name="label")
+    )
 
 
 def _gold_weighted(data: pd.DataFrame, gold: Mapping[int, str], labels: list[str]) -> pd.DataFrame:
@@ -282,21 +293,26 @@ def _items(
 ) -> list[Item]:
     counts = votes.to_numpy()
     shares = weighted.reindex(votes.index).to_numpy() if weighted is not None else None
-    totals = counts.sum(axis=1)
-    mv_labels = mv.labels_.reindex(votes.index)
+    totals = counts.sum(axis=1).tolist()
+    most = counts.max(axis=1).tolist()
+    mv_labels = [str(label) for label in mv.labels_.reindex(votes.index).tolist()]
     probas = posterior.reindex(votes.index).to_numpy()
-    ds_best = probas.argmax(axis=1)
+    ds_best = probas.argmax(axis=1).tolist()
+    ds_confidence = probas.max(axis=1).tolist()
+    # plain Python values, row by row: indexing numpy and pandas per item costs more than the work
+    count_rows = counts.tolist()
+    proba_rows = probas.tolist()
     items = []
     for row, task_id in enumerate(votes.index.tolist()):
-        total = int(totals[row])
-        mv_label = str(mv_labels.iloc[row])
-        agreement = float(counts[row].max()) / total if total else 0.0
-        post = {label: float(p) for label, p in zip(labels, probas[row], strict=True) if p > 0}
+        total = totals[row]
+        mv_label = mv_labels[row]
+        agreement = float(most[row]) / total if total else 0.0
+        post = {label: p for label, p in zip(labels, proba_rows[row], strict=True) if p > 0}
         gold_answer = gold.get(task_id)
         if gold_answer is not None:
             label, confidence, used = gold_answer, 1.0, GOLD
         elif method == DAWID_SKENE:
-            label, confidence, used = labels[ds_best[row]], float(probas[row].max()), method
+            label, confidence, used = labels[ds_best[row]], ds_confidence[row], method
         elif shares is not None:
             best = int(shares[row].argmax())
             label, confidence, used = labels[best], float(shares[row][best]), method
@@ -308,7 +324,7 @@ def _items(
                 label=label,
                 confidence=confidence,
                 method=used,
-                votes={label: int(n) for label, n in zip(labels, counts[row], strict=True) if n},
+                votes={label: n for label, n in zip(labels, count_rows[row], strict=True) if n},
                 n_answers=total,
                 agreement=agreement,
                 mv_label=mv_label,
@@ -327,8 +343,8 @@ def _annotators(
     labels: list[str],
 ) -> list[Annotator]:
     frame = data.assign(
-        is_gold=data["task"].map(lambda t: t in gold),
-        truth=data["task"].map(lambda t: gold.get(t)),
+        is_gold=data["task"].isin(list(gold)),
+        truth=data["task"].map(gold) if gold else None,
         consensus=data["task"].map(final),
     )
     frame["gold_ok"] = frame["is_gold"] & (frame["label"] == frame["truth"])
@@ -424,4 +440,41 @@ def _alpha(data: pd.DataFrame) -> float | None:
     if data["label"].nunique() < 2 or data["task"].nunique() < 2:
         return None
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _finite(alpha_krippendorff(data[["task", "worker", "label"]]))
+        alpha = krippendorff_alpha(data)
+    return None if alpha is None else _finite(alpha)
+
+
+def krippendorff_alpha(data: pd.DataFrame) -> float | None:
+    """Krippendorff's alpha for nominal labels: crowd-kit's ``alpha_krippendorff``, vectorised.
+
+    crowd-kit hands the answers to nltk's ``AnnotationTask.alpha`` (binary distance), a Python
+    loop over per-item dictionaries: most of the time and memory of :func:`aggregate` on large
+    projects. This computes the very same floating-point operations in the same order (per
+    item, in sorted item order, ``n² - Σ n_label²`` disagreeing pairs divided by ``n (n - 1)``
+    and weighted by ``n``, added one by one), so the value is bit-for-bit nltk's.
+
+    :param data: answers, columns ``task`` and ``label``.
+    :return: alpha, or ``None`` when no item has two answers (nltk divides by zero).
+    """
+    task_codes, tasks = pd.factorize(data["task"], sort=True)
+    label_codes, labels = pd.factorize(data["label"])
+    n_labels = max(len(labels), 1)
+    pairs, pair_counts = np.unique(task_codes * n_labels + label_codes, return_counts=True)
+    per_item = np.bincount(task_codes, minlength=len(tasks)).astype(np.float64)
+    squares = np.bincount(
+        pairs // n_labels, weights=pair_counts.astype(np.float64) ** 2, minlength=len(tasks)
+    )
+    valid = per_item >= 2
+    if not valid.any():
+        return None
+    n = per_item[valid]
+    disagreement = (n * n - squares[valid]) / (n * (n - 1))
+    # a running sum, as nltk adds the items: numpy's pairwise sum would round differently
+    total_do = float(np.cumsum(disagreement * n)[-1])
+    counted = np.bincount(label_codes[valid[task_codes]], minlength=n_labels)
+    if np.count_nonzero(counted) == 1:
+        return 1.0
+    total = int(counted.sum())
+    expected_pairs = total * total - int((counted.astype(np.int64) ** 2).sum())
+    expected = float(expected_pairs) / (total * (total - 1))
+    return 1.0 - (total_do / total) / expected

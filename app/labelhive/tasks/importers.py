@@ -149,20 +149,48 @@ def parse_tasks(
     :return: the tasks, in file order.
     :raise ImportFormatError: the first problem found, with its row or line.
     """
+    return list(iter_tasks(data, fmt, max_rows=max_rows, max_cell_bytes=max_cell_bytes))
+
+
+def iter_tasks(
+    data: bytes | IO[bytes],
+    fmt: str,
+    *,
+    max_rows: int = 1_000_000,
+    max_cell_bytes: int = 65_536,
+) -> Iterator[TaskSpec]:
+    """Parse a task file lazily: :func:`parse_tasks` one task at a time, in constant memory.
+
+    The file-wide checks (format, encoding) run before the first task is yielded; a bad row
+    raises when the iteration reaches it, so a caller that writes tasks as they come must do it
+    in one transaction and roll it back on :class:`ImportFormatError` (as
+    :func:`labelhive.tasks.services.import_tasks` callers do).
+
+    :raise ImportFormatError: as :func:`parse_tasks`, when the iteration reaches the problem.
+    """
     if fmt not in FORMATS:
         raise ImportFormatError(f"Unknown import format {fmt!r}; use one of {', '.join(FORMATS)}.")
-    raw = data if isinstance(data, bytes | bytearray | memoryview) else data.read()
-    text = _decode(bytes(raw), allow_nul=fmt != "csv")
+    raw = bytes(data if isinstance(data, bytes | bytearray | memoryview) else data.read())
+    text = _decode(raw, allow_nul=fmt != "csv")
     limits = _Limits(max_rows=max_rows, max_cell_bytes=max_cell_bytes)
     if fmt == "csv":
-        specs = _parse_csv(text, limits)
+        # checked whole above; read again as a stream: a StringIO of the text would hold four
+        # bytes per character, and newline="" splits lines the same way in both
+        del text
+        stream = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline="")
+        specs = _parse_csv(stream, limits)
     elif fmt == "json":
         specs = _parse_json(text, limits)
     else:
         specs = _parse_jsonl(text, limits)
-    if not specs:
+    # only the parser keeps what it still needs
+    raw, text = b"", ""
+    empty = True
+    for spec in specs:
+        empty = False
+        yield spec
+    if empty:
         raise ImportFormatError("The file contains no tasks.")
-    return specs
 
 
 def preview(data: bytes, fmt: str, n: int = 5, **limits: int) -> tuple[list[TaskSpec], int]:
@@ -220,10 +248,10 @@ def _decode(data: bytes, *, allow_nul: bool) -> str:
 # -- CSV ------------------------------------------------------------------------------------
 
 
-def _parse_csv(text: str, limits: _Limits) -> list[TaskSpec]:
+def _parse_csv(stream: IO[str], limits: _Limits) -> Iterator[TaskSpec]:
     # the csv module's field limit is process-wide; it is never raised, only reported
     cell_limit = min(limits.max_cell_bytes, csv.field_size_limit())
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(stream, strict=True)
     rows = _csv_rows(reader, cell_limit)
     header_line, header = next(rows, (0, None))
     if header is None:
@@ -235,8 +263,17 @@ def _parse_csv(text: str, limits: _Limits) -> list[TaskSpec]:
             "The CSV file has no image URL column: name one 'url', 'image_url' or 'image' (in"
             " any case), or add an 'info' column holding each task as a JSON object."
         )
+    return _csv_specs(rows, columns, shape, limits, cell_limit)
+
+
+def _csv_specs(
+    rows: Iterator[tuple[int, list[str]]],
+    columns: list[str],
+    shape: _Shape,
+    limits: _Limits,
+    cell_limit: int,
+) -> Iterator[TaskSpec]:
     width = len(columns)
-    specs: list[TaskSpec] = []
     for number, (line, cells) in enumerate(rows, start=1):
         limits.check_rows(number)
         if len(cells) != width:
@@ -256,8 +293,7 @@ def _parse_csv(text: str, limits: _Limits) -> list[TaskSpec]:
                         f" than {cell_limit:,} bytes."
                     )
         record = dict(zip(columns, cells, strict=True))
-        specs.append(_spec(record, shape, f"Row {number} (line {line})", csv_text=True))
-    return specs
+        yield _spec(record, shape, f"Row {number} (line {line})", csv_text=True)
 
 
 def _csv_rows(reader: Any, cell_limit: int) -> Iterator[tuple[int, list[str]]]:
@@ -322,7 +358,7 @@ def _refuse_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
-def _parse_json(text: str, limits: _Limits) -> list[TaskSpec]:
+def _parse_json(text: str, limits: _Limits) -> Iterator[TaskSpec]:
     try:
         document = _DECODER.decode(text)
     except RecursionError:
@@ -338,7 +374,10 @@ def _parse_json(text: str, limits: _Limits) -> list[TaskSpec]:
             f"JSON imports must be a list of objects, got {_json_type(document)}."
         )
     limits.check_rows(len(document))
-    specs = []
+    return _json_specs(document, limits)
+
+
+def _json_specs(document: list[Any], limits: _Limits) -> Iterator[TaskSpec]:
     shapes: dict[tuple[str, ...], _Shape] = {}
     for number, item in enumerate(document, start=1):
         where = f"Item {number}"
@@ -347,15 +386,23 @@ def _parse_json(text: str, limits: _Limits) -> list[TaskSpec]:
                 f"JSON imports must be a list of objects: item {number} is {_json_type(item)}."
             )
         _check_json_values(item, where, limits.max_cell_bytes)
-        specs.append(_spec(item, _cached_shape(shapes, item, where), where, csv_text=False))
-    return specs
+        yield _spec(item, _cached_shape(shapes, item, where), where, csv_text=False)
 
 
-def _parse_jsonl(text: str, limits: _Limits) -> list[TaskSpec]:
-    specs: list[TaskSpec] = []
+def _split_lines(text: str) -> Iterator[str]:
+    """``text.split("\\n")``, one piece at a time (a list of every line would double memory)."""
+    start = 0
+    while (end := text.find("\n", start)) >= 0:
+        yield text[start:end]
+        start = end + 1
+    yield text[start:]
+
+
+def _parse_jsonl(text: str, limits: _Limits) -> Iterator[TaskSpec]:
+    count = 0
     shapes: dict[tuple[str, ...], _Shape] = {}
     # not str.splitlines: U+2028 and friends may appear unescaped inside JSON strings
-    for line_number, line in enumerate(text.split("\n"), start=1):
+    for line_number, line in enumerate(_split_lines(text), start=1):
         if not line.strip():
             continue
         where = f"Line {line_number}"
@@ -373,10 +420,10 @@ def _parse_jsonl(text: str, limits: _Limits) -> list[TaskSpec]:
             raise ImportFormatError(
                 f"{where} must hold one JSON object per line, got {_json_type(item)}."
             )
-        limits.check_rows(len(specs) + 1)
+        count += 1
+        limits.check_rows(count)
         _check_json_values(item, where, limits.max_cell_bytes)
-        specs.append(_spec(item, _cached_shape(shapes, item, where), where, csv_text=False))
-    return specs
+        yield _spec(item, _cached_shape(shapes, item, where), where, csv_text=False)
 
 
 def _cached_shape(shapes: dict[tuple[str, ...], _Shape], item: dict, where: str) -> _Shape:

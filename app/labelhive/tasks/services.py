@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import math
 from collections.abc import Callable
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -46,11 +47,13 @@ _COLUMNS = (
     "import_id",
 )
 _INFO = _COLUMNS.index("info")
+# json.dumps(info, allow_nan=False), without building an encoder for every task
+_ENCODER = json.JSONEncoder(allow_nan=False)
 
 
 def import_tasks(
     project: Project,
-    specs: Sequence[TaskSpec],
+    specs: Iterable[TaskSpec],
     *,
     n_answers: int | None = None,
     priority_0: float | None = None,
@@ -72,7 +75,10 @@ def import_tasks(
     (URLs are checked by the parsers, not here).
 
     :param project: the project to add to (flushed first if it is new).
-    :param specs: tasks from :func:`labelhive.tasks.importers.parse_tasks`.
+    :param specs: tasks from :func:`labelhive.tasks.importers.parse_tasks`, or an iterator
+        (:func:`labelhive.tasks.importers.iter_tasks`): read ``batch_size`` at a time, so a
+        file of any size is imported in constant memory; a parse error raised by the iterator
+        mid-way propagates like a refused spec (the caller rolls back).
     :param n_answers: redundancy for every task, overriding the rows.
     :param priority_0: priority for every task, overriding the rows.
     :param progress: called after each batch with the number of tasks inserted so far.
@@ -98,9 +104,10 @@ def import_tasks(
     )
     write = _copy if db.session.connection().dialect.name == "postgresql" else _insert
     done = 0
-    for start in range(0, len(specs), batch_size):
-        batch = specs[start : start + batch_size]
-        rows = [_row(spec, number, defaults) for number, spec in enumerate(batch, start=start + 1)]
+    specs = iter(specs)
+    while batch := list(itertools.islice(specs, batch_size)):
+        rows = [_row(spec, number, defaults) for number, spec in enumerate(batch, start=done + 1)]
+        del batch
         write(rows)
         done += len(rows)
         if progress is not None:
@@ -124,7 +131,7 @@ def _row(spec: TaskSpec, number: int, defaults: _Defaults) -> tuple[Any, ...]:
         raise ImportFormatError(f"{where}: info must be a JSON object.")
     try:
         # serialised here, once, so a bad value is refused before anything is written
-        info = json.dumps(spec.info, allow_nan=False)
+        info = _ENCODER.encode(spec.info)
     except (TypeError, ValueError) as exc:
         raise ImportFormatError(f"{where}: info cannot be stored as JSON ({exc}).") from None
     # PostgreSQL refuses NUL in text and jsonb; refuse it on SQLite too, for one behaviour

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 
 from labelhive.tasks.importers import ImportFormatError
 from labelhive.tasks.importers import TaskSpec
 from labelhive.tasks.importers import detect_format
+from labelhive.tasks.importers import iter_tasks
 from labelhive.tasks.importers import parse_tasks
 from labelhive.tasks.importers import preview
 
@@ -409,3 +411,19 @@ def test_jsonl_errors_name_the_line():
 def test_jsonl_nul_byte_in_the_text_is_invalid_json():
     message = refusal(b'{"url": "https://e.com/1", "a": "x\x00"}\n', "jsonl")
     assert message.startswith("Line 1 is not valid JSON: Invalid control character")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data", "where"),
+    [
+        ("csv", b"url\nhttps://e.com/1.jpg\njavascript:alert(1)\n", "Row 2 (line 3)"),
+        ("jsonl", b'{"url": "https://e.com/1.jpg"}\r\n\n[1]', "Line 3"),
+    ],
+)
+def test_iter_tasks_is_lazy_and_names_a_later_bad_row(fmt, data, where):
+    tasks = iter_tasks(data, fmt)
+    assert next(tasks).info == {"url": "https://e.com/1.jpg"}
+    with pytest.raises(ImportFormatError, match=re.escape(where)):
+        next(tasks)
+    with pytest.raises(ImportFormatError, match="no tasks"):
+        list(iter_tasks(b"url\n", "csv"))
