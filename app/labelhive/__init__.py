@@ -36,6 +36,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from labelhive import models  # noqa: F401  (registers every table)
 
     extensions.db.init_app(app)
+    if not app.config["EMBEDDED"]:
+        from labelhive.db import ping_when_idle
+
+        with app.app_context():
+            ping_when_idle(extensions.db.engine, float(app.config["DB_PING_IDLE_SECONDS"]))
     extensions.csrf.init_app(app)
     extensions.login_manager.init_app(app)
 

@@ -59,6 +59,10 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url, env),
         "EMBEDDED": embedded,
+        # a pooled PostgreSQL connection idle this long is pinged on checkout (db.ping_when_idle)
+        "DB_PING_IDLE_SECONDS": float(env.get("LABELHIVE_DB_PING_IDLE_SECONDS", "1")),
+        # an API key keeps working this long in other processes after rotation or disabling
+        "API_KEY_CACHE_SECONDS": float(env.get("LABELHIVE_API_KEY_CACHE_SECONDS", "5")),
         "REDIS_SENTINELS": sentinels,
         "REDIS_MASTER": env.get("REDIS_MASTER", "mymaster"),
         "REDIS_URL": env.get("REDIS_URL", ""),
@@ -149,6 +153,7 @@ def engine_options(url: str, env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "pool_size": int(env.get("LABELHIVE_DB_POOL_SIZE", "10")),
         "max_overflow": int(env.get("LABELHIVE_DB_MAX_OVERFLOW", "10")),
-        "pool_pre_ping": True,
+        # pinged only after LABELHIVE_DB_PING_IDLE_SECONDS idle: labelhive.db.ping_when_idle
+        "pool_pre_ping": False,
         "pool_recycle": 1800,
     }

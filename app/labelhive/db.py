@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from sqlalchemy import MetaData
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -64,3 +66,31 @@ def _sqlite_on_begin(conn) -> None:  # noqa: ANN001
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         conn.exec_driver_sql("BEGIN")
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Pessimistic disconnect handling for connections idle in the pool over ``idle_seconds``.
+
+    ``pool_pre_ping`` pings on every checkout: a round trip per checkout, several per request.
+    A connection checked in moments ago is almost surely alive, so only older ones are pinged
+    here (SQLAlchemy's documented recipe: a ``checkout`` listener raising
+    ``DisconnectionError``, here :class:`InvalidatePoolError`, makes the pool replace the
+    connection, and every older one, at once). A connection that broke within the idle window
+    fails its statement instead; SQLAlchemy then invalidates the whole pool on that disconnect
+    error (optimistic handling), so one request per process sees the outage (a 503) and the
+    next ones get new connections.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+        connection_record.info["labelhive_checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, connection_record, connection_proxy) -> None:  # noqa: ANN001
+        checked_in = connection_record.info.get("labelhive_checked_in")
+        if checked_in is None or time.monotonic() - checked_in < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise InvalidatePoolError(f"pool ping failed: {exc}") from exc

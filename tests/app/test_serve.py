@@ -7,6 +7,8 @@ from pathlib import Path
 
 import requests
 
+from labelhive.cli import default_workers
+from labelhive.cli import main
 from tests.common.processes import labelhive_cli
 from tests.common.processes import labelhive_server
 
@@ -58,3 +60,14 @@ def test_serve_a_second_time_keeps_the_data(tmp_path: Path) -> None:
         ).json()
         # the demo project is made once, in an empty database only
         assert [p["short_name"] for p in projects] == ["demo-shapes"]
+
+
+def test_serve_defaults_to_cores_plus_one_processes_of_six_threads() -> None:
+    assert default_workers(embedded=False, cores=2) == 3
+    assert default_workers(embedded=False, cores=8) == 9
+    assert default_workers(embedded=False, cores=None) == 2
+    assert default_workers(embedded=True, cores=8) == 1
+    options = {p.name: p for p in main.commands["serve"].params}
+    assert options["threads"].default == 6
+    assert options["workers"].envvar == "LABELHIVE_WORKERS"
+    assert options["threads"].envvar == "LABELHIVE_THREADS"

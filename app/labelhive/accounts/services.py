@@ -1,9 +1,20 @@
-"""Users: creation (the first becomes admin), look-up by API key, key rotation."""
+"""Users: creation (the first becomes admin), look-up by API key, key rotation.
+
+API keys are looked up on every API request, so :func:`api_key_owner` answers from a small
+per-process cache (keyed by a hash of the key, never the key itself) for
+``API_KEY_CACHE_SECONDS`` (default 5). Rotating a key or disabling a user empties this
+process's cache at once; the other processes stop accepting the old key within that bound.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
+import threading
+import time
 
+from flask import current_app
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -27,6 +38,68 @@ def by_api_key(api_key: str | None) -> User | None:
         return None
     user = db.session.scalar(select(User).where(User.api_key == api_key))
     return user if user is not None and user.enabled else None
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyOwner:
+    """The enabled user an API key belongs to: what authorization needs, no ORM object."""
+
+    id: int
+    admin: bool
+    is_authenticated: bool = True
+
+
+DEFAULT_API_KEY_CACHE_SECONDS = 5.0
+_KEY_CACHE_MAX = 10_000
+_key_cache_lock = threading.Lock()
+
+
+def _key_cache() -> dict[bytes, tuple[KeyOwner, float]]:
+    """This app's cache (one per app: tests run many apps, on many databases, in a process):
+    sha256(key) -> (owner, monotonic expiry); only keys that authenticated are kept."""
+    return current_app.extensions.setdefault("labelhive.api_keys", {})
+
+
+def forget_api_keys() -> None:
+    """Empty this process's API key cache (a key was rotated or a user disabled)."""
+    with _key_cache_lock:
+        _key_cache().clear()
+
+
+def api_key_owner(api_key: str | None, *, now: float | None = None) -> KeyOwner | None:
+    """The enabled user of ``api_key``, or ``None``; cached per process for a few seconds.
+
+    One Core query on a miss (no ORM object, no session transaction); unknown keys are not
+    cached, so a new key works at once. ``API_KEY_CACHE_SECONDS`` bounds how long a rotated
+    key or a disabled user's key keeps working in the processes that did not make the change.
+    """
+    if not api_key:
+        return None
+    now = time.monotonic() if now is None else now
+    digest = hashlib.sha256(api_key.encode()).digest()
+    cache = _key_cache()
+    cached = cache.get(digest)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # one read decides nothing else: no BEGIN/ROLLBACK round trips
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        row = conn.execute(
+            select(User.id, User.admin).where(User.api_key == api_key, User.enabled.is_(True))
+        ).one_or_none()
+    if row is None:
+        with _key_cache_lock:
+            cache.pop(digest, None)
+        return None
+    owner = KeyOwner(id=row.id, admin=bool(row.admin))
+    ttl = float(current_app.config.get("API_KEY_CACHE_SECONDS", DEFAULT_API_KEY_CACHE_SECONDS))
+    if ttl > 0:
+        with _key_cache_lock:
+            if len(cache) >= _KEY_CACHE_MAX:
+                cache.clear()
+            cache[digest] = (owner, now + ttl)
+    return owner
 
 
 def by_name(name: str) -> User | None:
@@ -87,6 +160,7 @@ def create_user(
 def regenerate_api_key(user: User) -> str:
     user.api_key = new_api_key()
     db.session.flush()
+    forget_api_keys()
     return user.api_key
 
 
@@ -117,4 +191,5 @@ def set_flags(
     if enabled is not None:
         user.enabled = enabled
     db.session.flush()
+    forget_api_keys()
     return user

@@ -8,6 +8,10 @@
   on cross-site requests too, so an unsafe request (POST, PUT, DELETE) authenticated by cookie
   must carry the CSRF token (``X-CSRFToken`` header). API-key requests need none: a third
   party's page cannot know the key.
+- A key is resolved to a :class:`~labelhive.accounts.services.KeyOwner` (id, admin) without
+  the ORM, from a per-process cache of a few seconds; the ORM ``User`` is loaded only when a
+  view asks for it (:func:`user`). The hot paths (``newtask``, ``POST /api/taskrun``) use
+  :func:`caller` and never load it.
 """
 
 from __future__ import annotations
@@ -49,16 +53,18 @@ def authenticate() -> None:
     """
     keys = presented_keys(request.headers.get("Authorization"), request.args.get("api_key"))
     g.api_user = None
+    g.api_owner = None
     g.api_by_cookie = False
     if keys:
         for key in keys:
-            user = accounts.by_api_key(key)
-            if user is not None:
-                g.api_user = user
+            owner = accounts.api_key_owner(key)
+            if owner is not None:
+                g.api_owner = owner
                 break
         return
     if current_user.is_authenticated and current_user.enabled:
         g.api_user = current_user._get_current_object()
+        g.api_owner = g.api_user
         g.api_by_cookie = True
         if request.method not in SAFE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
             try:
@@ -67,9 +73,33 @@ def authenticate() -> None:
                 raise errors.ApiError(400, "CSRFError", exc.description) from None
 
 
+def caller() -> accounts.KeyOwner | User | None:
+    """The caller for authorization (``id``, ``admin``), without loading the ORM ``User``."""
+    return g.get("api_owner")
+
+
+def require_caller() -> accounts.KeyOwner | User:
+    """:func:`caller`, required.
+
+    :raise errors.ApiError: 401 for an anonymous caller.
+    """
+    owner = caller()
+    if owner is None:
+        raise errors.unauthorized()
+    return owner
+
+
 def user() -> User | None:
-    """The calling user, or ``None`` for an anonymous caller."""
-    return g.get("api_user")
+    """The calling user, or ``None`` for an anonymous caller (loaded on first use)."""
+    loaded = g.get("api_user")
+    if loaded is None and g.get("api_owner") is not None:
+        loaded = accounts.load_user(str(g.api_owner.id))
+        if loaded is None or not loaded.enabled:
+            # disabled or deleted since the key was cached
+            g.api_owner = None
+            return None
+        g.api_user = loaded
+    return loaded
 
 
 def require_user() -> User:

@@ -52,7 +52,15 @@ def _limit(value: str | None) -> int:
 
 @bp.get("/project/<ref>/newtask")
 def new_task(ref: str) -> Response:
-    project, user = _project(ref)
+    # the hot path: a Core read of what authorization needs, no ORM objects, no session
+    project = services.project_access(ref)
+    if project is None:
+        raise errors.not_found(f"Project {ref} does not exist.")
+    user = auth.caller()
+    if user is None:
+        raise errors.unauthorized("Sign in or send your API key to contribute to this project.")
+    if not access.can_contribute(user, project):
+        raise errors.forbidden("This project is not published.")
     as_list = _limit(request.args.get("limit")) > 1
     project_id, user_id = project.id, user.id
     services.end_transaction()

@@ -160,6 +160,39 @@ def project_of(row: Any) -> Project:
     return db.session.get(Project, row.project_id)
 
 
+def _read_one(stmt: Any) -> Any:
+    """One row of a single read on a connection of its own, outside the request's session.
+
+    On PostgreSQL in autocommit (no ``BEGIN``/``ROLLBACK`` round trips): the hot paths read
+    once, then the engine decides under its own locks.
+    """
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn.execute(stmt).one_or_none()
+
+
+def project_access(ref: str) -> Any:
+    """``(id, owner_id, published)`` of the project with this id or short name, or ``None``."""
+    columns = select(Project.id, Project.owner_id, Project.published)
+    if ref.isdigit():
+        if int(ref) > MAX_INT:
+            return None
+        return _read_one(columns.where(Project.id == int(ref)))
+    return _read_one(columns.where(Project.short_name == ref))
+
+
+def task_access(task_id: int) -> Any:
+    """``(id, owner_id, published)`` of the project of this task, or ``None`` (no such task)."""
+    if not -MAX_INT <= task_id <= MAX_INT:
+        return None
+    return _read_one(
+        select(Project.id, Project.owner_id, Project.published)
+        .join(Task, Task.project_id == Project.id)
+        .where(Task.id == task_id)
+    )
+
+
 def end_transaction() -> None:
     """Commit the request's session before an engine call.
 

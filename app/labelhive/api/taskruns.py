@@ -86,7 +86,7 @@ def taskrun_get(oid: int) -> Response:
 
 @bp.post("/taskrun")
 def taskrun_create() -> Response:
-    user = auth.require_user()
+    user = auth.require_caller()
     values = payload.check_keys(
         listing.body(), model_name="TaskRun", reserved=RESERVED, writable=POSTED, ignored=SERVER_SET
     )
@@ -95,10 +95,11 @@ def taskrun_create() -> Response:
     external_uid = values.get("external_uid")
     if external_uid is not None and (not isinstance(external_uid, str) or len(external_uid) > 255):
         raise errors.bad_request("external_uid must be a string of at most 255 characters.")
-    task = services.get("task", task_id)
-    if task is None:
+    # one Core read for authorization; the engine re-checks the task under its row lock
+    project = services.task_access(task_id)
+    if project is None:
         raise refusal(EngineError(Refusal.TASK_NOT_FOUND))
-    if not access.can_contribute(user, services.project_of(task)):
+    if not access.can_contribute(user, project):
         raise errors.forbidden("You may not contribute to this project.")
     user_id = user.id
     services.end_transaction()

@@ -19,6 +19,8 @@ from flask import current_app
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
 from labelhive.db import utcnow
@@ -90,13 +92,21 @@ def submit_once(job_id: str, func_path: str, *args: Any, kind: str, queue: str) 
     :return: whether this call created it (two schedulers may race; one wins).
     """
     db.session.rollback()
+    values = {"id": job_id, "kind": kind, "func": func_path, "args": list(args), "queue": queue}
     try:
-        # Core, not the ORM: a record of the same id may sit in the session's identity map
-        db.session.execute(
-            insert(JobRecord).values(
-                id=job_id, kind=kind, func=func_path, args=list(args), queue=queue
-            )
-        )
+        # Core, not the ORM: a record of the same id may sit in the session's identity map.
+        # ON CONFLICT DO NOTHING: the usual outcome (another caller won) is no error, and no
+        # ERROR line in PostgreSQL's log
+        dialect = db.session.get_bind().dialect.name
+        if dialect in ("postgresql", "sqlite"):
+            dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            stmt = dialect_insert(JobRecord).values(**values).on_conflict_do_nothing()
+            # RETURNING, not rowcount: psycopg may not report a row count here
+            if db.session.scalar(stmt.returning(JobRecord.id)) is None:
+                db.session.rollback()
+                return False
+        else:
+            db.session.execute(insert(JobRecord).values(**values))
         queues.enqueue_after_commit(func_path, *args, job_id=job_id, queue=queue)
         db.session.commit()
     except IntegrityError:

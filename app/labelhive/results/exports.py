@@ -235,7 +235,8 @@ def _batches(conn: Connection, query: Select[Any], size: int) -> Iterator[Sequen
     # a third of the time of the whole export
     compiled = _iso_datetimes(query).compile(dialect=conn.dialect)
     raw = conn.connection.dbapi_connection
-    assert raw is not None
+    if raw is None:  # only after the connection was invalidated
+        raise RuntimeError("the export's database connection was closed")
     with raw.cursor(name="labelhive_export") as cursor:
         cursor.itersize = size
         cursor.execute(str(compiled), compiled.params)

@@ -319,6 +319,10 @@ def request_recompute(project_id: int, *, now: float | None = None) -> str | Non
         return None
     now = time.time() if now is None else now
     job_id = f"consensus-{project_id}-w{int(now // window)}"
+    # per process (and app): a window's job asked for once here needs no second INSERT
+    asked = current_app.extensions.setdefault("labelhive.recompute_windows", {})
+    if asked.get(project_id) == job_id:
+        return None
     created = records.submit_once(
         job_id,
         "labelhive.results.jobs.refresh_consensus",
@@ -327,6 +331,7 @@ def request_recompute(project_id: int, *, now: float | None = None) -> str | Non
         kind="consensus",
         queue=queues.DEFAULT,
     )
+    asked[project_id] = job_id
     return job_id if created else None
 
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import update
+
+from labelhive.accounts import services as accounts
+from labelhive.accounts.models import User
+from labelhive.extensions import db
 from tests.app.api.conftest import PASSWORD
 from tests.app.api.conftest import Api
 from tests.app.api.conftest import envelope
@@ -83,3 +88,44 @@ def test_session_cookie_writes_need_the_csrf_token(api: Api):
     # a request that presents a key is judged by the key alone, even with a cookie
     envelope(api.get("/api/taskrun", api_key="unknown"), 401, "Unauthorized", "taskrun")
     assert [r["id"] for r in api.ok(api.get("/api/taskrun", all="1"))] == [run["id"]]
+
+
+def test_a_rotated_or_disabled_key_stops_working(any_api: Api):
+    api = any_api
+    project = api.project(api.owner, "pets")
+    newtask = f"/api/project/{project['id']}/newtask"
+    api.task(api.owner, project["id"])
+    # the key is cached by this request; rotating it in this process forgets it at once
+    assert api.get(newtask, api.contributor).status_code == 200
+    with api.app.app_context():
+        user = db.session.get(User, api.contributor.id)
+        new_key = accounts.regenerate_api_key(user)
+        db.session.commit()
+    envelope(api.get(newtask, api.contributor), 401, "Unauthorized", "project")
+    assert api.get(newtask, api_key=new_key).status_code == 200
+    # disabling the user: the key is refused at once too
+    assert api.get(newtask, api.other).status_code == 200
+    with api.app.app_context():
+        actor = db.session.get(User, api.admin.id)
+        accounts.set_flags(actor, db.session.get(User, api.other.id), enabled=False)
+        db.session.commit()
+    envelope(api.get(newtask, api.other), 401, "Unauthorized", "project")
+
+
+def test_another_process_change_to_a_key_is_seen_within_the_cache_time(any_api: Api):
+    api = any_api
+    key = api.contributor.key
+    with api.app.app_context():
+        ttl = api.app.config["API_KEY_CACHE_SECONDS"]
+        assert ttl > 0
+        owner = accounts.api_key_owner(key, now=1000.0)
+        assert owner is not None and owner.id == api.contributor.id and not owner.admin
+        # another process rotates the key: this one never hears of it
+        db.session.execute(
+            update(User).where(User.id == api.contributor.id).values(api_key="r" * 32)
+        )
+        db.session.commit()
+        assert accounts.api_key_owner(key, now=1000.0 + ttl - 0.01) == owner
+        assert accounts.api_key_owner(key, now=1000.0 + ttl + 0.01) is None
+        # an unknown key is not cached: the new key works at once
+        assert accounts.api_key_owner("r" * 32, now=1000.0).id == api.contributor.id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import select
 
 from labelhive import config
@@ -125,3 +126,36 @@ def test_gold_weighted_consensus_on_the_engine_filled_crowd(app) -> None:
         accuracy[method] = sum(r.label == crowd.truth[r.task_id] for r in rows) / len(rows)
     print(f"\nengine-filled crowd (45 items, 6 annotators, one always 'dog'): {accuracy}")
     assert accuracy["gold_weighted"] >= accuracy["majority_vote"]
+
+
+def test_a_window_is_asked_for_once_per_process_and_a_lost_race_is_no_error(any_url: str) -> None:
+    app = make_app(any_url, CONSENSUS_DEBOUNCE_SECONDS=3600)
+    statements: list[str] = []
+    errors: list[BaseException] = []
+    with app.app_context():
+        project_id = make_project(make_user("alice"), n_tasks=1, n_answers=1).id
+        db.session.commit()
+        event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        event.listen(db.engine, "handle_error", lambda ctx: errors.append(ctx.original_exception))
+        now = time.time()
+        job_id = services.request_recompute(project_id, now=now)
+        assert job_id is not None
+        # the same window again in this process: no statement at all
+        statements.clear()
+        assert services.request_recompute(project_id, now=now + 1) is None
+        assert statements == []
+        assert _wait(job_id).status == "finished"
+        db.session.remove()
+    # another process (another app) asks for the same window: refused by the database
+    # without an error (INSERT ... ON CONFLICT DO NOTHING), and no second job
+    other = make_app(any_url, CONSENSUS_DEBOUNCE_SECONDS=3600)
+    with other.app_context():
+        event.listen(db.engine, "handle_error", lambda ctx: errors.append(ctx.original_exception))
+        assert services.request_recompute(project_id, now=now) is None
+        records = db.session.scalars(select(JobRecord.id).where(JobRecord.kind == "consensus"))
+        assert records.all() == [job_id]
+        db.session.remove()
+        db.engine.dispose()
+    assert errors == []
+    with app.app_context():
+        db.engine.dispose()
