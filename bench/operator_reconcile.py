@@ -57,40 +57,17 @@ def wait(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
 
 
 def run(noop_rounds: int) -> str:
-    import kmock
     from kopf.testing import KopfRunner
 
     from labelhive_operator import k8s
     from labelhive_operator import reconcile
-    from tests.operator.emulator import Emulator
+    from tests.operator.emulator import start_api
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
-    async def start() -> tuple[Any, Any]:
-        emu = Emulator()
-        await emu.__aenter__()
-        server = kmock.Server(emu)
-        await server.__aenter__()
-        emu.resources["labelhive.io/v1alpha1/labelingprojects"] = kmock.ResourceInfo(
-            kind="LabelingProject",
-            namespaced=True,
-            verbs={"get", "list", "watch", "patch"},
-            subresources={"status"},
-        )
-        emu.resources["v1/events"] = kmock.ResourceInfo(
-            kind="Event", namespaced=True, verbs={"create"}
-        )
-        emu.resources["v1/namespaces"] = kmock.ResourceInfo(
-            kind="Namespace", namespaced=False, verbs={"list", "watch"}
-        )
-        emu.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = kmock.ResourceInfo(
-            kind="CustomResourceDefinition", namespaced=False, verbs={"list", "watch"}
-        )
-        return emu, server
-
-    emu, server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    emu, server = asyncio.run_coroutine_threadsafe(start_api(), loop).result(10)
 
     def objects(plural: str) -> dict[str, dict[str, Any]]:
         async def snap() -> dict[str, dict[str, Any]]:

@@ -49,6 +49,7 @@ def render(collectors: Iterable[Collector] = ()) -> tuple[bytes, str]:
         extra.register(collector)
     return body + generate_latest(extra), CONTENT_TYPE_LATEST
 
+
 JOB_SECONDS = Histogram(
     "labelhive_job_seconds",
     "Background job duration by job function and outcome",

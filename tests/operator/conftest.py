@@ -99,38 +99,14 @@ def _start_loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
 @pytest.fixture
 def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
     """Run kmock's emulator (with the kopf fixes) and the real operator in its own thread."""
-    import kmock
     from kopf.testing import KopfRunner
 
     from labelhive_operator import k8s
-    from tests.operator.emulator import Emulator
+    from tests.operator.emulator import start_api
 
     loop, thread = _start_loop()
 
-    async def start() -> tuple[Any, Any]:
-        emu = Emulator()
-        await emu.__aenter__()
-        server = kmock.Server(emu)
-        await server.__aenter__()
-        emu.resources["labelhive.io/v1alpha1/labelingprojects"] = kmock.ResourceInfo(
-            kind="LabelingProject",
-            namespaced=True,
-            verbs={"get", "list", "watch", "patch"},
-            subresources={"status"},
-        )
-        emu.resources["v1/events"] = kmock.ResourceInfo(
-            kind="Event", namespaced=True, verbs={"create"}
-        )
-        # kopf's observers wait until discovery shows these two (never listed: scanning is off)
-        emu.resources["v1/namespaces"] = kmock.ResourceInfo(
-            kind="Namespace", namespaced=False, verbs={"list", "watch"}
-        )
-        emu.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = kmock.ResourceInfo(
-            kind="CustomResourceDefinition", namespaced=False, verbs={"list", "watch"}
-        )
-        return emu, server
-
-    emu, server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    emu, server = asyncio.run_coroutine_threadsafe(start_api(), loop).result(10)
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         yaml.safe_dump(

@@ -216,3 +216,29 @@ class Emulator(kmock.KubernetesEmulator):
             for r in list(self._requests)[since:]
             if str(r.method).upper().rsplit(".", 1)[-1] in {"POST", "PATCH", "PUT", "DELETE"}
         ]
+
+
+async def start_api() -> tuple[Emulator, kmock.Server]:
+    """Start the emulator behind a kmock server, with the resources the operator uses.
+
+    The operator's tests and ``bench/operator_reconcile.py`` both run the real operator on it.
+    """
+    emu = Emulator()
+    await emu.__aenter__()
+    server = kmock.Server(emu)
+    await server.__aenter__()
+    emu.resources["labelhive.io/v1alpha1/labelingprojects"] = kmock.ResourceInfo(
+        kind="LabelingProject",
+        namespaced=True,
+        verbs={"get", "list", "watch", "patch"},
+        subresources={"status"},
+    )
+    emu.resources["v1/events"] = kmock.ResourceInfo(kind="Event", namespaced=True, verbs={"create"})
+    # kopf's observers wait until discovery shows these two (never listed: scanning is off)
+    emu.resources["v1/namespaces"] = kmock.ResourceInfo(
+        kind="Namespace", namespaced=False, verbs={"list", "watch"}
+    )
+    emu.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = kmock.ResourceInfo(
+        kind="CustomResourceDefinition", namespaced=False, verbs={"list", "watch"}
+    )
+    return emu, server

@@ -101,16 +101,7 @@ def start_export(project: Project, user: User | None, what: str, fmt: str) -> Jo
     if project.id is None:
         db.session.flush()
     prefix = f"export-{project.id}-{what}-{fmt}-"
-    running = db.session.scalar(
-        select(JobRecord)
-        .where(
-            JobRecord.project_id == project.id,
-            JobRecord.kind == EXPORT,
-            JobRecord.id.startswith(prefix, autoescape=True),
-            JobRecord.status.in_((QUEUED, RUNNING)),
-        )
-        .limit(1)
-    )
+    running = unfinished(project.id, EXPORT, prefix)
     if running is not None:
         return running
     job_id = prefix + _token(None)
@@ -154,7 +145,7 @@ def start_s3_import(
     if project.id is None:
         db.session.flush()
     same = f"{project.id}|{bucket}|{prefix}|{wanted}|{n_answers}"
-    running = _unfinished(project.id, IMPORT, f"s3import-{project.id}-{_token(same)[:12]}-")
+    running = unfinished(project.id, IMPORT, f"s3import-{project.id}-{_token(same)[:12]}-")
     if running is not None:
         return running
     job_id = f"s3import-{project.id}-{_token(same)[:12]}-{_token(None)}"
@@ -192,7 +183,7 @@ def start_dataset_export(
     if project.id is None:
         db.session.flush()
     prefix = f"export-{project.id}-dataset-{fmt}-"
-    running = _unfinished(project.id, EXPORT, prefix)
+    running = unfinished(project.id, EXPORT, prefix)
     if running is not None:
         return running
     job_id = prefix + _token(None)
@@ -210,7 +201,11 @@ def start_dataset_export(
     )
 
 
-def _unfinished(project_id: int, kind: str, prefix: str) -> JobRecord | None:
+def unfinished(project_id: int, kind: str, prefix: str) -> JobRecord | None:
+    """The project's queued or running job of ``kind`` whose id starts with ``prefix``.
+
+    Starting the same work twice returns this record instead of a second job.
+    """
     return db.session.scalar(
         select(JobRecord)
         .where(

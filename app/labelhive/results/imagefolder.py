@@ -37,8 +37,7 @@ from sqlalchemy import select
 from labelhive.extensions import db
 from labelhive.jobs import queues
 from labelhive.jobs import records
-from labelhive.jobs.models import QUEUED
-from labelhive.jobs.models import RUNNING
+from labelhive.jobs import services as job_services
 from labelhive.jobs.models import JobRecord
 from labelhive.projects.models import Project
 from labelhive.results import dataset
@@ -164,16 +163,7 @@ def start(
         db.session.flush()
     target = hashlib.sha256(f"{bucket}/{prefix}".encode()).hexdigest()[:16]
     job_prefix = f"{KIND}-{project.id}-{target}-"
-    running = db.session.scalar(
-        select(JobRecord)
-        .where(
-            JobRecord.project_id == project.id,
-            JobRecord.kind == KIND,
-            JobRecord.id.startswith(job_prefix, autoescape=True),
-            JobRecord.status.in_((QUEUED, RUNNING)),
-        )
-        .limit(1)
-    )
+    running = job_services.unfinished(project.id, KIND, job_prefix)
     if running is not None:
         return running
     job_id = job_prefix + uuid.uuid4().hex[:12]
