@@ -134,6 +134,17 @@ class RedisCluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class RedisServer(RedisCluster):
+    """One Redis master alone (no replica, no Sentinels), with the same password."""
+
+    def start(self) -> None:
+        self._server("master", self.master_port)
+
+    def config(self) -> dict[str, str]:
+        """The app's ``REDIS_*`` configuration for this server."""
+        return {"REDIS_URL": f"redis://127.0.0.1:{self.master_port}/0", "REDIS_PASSWORD": PASSWORD}
+
+
 @contextlib.contextmanager
 def redis_cluster() -> Iterator[RedisCluster]:
     cluster = RedisCluster()

@@ -11,8 +11,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from flask import Flask
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
 from rq import Worker
 from rq.job import Job
@@ -26,7 +29,29 @@ log = logging.getLogger(__name__)
 
 
 class LabelhiveWorker(Worker):
-    """RQ's forking worker, with a fresh database pool per horse and job duration metrics."""
+    """RQ's forking worker, with a fresh database pool per horse and job duration metrics.
+
+    It also outlives a Redis failover longer than the client's retry budget: RQ's dequeue loop
+    waits for Redis to come back, but a heartbeat sent after a job, or while a horse works, would
+    raise out of the worker and end it. A missed heartbeat only ages the worker's key in Redis
+    (its TTL is minutes); the next one, or the dequeue loop's backoff, picks up from there.
+    """
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        if pipeline is not None:
+            # queued on a pipeline: the caller's execute() is where Redis is reached
+            super().heartbeat(timeout, pipeline)
+            return
+        try:
+            super().heartbeat(timeout)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("heartbeat skipped, Redis unavailable: %s", exc)
+
+    def maintain_heartbeats(self, job: Job, execution: Any) -> None:
+        try:
+            super().maintain_heartbeats(job, execution)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("heartbeat of job %s skipped, Redis unavailable: %s", job.id, exc)
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         # close=False: the sockets stay open for the parent, the horse just stops using them
