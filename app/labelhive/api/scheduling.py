@@ -52,19 +52,27 @@ def _limit(value: str | None) -> int:
 
 @bp.get("/project/<ref>/newtask")
 def new_task(ref: str) -> Response:
-    # the hot path: a Core read of what authorization needs, no ORM objects, no session
-    project = services.project_access(ref)
-    if project is None:
-        raise errors.not_found(f"Project {ref} does not exist.")
+    # the hot path: no ORM, no session; the engine's claim reads the project and calls
+    # ``authorize`` with it, so a claim is two statements
     user = auth.caller()
     if user is None:
         raise errors.unauthorized("Sign in or send your API key to contribute to this project.")
-    if not access.can_contribute(user, project):
-        raise errors.forbidden("This project is not published.")
+    project_id = services.project_id_of(ref)
+
+    def authorize(project: engine.ProjectRef | None) -> None:
+        if project is None:
+            raise errors.not_found(f"Project {ref} does not exist.")
+        if not access.can_contribute(user, project):
+            raise errors.forbidden("This project is not published.")
+
     as_list = _limit(request.args.get("limit")) > 1
-    project_id, user_id = project.id, user.id
+    user_id = user.id
     services.end_transaction()
-    claim = engine.claim(db.engine, project_id, user_id)
+    claim = None
+    if project_id is not None:
+        claim = engine.claim(db.engine, project_id, user_id, authorize=authorize)
+    else:
+        authorize(None)
     tasks = [] if claim is None else [_with_image_url(serialize.task(claim.task, manager=False))]
     if as_list:
         return jsonify(tasks)

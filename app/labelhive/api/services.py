@@ -172,34 +172,24 @@ def _read_one(stmt: Any) -> Any:
         return conn.execute(stmt).one_or_none()
 
 
-def project_access(ref: str) -> Any:
-    """``(id, owner_id, published)`` of the project with this id or short name, or ``None``."""
-    columns = select(Project.id, Project.owner_id, Project.published)
+def project_id_of(ref: str) -> int | None:
+    """The id named by ``ref``: digits are the id, taken without a read (the claim reads the
+    project anyway); a short name is looked up. ``None`` when it names nothing."""
     if ref.isdigit():
-        if int(ref) > MAX_INT:
-            return None
-        return _read_one(columns.where(Project.id == int(ref)))
-    return _read_one(columns.where(Project.short_name == ref))
-
-
-def task_access(task_id: int) -> Any:
-    """``(id, owner_id, published)`` of the project of this task, or ``None`` (no such task)."""
-    if not -MAX_INT <= task_id <= MAX_INT:
-        return None
-    return _read_one(
-        select(Project.id, Project.owner_id, Project.published)
-        .join(Task, Task.project_id == Project.id)
-        .where(Task.id == task_id)
-    )
+        return int(ref) if int(ref) <= MAX_INT else None
+    row = _read_one(select(Project.id).where(Project.short_name == ref))
+    return None if row is None else row.id
 
 
 def end_transaction() -> None:
     """Commit the request's session before an engine call.
 
     The engine runs its own transactions; ending ours first returns its connection to the pool
-    and, on SQLite, lets later reads see the engine's writes.
+    and, on SQLite, lets later reads see the engine's writes. No session yet (an API-key
+    caller on the hot path): nothing to end, and none is created.
     """
-    db.session.commit()
+    if db.session.registry.has():
+        db.session.commit()
 
 
 def duplicate_project_field(values: dict[str, Any], exclude_id: int | None) -> str | None:

@@ -22,6 +22,7 @@ from labelhive.api import auth
 from labelhive.api import errors
 from labelhive.api import listing
 from labelhive.api import payload
+from labelhive.api import query
 from labelhive.api import serialize
 from labelhive.api import services
 from labelhive.api.blueprint import bp
@@ -95,16 +96,23 @@ def taskrun_create() -> Response:
     external_uid = values.get("external_uid")
     if external_uid is not None and (not isinstance(external_uid, str) or len(external_uid) > 255):
         raise errors.bad_request("external_uid must be a string of at most 255 characters.")
-    # one Core read for authorization; the engine re-checks the task under its row lock
-    project = services.task_access(task_id)
-    if project is None:
+    if not -query.MAX_INT <= task_id <= query.MAX_INT:  # no row has it; the driver would overflow
         raise refusal(EngineError(Refusal.TASK_NOT_FOUND))
-    if not access.can_contribute(user, project):
-        raise errors.forbidden("You may not contribute to this project.")
+
+    # the engine reads the task's project under the task's row lock, with all else it checks
+    def authorize(project: engine.ProjectRef | None) -> None:
+        if project is None or not access.can_contribute(user, project):
+            raise errors.forbidden("You may not contribute to this project.")
+
     user_id = user.id
     services.end_transaction()
     return _submit(
-        task_id, user_id, values.get("info"), project_id=project_id, external_uid=external_uid
+        task_id,
+        user_id,
+        values.get("info"),
+        project_id=project_id,
+        external_uid=external_uid,
+        authorize=authorize,
     )
 
 

@@ -100,6 +100,7 @@ def after_submit(engine: Engine, submitted: Submitted) -> bool:
         return False
     from labelhive.results import services
 
-    reopened = escalate(engine, submitted.answer["task_id"])
+    # the submit read the project's setting under the task's lock: no read when it is off
+    reopened = submitted.adaptive_redundancy and escalate(engine, submitted.answer["task_id"])
     services.request_recompute(submitted.answer["project_id"])
     return reopened

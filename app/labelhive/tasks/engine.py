@@ -11,13 +11,16 @@ locking is explicit and the same on every code path:
 Lock order is always task row → its leases/answers, which rules out deadlocks between claims,
 submits and the sweep; deadlocks and "database is locked" are still retried, to be safe.
 
-Round trips are the cost under load, so the hot path is short: a claim is one read of the
-project (settings, the lease the user holds, whether any lease expired) and, on PostgreSQL, ONE
-statement that picks, reserves and leases (a CTE, run in autocommit: it is atomic by itself);
-a submit is one read of everything it checks (task under its row lock, answer options, the
-user's answer and lease), one delete of the leases it frees, the answer insert and the counter
-update (whose RETURNING recounts the answers). The rare paths (renewing a held lease, sweeping
-expired ones) stay ordinary transactions.
+Round trips, and the Python around each statement, are the cost under load, so the hot path
+is short. On PostgreSQL both run on the driver connection (:mod:`labelhive.tasks.driver`): a
+claim is one read of the project (settings, owner and published flag for ``authorize``, the
+lease the user holds, whether any lease expired) and ONE statement that picks, reserves and
+leases (a CTE, in autocommit: it is atomic by itself); a submit is two round trips in
+psycopg's pipeline mode, ``BEGIN`` with one read of everything it checks (task under its row
+lock, its project, the user's answer and lease, the expired leases of others), then the
+writes with ``COMMIT``, so the row lock is held for one turn of the thread. The rare paths
+(renewing a held lease, sweeping expired ones) and SQLite take ordinary transactions through
+SQLAlchemy, with the same rules.
 
 Counters on the task row (``n_done``, ``n_reserved``) make "answers + live leases < n_answers" a
 column comparison that the partial indexes serve. A lease holds its slot until it is deleted;
@@ -37,6 +40,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from typing import NamedTuple
 from typing import TypeVar
 
 from sqlalchemy import Connection
@@ -49,9 +53,11 @@ from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal
+from sqlalchemy import literal_column
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import OperationalError
 
 from labelhive import metrics
@@ -59,6 +65,7 @@ from labelhive.answers.models import Answer
 from labelhive.db import utcnow
 from labelhive.projects.models import Project
 from labelhive.results.models import Result
+from labelhive.tasks import driver
 from labelhive.tasks import rules
 from labelhive.tasks.models import Lease
 from labelhive.tasks.models import Skip
@@ -99,6 +106,21 @@ class Submitted:
     answer: dict[str, Any]
     created: bool
     completed_task: bool
+    # the project raises redundancy on disagreement (results.adaptive): read under the lock
+    adaptive_redundancy: bool = False
+
+
+class ProjectRef(NamedTuple):
+    """What authorization needs of a project (:mod:`labelhive.projects.access`)."""
+
+    id: int
+    owner_id: int
+    published: bool
+
+
+# ``authorize`` arguments: called with the project (``None`` when claim finds no such project)
+# before anything is written; it raises to refuse
+Authorize = Callable[[ProjectRef | None], None]
 
 
 @contextmanager
@@ -176,13 +198,16 @@ def _candidate_query(
         conds.append(T.c.gold_answer.is_not(None))
         order: list[Any] = [func.random()]
     else:
+        # the open-task indexes' own predicate, with its constant written in: a prepared
+        # statement's generic plan can only use a partial index whose predicate it implies,
+        # and ``state = $1`` implies nothing (PostgreSQL then scans past every done task)
         conds += [
-            T.c.state == "ongoing",
+            T.c.state == literal_column("'ongoing'"),
             T.c.gold_answer.is_(None),
             T.c.n_done + T.c.n_reserved < T.c.n_answers,
         ]
         order = _order(ordering)
-    return select(T.c.id).where(*conds).order_by(*order).limit(1)
+    return select(T.c.id).where(*conds).order_by(*order).limit(literal_column("1"))
 
 
 def _candidate(
@@ -199,12 +224,16 @@ def claim(
     *,
     now: dt.datetime | None = None,
     rng: random.Random | None = None,
+    authorize: Authorize | None = None,
 ) -> Claim | None:
     """Hand ``user_id`` a task of the project, with a lease, or ``None`` when none is left.
 
     A user who holds a live lease gets that task back (its lease renewed).
+
+    :param authorize: checks the caller against the project read by the claim itself (no
+        read of its own); see :data:`Authorize`.
     """
-    return _measured_claim(engine, project_id, user_id, now, rng, ahead=False)
+    return _measured_claim(engine, project_id, user_id, now, rng, authorize, ahead=False)
 
 
 def claim_ahead(
@@ -220,7 +249,7 @@ def claim_ahead(
     The extra lease is an ordinary lease: it reserves a slot like any other, so redundancy
     stays exact. The candidate query leaves out tasks the user holds or answered.
     """
-    return _measured_claim(engine, project_id, user_id, now, rng, ahead=True)
+    return _measured_claim(engine, project_id, user_id, now, rng, None, ahead=True)
 
 
 def _measured_claim(
@@ -229,11 +258,13 @@ def _measured_claim(
     user_id: int,
     now: dt.datetime | None,
     rng: random.Random | None,
+    authorize: Authorize | None,
     *,
     ahead: bool,
 ) -> Claim | None:
     started = time.perf_counter()
-    result = _retrying(lambda: _claim(engine, project_id, user_id, now or utcnow(), rng, ahead))
+    when = now or utcnow()
+    result = _retrying(lambda: _claim(engine, project_id, user_id, when, rng, ahead, authorize))
     metrics.CLAIM_SECONDS.observe(time.perf_counter() - started)
     outcome = "none" if result is None else ("resumed" if result.resumed else "leased")
     metrics.CLAIMS.labels(outcome).inc()
@@ -247,19 +278,26 @@ def _claim(
     now: dt.datetime,
     rng: random.Random | None,
     ahead: bool,
+    authorize: Authorize | None,
 ) -> Claim | None:
     if engine.dialect.name == "postgresql":
-        claimed = _claim_pg(engine, project_id, user_id, now, rng, ahead)
+        claimed = _claim_pg(engine, project_id, user_id, now, rng, ahead, authorize)
         if claimed is not _TRANSACTION:
             return claimed
+        authorize = None  # done: it passed on the same read
     with _write(engine) as conn:
         # one round trip: the project's settings, the lease the user holds, whether to sweep
         project = conn.execute(_claim_context(ahead), {"p": project_id, "u": user_id, "now": now})
         project = project.one_or_none()
+        if authorize is not None:
+            authorize(_project_ref(project))
         if project is None:
             return None
         expires = rules.lease_expiry(now, project.lease_ttl)
         if project.held_id is not None:
+            # the lock order (task row, then its leases) holds for renewals too: a submit
+            # counts the task's leases under that lock
+            _lock_task_of_lease(conn, project.held_id)
             task_id = conn.scalar(
                 update(L)
                 .where(L.c.id == project.held_id)
@@ -282,6 +320,18 @@ def _claim(
 _TRANSACTION: Any = object()
 
 
+def _project_ref(row: Any) -> ProjectRef | None:
+    return None if row is None else ProjectRef(row.id, row.owner_id, row.published)
+
+
+def _lock_task_of_lease(conn: Connection, lease_id: int) -> None:
+    conn.execute(
+        select(T.c.id)
+        .where(T.c.id == select(L.c.task_id).where(L.c.id == lease_id).scalar_subquery())
+        .with_for_update(of=T)
+    ).all()
+
+
 def _claim_pg(
     engine: Engine,
     project_id: int,
@@ -289,27 +339,34 @@ def _claim_pg(
     now: dt.datetime,
     rng: random.Random | None,
     ahead: bool,
+    authorize: Authorize | None,
 ) -> Claim | None:
     """The usual PostgreSQL claim in two statements and no explicit transaction.
 
     The context read takes no lock (it decides nothing by itself) and each take is ONE atomic
     statement that locks, re-checks and reserves, so autocommit saves the ``BEGIN`` and
-    ``COMMIT`` round trips. A held lease to renew or expired leases to sweep take several
-    writes: then it returns ``_TRANSACTION`` and the caller runs the transactional claim.
+    ``COMMIT`` round trips. Both run on the driver (:mod:`labelhive.tasks.driver`). A held
+    lease to renew or expired leases to sweep take several writes: then it returns
+    ``_TRANSACTION`` and the caller runs the transactional claim.
     """
     with engine.connect() as base:
         conn = base.execution_options(isolation_level="AUTOCOMMIT")
         params = {"p": project_id, "u": user_id, "now": now}
-        project = conn.execute(_claim_context(ahead), params).one_or_none()
-        if project is None:
-            return None
-        if project.held_id is not None or project.has_expired:
-            return _TRANSACTION
-        expires = rules.lease_expiry(now, project.lease_ttl)
-        for gold, skip_skipped in _kinds(project.gold_rate, rng):
-            row = _take_pg(conn, project, user_id, gold, skip_skipped, now, expires)
-            if row is not None:
-                return Claim(row, expires, resumed=False)
+        with driver.connection(conn) as raw:
+            context = driver.compiled(conn.dialect, _claim_context(ahead))
+            project = driver.one(raw, context, params)
+            if authorize is not None:
+                authorize(_project_ref(project))
+            if project is None:
+                return None
+            if project.held_id is not None or project.has_expired:
+                return _TRANSACTION
+            params["expires"] = expires = rules.lease_expiry(now, project.lease_ttl)
+            for gold, skip_skipped in _kinds(project.gold_rate, rng):
+                take = _take_pg_statement(project.ordering, gold, skip_skipped)
+                row = driver.one_dict(raw, driver.compiled(conn.dialect, take), params)
+                if row is not None:
+                    return Claim(row, expires, resumed=False)
         return None
 
 
@@ -336,12 +393,14 @@ def _claim_context(ahead: bool) -> Any:
     expired = exists().where(L.c.project_id == P.c.id, L.c.expires_at <= bindparam("now"))
     return select(
         P.c.id,
+        P.c.owner_id,
+        P.c.published,
         P.c.lease_ttl,
         P.c.ordering,
         P.c.gold_rate,
         (literal(None, Integer) if ahead else held).label("held_id"),
         expired.label("has_expired"),
-    ).where(P.c.id == bindparam("p"))
+    ).where(P.c.id == bindparam("p", type_=Integer))
 
 
 def _take(
@@ -433,18 +492,23 @@ def submit(
     now: dt.datetime | None = None,
     user_ip: str | None = None,
     external_uid: str | None = None,
+    authorize: Authorize | None = None,
 ) -> Submitted:
     """Store ``user_id``'s answer to a task, exactly once, if the task has room.
 
     A retried submit with the same answer returns the stored answer (``created`` False).
 
+    :param authorize: checks the caller against the task's project, read under the task's
+        row lock with everything else (no read of its own); see :data:`Authorize`.
     :raise EngineError: with the :class:`Refusal` reason; nothing is stored then.
     """
     started = time.perf_counter()
+    run = _submit_pg if engine.dialect.name == "postgresql" else _submit
+    when = now or utcnow()
     try:
         result = _retrying(
-            lambda: _submit(
-                engine, task_id, user_id, info, project_id, now or utcnow(), user_ip, external_uid
+            lambda: run(
+                engine, task_id, user_id, info, project_id, when, user_ip, external_uid, authorize
             )
         )
     except EngineError as exc:
@@ -459,6 +523,30 @@ def submit(
     return result
 
 
+def _check_submit(
+    found: Any, info: Any, project_id: int | None, authorize: Authorize | None
+) -> None:
+    """The refusals decided by the context read alone (both dialects); raises EngineError.
+
+    The caller handles an existing answer (idempotent retry or a different answer) between
+    the project check and the answer's validation: ``answer_id`` is not checked here.
+    """
+    if found is None:
+        raise EngineError(Refusal.TASK_NOT_FOUND)
+    if authorize is not None:
+        authorize(ProjectRef(found["project_id"], found["owner_id"], found["published"]))
+    if project_id is not None and found["project_id"] != project_id:
+        raise EngineError(Refusal.WRONG_PROJECT)
+
+
+def _check_answer(found: Any, info: Any) -> None:
+    options = found["project_info"] or {}
+    answers = options.get("answers") if isinstance(options, dict) else None
+    error = rules.answer_error(info, [str(o) for o in answers] if answers else [])
+    if error:
+        raise EngineError(Refusal.INVALID_ANSWER, error)
+
+
 def _submit(
     engine: Engine,
     task_id: int,
@@ -468,28 +556,21 @@ def _submit(
     now: dt.datetime,
     user_ip: str | None,
     external_uid: str | None,
+    authorize: Authorize | None,
 ) -> Submitted | EngineError:
     with _write(engine) as conn:
-        # one round trip: the task under its row lock, the project's answer options, this
-        # user's stored answer and lease
-        found = (
-            conn.execute(_submit_context(), {"t": task_id, "u": user_id}).mappings().one_or_none()
-        )
-        if found is None:
-            raise EngineError(Refusal.TASK_NOT_FOUND)
+        # one round trip: the task under its row lock, its project (answer options, owner),
+        # this user's stored answer and lease
+        params = {"t": task_id, "u": user_id, "now": now}
+        found = conn.execute(_submit_context(), params).mappings().one_or_none()
+        _check_submit(found, info, project_id, authorize)
         task = found
-        if project_id is not None and task["project_id"] != project_id:
-            raise EngineError(Refusal.WRONG_PROJECT)
         if found["answer_id"] is not None:
             existing = conn.execute(select(A).where(A.c.id == found["answer_id"])).mappings().one()
             if existing["info"] == info:
                 return Submitted(dict(existing), created=False, completed_task=False)
             raise EngineError(Refusal.ALREADY_ANSWERED)
-        options = found["project_info"] or {}
-        answers = options.get("answers") if isinstance(options, dict) else None
-        error = rules.answer_error(info, [str(o) for o in answers] if answers else [])
-        if error:
-            raise EngineError(Refusal.INVALID_ANSWER, error)
+        _check_answer(found, info)
 
         # under the row lock: the user's own lease goes (its slot is the one the answer fills)
         # and expired leases of others give their slots back right now
@@ -546,19 +627,226 @@ def _submit(
             _check_not_over_collected(task_id, stored, task["n_answers"])
         if complete:
             _write_result(conn, task["project_id"], task_id, now, had_result=found["has_result"])
-        return Submitted(dict(answer), created=True, completed_task=complete)
+        return Submitted(
+            dict(answer),
+            created=True,
+            completed_task=complete,
+            adaptive_redundancy=bool(found["adaptive_redundancy"]),
+        )
+
+
+def _submit_pg(
+    engine: Engine,
+    task_id: int,
+    user_id: int,
+    info: Any,
+    project_id: int | None,
+    now: dt.datetime,
+    user_ip: str | None,
+    external_uid: str | None,
+    authorize: Authorize | None,
+) -> Submitted | EngineError:
+    """:func:`_submit` on PostgreSQL: two round trips, the same rules and statements' effects.
+
+    In psycopg's pipeline mode on the driver connection: ``BEGIN`` and the context read (task
+    row lock) go together, Python decides, then the writes and ``COMMIT`` go together. So the
+    row lock, which the task's other annotators queue for, is held for one turn of this
+    thread instead of six. The context read counts the leases the delete will remove (every
+    lease change takes the task's row lock first); the delete and the counter update are one
+    statement all the same, so ``n_reserved`` follows the rows actually deleted.
+    """
+    params: dict[str, Any] = {"t": task_id, "u": user_id, "now": now}
+    dialect = engine.dialect
+    with engine.connect() as conn, driver.connection(conn) as raw:
+        try:
+            with raw.pipeline():
+                found = driver.one_dict(raw, driver.compiled(dialect, _submit_context()), params)
+                _check_submit(found, info, project_id, authorize)
+                task: dict[str, Any] = found  # type: ignore[assignment]
+                if task["answer_id"] is not None:
+                    existing = driver.one_dict(
+                        raw, driver.compiled(dialect, _answer_by_id()), {"a": task["answer_id"]}
+                    )
+                    raw.rollback()
+                    if existing is not None and existing["info"] == info:
+                        return Submitted(existing, created=False, completed_task=False)
+                    raise EngineError(Refusal.ALREADY_ANSWERED)
+                _check_answer(task, info)
+                expired = task["expired_leases"]
+                gone = expired + (task["lease_created"] is not None)
+                reserved_by_others = task["n_reserved"] - gone
+                gold = task["gold_answer"] is not None
+                if not gold and not rules.has_room(
+                    task["n_done"], reserved_by_others, task["n_answers"]
+                ):
+                    # give the slot back and commit that; the refusal is raised after
+                    driver.one(raw, driver.compiled(dialect, _pg_free_leases()), params)
+                    raw.commit()
+                    _count_expired(expired)
+                    return EngineError(Refusal.NO_ROOM)
+                n_done = task["n_done"] + 1
+                complete = rules.is_complete(n_done, task["n_answers"], gold)
+                params.update(
+                    p=task["project_id"],
+                    info=driver.jsonb(info),
+                    created=task["lease_created"] or now,
+                    ip=user_ip,
+                    uid=external_uid,
+                    n_done=n_done,
+                    state="completed" if complete else task["state"],
+                )
+                answer = raw.cursor(row_factory=driver.dict_row)
+                answer.execute(*driver.compiled(dialect, _pg_insert_answer()).call(params))
+                counted = raw.cursor()
+                counted.execute(*driver.compiled(dialect, _pg_count_answer()).call(params))
+                if complete:
+                    if task["has_result"]:
+                        raw.execute(*driver.compiled(dialect, _pg_retire_result()).call(params))
+                    raw.execute(*driver.compiled(dialect, _pg_insert_result()).call(params))
+                raw.commit()
+                row = answer.fetchone()
+                stored = counted.fetchone()
+        except BaseException:
+            raw.rollback()
+            raise
+    _count_expired(expired)
+    if not gold:
+        _check_not_over_collected(task_id, stored[0], task["n_answers"])
+    return Submitted(
+        row,
+        created=True,
+        completed_task=complete,
+        adaptive_redundancy=bool(task["adaptive_redundancy"]),
+    )
+
+
+def _count_expired(expired: int) -> None:
+    if expired:
+        metrics.LEASES_EXPIRED.inc(expired)
+
+
+@functools.cache
+def _answer_by_id() -> Any:
+    return select(A).where(A.c.id == bindparam("a", type_=Integer))
+
+
+def _pg_gone() -> Any:
+    return (
+        delete(L)
+        .where(
+            L.c.task_id == bindparam("t", type_=Integer),
+            or_(
+                L.c.user_id == bindparam("u", type_=Integer),
+                L.c.expires_at <= bindparam("now", type_=L.c.expires_at.type),
+            ),
+        )
+        .returning(L.c.id)
+        .cte("gone")
+    )
+
+
+@functools.cache
+def _pg_free_leases() -> Any:
+    """Delete the user's and the expired leases of the task, and take their slots back."""
+    gone = _pg_gone()
+    freed = select(func.count()).select_from(gone).scalar_subquery()
+    return (
+        update(T)
+        .where(T.c.id == bindparam("t", type_=Integer))
+        .values(n_reserved=T.c.n_reserved - freed)
+        .returning(T.c.n_reserved)
+        .add_cte(gone)
+    )
+
+
+@functools.cache
+def _pg_insert_answer() -> Any:
+    return (
+        insert(A)
+        .values(
+            project_id=bindparam("p", type_=Integer),
+            task_id=bindparam("t", type_=Integer),
+            user_id=bindparam("u", type_=Integer),
+            info=bindparam("info", type_=A.c.info.type),
+            created=bindparam("created", type_=A.c.created.type),
+            finish_time=bindparam("now", type_=A.c.finish_time.type),
+            user_ip=bindparam("ip", type_=A.c.user_ip.type),
+            external_uid=bindparam("uid", type_=A.c.external_uid.type),
+        )
+        .returning(*A.c)
+    )
+
+
+@functools.cache
+def _pg_count_answer() -> Any:
+    """The leases go, the answer counts; RETURNING recounts the stored answers independently."""
+    gone = _pg_gone()
+    freed = select(func.count()).select_from(gone).scalar_subquery()
+    task_id = bindparam("t", type_=Integer)
+    return (
+        update(T)
+        .where(T.c.id == task_id)
+        .values(
+            n_done=bindparam("n_done", type_=Integer),
+            n_reserved=T.c.n_reserved - freed,
+            state=bindparam("state", type_=T.c.state.type),
+        )
+        .returning(
+            select(func.count()).select_from(A).where(A.c.task_id == task_id).scalar_subquery()
+        )
+        .add_cte(gone)
+    )
+
+
+@functools.cache
+def _pg_retire_result() -> Any:
+    task_id = bindparam("t", type_=Integer)
+    return update(R).where(R.c.task_id == task_id, R.c.last_version).values(last_version=False)
+
+
+@functools.cache
+def _pg_insert_result() -> Any:
+    """The task's result: its answer ids (this statement sees the answer just inserted)."""
+    task_id = bindparam("t", type_=Integer)
+    ids = func.jsonb_agg(aggregate_order_by(A.c.id, A.c.id))
+    return insert(R).from_select(
+        ["project_id", "task_id", "task_run_ids", "last_version", "created"],
+        select(
+            bindparam("p", type_=Integer),
+            task_id,
+            ids,
+            literal(True),
+            bindparam("now", type_=R.c.created.type),
+        ).where(A.c.task_id == task_id),
+    )
 
 
 @functools.cache
 def _submit_context() -> Any:
+    """The submit's one read: the task under its row lock, its project (answer options, owner,
+    adaptive redundancy), this user's answer and lease, the task's expired leases of others."""
     mine = and_(A.c.task_id == T.c.id, A.c.user_id == bindparam("u", type_=Integer))
     leased = and_(L.c.task_id == T.c.id, L.c.user_id == bindparam("u", type_=Integer))
+    others = L.alias("other_lease")
+    expired = (
+        select(func.count())
+        .where(
+            others.c.task_id == T.c.id,
+            others.c.user_id != bindparam("u", type_=Integer),
+            others.c.expires_at <= bindparam("now", type_=L.c.expires_at.type),
+        )
+        .scalar_subquery()
+    )
     return (
         select(
             *T.c,
             P.c.info.label("project_info"),
+            P.c.owner_id,
+            P.c.published,
+            P.c.adaptive_redundancy,
             A.c.id.label("answer_id"),
             L.c.created.label("lease_created"),
+            expired.label("expired_leases"),
             exists().where(R.c.task_id == T.c.id, R.c.last_version.is_(True)).label("has_result"),
         )
         .select_from(T.join(P, P.c.id == T.c.project_id).outerjoin(A, mine).outerjoin(L, leased))
@@ -646,8 +934,12 @@ def renew(
 
     def run() -> dt.datetime | None:
         with _write(engine) as conn:
+            # the task's row lock first, as every lease change (a submit counts the leases)
             ttl = conn.scalar(
-                select(P.c.lease_ttl).join(T, T.c.project_id == P.c.id).where(T.c.id == task_id)
+                select(P.c.lease_ttl)
+                .join(T, T.c.project_id == P.c.id)
+                .where(T.c.id == task_id)
+                .with_for_update(of=T)
             )
             if ttl is None:
                 return None

@@ -1,0 +1,69 @@
+"""The engine's statements on the PostgreSQL driver (``labelhive.tasks.driver``), on a real server.
+
+Two properties the engine's tests cannot see: the claim's prepared statement keeps using the
+open-task index once PostgreSQL switches it to a generic plan, and a driver error is
+SQLAlchemy's (a lost connection is invalidated in the pool, so the next claim works).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from labelhive.extensions import db
+from labelhive.tasks import driver
+from labelhive.tasks import engine
+from tests.app.tasks.test_engine import setup_project
+
+
+def _as_prepare(sql: str) -> tuple[str, list[str]]:
+    """The driver's ``%(name)s`` SQL as a ``PREPARE`` body (``$n``) and the names in order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return re.sub(r"%\((\w+)\)s", number, sql), names
+
+
+@pytest.mark.parametrize("ordering", ["depth_first", "breadth_first"])
+def test_the_claims_generic_plan_walks_the_open_task_index(pg_app, ordering):
+    project, users, _ = setup_project(tasks=[{} for _ in range(50)], ordering=ordering)
+    take = driver.compiled(db.engine.dialect, engine._take_pg_statement(ordering, False, True))
+    body, names = _as_prepare(take.sql)
+    values = take.params(
+        {"p": project.id, "u": users[1], "now": "2026-01-01", "expires": "2026-01-02"}
+    )
+    literal = ", ".join(f"'{values[name]}'" for name in names)
+    with db.engine.connect() as conn:
+        conn.execute(text("SET plan_cache_mode = force_generic_plan"))
+        conn.execute(text("SET enable_seqscan = off"))
+        conn.exec_driver_sql(f"PREPARE take AS {body}")
+        plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN EXECUTE take({literal})").scalars().all())
+        conn.rollback()
+    # a parameter in the partial index's predicate (state = $n) would rule the index out
+    assert f"ix_task_open_{ordering}" in plan, plan
+
+
+def test_a_lost_connection_is_sqlalchemys_error_and_the_pool_recovers(pg_app):
+    project, users, _ = setup_project(tasks=[{} for _ in range(3)])
+    with db.engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        conn.commit()
+    # the pool hands the same connection back (it is the only one checked in)
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == pid
+        conn.commit()
+        with db.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            other.commit()
+        with pytest.raises(DBAPIError) as raised, driver.connection(conn) as raw:
+            raw.execute("SELECT 1")
+        assert raised.value.connection_invalidated
+    claim = engine.claim(db.engine, project.id, users[1])
+    assert claim is not None
