@@ -2,21 +2,21 @@
 
 Flask's test client against a throw-away PostgreSQL (or SQLite), three annotators taking turns,
 ``--loops`` loops under pyinstrument (``.venv/bin/pip install pyinstrument``: not a project
-dependency). Use it to see where a request's time goes: authentication, the project and task
-loads, the engine's statements, the follow-ups of a completed task.
+dependency), or ``--functions N`` for the N functions costing most (cProfile). Use it to see
+where a request's time goes: authentication, the engine's statements (on the driver, see
+``labelhive.tasks.driver``), the follow-ups of a completed task, Flask itself.
 Run with ``.venv/bin/python -m bench.profile_loop --loops 600``.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
+import cProfile
 import os
+import pstats
 import tempfile
 import time
 from pathlib import Path
-
-from sqlalchemy import event
 
 from tests.common.processes import PostgresServer
 from tests.common.processes import labelhive_cli
@@ -27,6 +27,9 @@ def main() -> None:
     parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--loops", type=int, default=600)
     parser.add_argument("--all", action="store_true", help="show library frames too")
+    parser.add_argument(
+        "--functions", type=int, default=0, help="print the N functions costing most CPU instead"
+    )
     args = parser.parse_args()
     from pyinstrument import Profiler
 
@@ -67,22 +70,13 @@ def main() -> None:
             ).stdout
         )
         source = tmp / "tasks.csv"
-        n = args.loops + 100
+        n = 2 * args.loops + 100
         source.write_text("url\n" + "".join(f"https://img.example/{i}.jpg\n" for i in range(n)))
         labelhive_cli("import", "bench", str(source), env=env)
         from labelhive import create_app
 
         app = create_app()
         client = app.test_client()
-        statements: collections.Counter[str] = collections.Counter()
-
-        def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001, ARG001
-            statements[statement.split(None, 1)[0].upper()] += 1
-
-        with app.app_context():
-            from labelhive.extensions import db
-
-            event.listen(db.engine, "before_cursor_execute", count)
 
         def loop(count: int) -> None:
             for i in range(count):
@@ -92,24 +86,24 @@ def main() -> None:
                 response = client.post(f"/api/taskrun?api_key={key}", json=answer)
                 assert response.status_code == 200, response.data
 
-        loop(30)  # warm-up: imports, compiled-statement cache, prepared statements
-        statements.clear()
-        loop(30)
-        per_loop = " ".join(f"{k}={v / 30:.1f}" for k, v in statements.most_common())
-        print(
-            f"SQL statements per claim+submit loop: {sum(statements.values()) / 30:.1f}"
-            f" ({per_loop}; plus a pool pre-ping per connection checkout)"
-        )
-        profiler = Profiler(interval=0.0005)
+        loop(30)  # warm-up: imports, compiled statements, prepared statements
         started, cpu = time.perf_counter(), time.process_time()
-        profiler.start()
         loop(args.loops)
-        profiler.stop()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         print(
             f"{args.loops / wall:.0f} loops/s in one thread; "
-            f"{cpu / args.loops * 1000:.2f} ms CPU per loop (this process only)"
+            f"{cpu / args.loops * 1000:.2f} ms CPU per loop (this process only, no profiler)"
         )
+        if args.functions:
+            # deterministic: the functions' own time (tottime), to find the costly leaves
+            profile = cProfile.Profile()
+            profile.runcall(loop, args.loops)
+            pstats.Stats(profile).sort_stats("tottime").print_stats(args.functions)
+            return
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        loop(args.loops)
+        profiler.stop()
         print(profiler.output_text(unicode=False, color=False, show_all=args.all))
     finally:
         if pg is not None:
