@@ -9,6 +9,11 @@ Writers do not wait for it (PostgreSQL's MVCC, SQLite's WAL), but on PostgreSQL 
 vacuum's horizon and on SQLite it keeps the WAL from being checkpointed back to its start, for
 as long as the slowest download lasts.
 
+On PostgreSQL, answers whose values PostgreSQL writes exactly as the encoders below do (strings,
+booleans, null, integers; no line breaks in CSV) are written by PostgreSQL itself, a ``COPY`` of
+lines built in SQL (:mod:`labelhive.results.exports_pg`): the same bytes, about three times
+faster. Everything else goes through the encoders.
+
 The export covers the rows that exist when it starts (ids up to the largest one then), as they
 are then: the one query reads one snapshot.
 
@@ -53,6 +58,7 @@ from sqlalchemy.engine import Connection
 
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
+from labelhive.results import exports_pg
 from labelhive.results.models import Result
 from labelhive.tasks.models import Task
 
@@ -202,26 +208,54 @@ def _stream(
     fmt: str,
     progress: Callable[[int], None] | None,
     batch_size: int,
+    *,
+    copy: bool = True,
 ) -> Iterator[bytes]:
+    """:func:`stream_export`'s generator; ``copy=False`` keeps to the Python encoders."""
     with engine.connect() as conn:
         ceiling = conn.scalar(
             select(func.max(kind.table.c.id)).where(kind.table.c.project_id == project_id)
         )
         names = [c.name for c in kind.columns]
+        flats = _csv_layout(conn, kind, project_id, ceiling) if fmt == "csv" else {}
         encoder = (
-            _CsvEncoder(names, _csv_layout(conn, kind, project_id, ceiling))
-            if fmt == "csv"
-            else _JsonEncoder(names, lines=fmt == "jsonl")
+            _CsvEncoder(names, flats) if fmt == "csv" else _JsonEncoder(names, lines=fmt == "jsonl")
         )
         yield encoder.start()
         written = 0
-        if ceiling is not None:
+        statement = _copy_statement(conn, kind, fmt, flats, project_id, ceiling) if copy else None
+        if statement is not None:
+            for chunk, rows in exports_pg.stream(conn, statement, crlf=fmt == "csv"):
+                yield chunk
+                written += rows
+                if progress is not None:
+                    progress(written)
+        elif ceiling is not None:
             for rows in _batches(conn, kind.rows(project_id, ceiling), batch_size):
                 yield encoder.rows(rows, first=written == 0)
                 written += len(rows)
                 if progress is not None:
                     progress(written)
         yield encoder.end()
+
+
+def _copy_statement(
+    conn: Connection,
+    kind: _Kind,
+    fmt: str,
+    flats: dict[str, _Flat],
+    project_id: int,
+    ceiling: int | None,
+) -> str | None:
+    """PostgreSQL's own ``COPY`` for this export when it writes the same bytes, else ``None``."""
+    if ceiling is None or conn.dialect.name != "postgresql" or kind is not _KINDS["answers"]:
+        return None
+    if fmt == "jsonl":
+        return exports_pg.jsonl_copy(conn, project_id, ceiling)
+    if fmt == "csv":
+        info = flats["info"]
+        return exports_pg.csv_copy(conn, project_id, ceiling, info.keys, info.whole)
+    return None
 
 
 def _batches(conn: Connection, query: Select[Any], size: int) -> Iterator[Sequence[Any]]:
