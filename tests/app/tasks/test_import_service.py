@@ -158,6 +158,28 @@ def test_redundancy_precedence_argument_then_row_then_project(db_app):
     assert [tuple(row) for row in rows] == [(2, 0.5), (7, 0.0), (4, 9.0), (4, 9.0)]
 
 
+def test_strings_that_copy_escapes_read_back_exactly(db_app):
+    # PostgreSQL's rows go in as COPY text: tabs, line breaks and backslashes are escaped
+    project = new_project()
+    tricky = 'a\tb\nc\rd\\e \\N "q" é ✓ \u2028'
+    specs = [
+        TaskSpec(info={"url": "https://e.com/1", "caption": tricky}, gold_answer=tricky),
+        TaskSpec(info={"url": "https://e.com/2\\N"}, priority_0=1e-7, n_answers=2),
+    ]
+    import_tasks(project, specs, import_id="job\t1\\x")
+    db.session.commit()
+    db.session.expire_all()
+    rows = db.session.execute(
+        select(
+            Task.info, Task.gold_answer, Task.priority_0, Task.n_answers, Task.import_id
+        ).order_by(Task.id)
+    ).all()
+    assert [tuple(row) for row in rows] == [
+        ({"url": "https://e.com/1", "caption": tricky}, tricky, 0.0, 3, "job\t1\\x"),
+        ({"url": "https://e.com/2\\N"}, None, 1e-7, 2, "job\t1\\x"),
+    ]
+
+
 def test_gold_answers_are_stored_and_empty_gold_is_not_gold(db_app):
     project = new_project()
     import_tasks(
