@@ -50,7 +50,6 @@ from typing import Any
 from sqlalchemy import DateTime
 from sqlalchemy import Engine
 from sqlalchemy import Select
-from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
@@ -288,12 +287,9 @@ def _iso_datetimes(query: Select[Any]) -> Select[Any]:
     columns = []
     for column in query.selected_columns:
         if isinstance(column.type, DateTime):
-            stamp = func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS')
-            micro = case(
-                (func.date_trunc("second", column) == column, ""),
-                else_=func.to_char(column, ".US"),
-            )
-            column = (stamp + micro + "Z").label(column.name)
+            # one to_char; isoformat() leaves out microseconds that are zero
+            stamp = func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+            column = func.replace(stamp, ".000000Z", "Z").label(column.name)
         columns.append(column)
     return query.with_only_columns(*columns, maintain_column_froms=True)
 

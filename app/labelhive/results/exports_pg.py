@@ -29,12 +29,9 @@ _CHUNK = 1 << 18
 
 
 def _iso(column: str) -> str:
-    """The column as ``datetime.isoformat()`` + ``Z`` (as ``exports._iso_datetimes``)."""
-    return (
-        f"to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-        f" || CASE WHEN date_trunc('second', {column}) = {column} THEN ''"
-        f" ELSE to_char({column}, '.US') END || 'Z'"
-    )
+    """The column as ``datetime.isoformat()`` + ``Z`` (as ``exports._iso_datetimes``): one
+    ``to_char`` with microseconds, which ``isoformat`` leaves out when they are zero."""
+    return f"replace(to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
 
 
 def _neutralised(value: str) -> str:
