@@ -23,6 +23,7 @@ header, and CSV/JSONL messages give the line of the file as well.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import io
@@ -76,7 +77,8 @@ class ImportFormatError(ValueError):
     """The file cannot be imported; ``str()`` says why, and where, in a sentence."""
 
 
-@dataclasses.dataclass(frozen=True)
+# slots: a file's worth of them is held by parse_tasks, and they are made a million at a time
+@dataclasses.dataclass(frozen=True, slots=True)
 class TaskSpec:
     """One task to create: its ``info`` and the per-row settings (``None``: use the default)."""
 
@@ -171,26 +173,25 @@ def iter_tasks(
     if fmt not in FORMATS:
         raise ImportFormatError(f"Unknown import format {fmt!r}; use one of {', '.join(FORMATS)}.")
     raw = bytes(data if isinstance(data, bytes | bytearray | memoryview) else data.read())
-    text = _decode(raw, allow_nul=fmt != "csv")
     limits = _Limits(max_rows=max_rows, max_cell_bytes=max_cell_bytes)
     if fmt == "csv":
-        # checked whole above; read again as a stream: a StringIO of the text would hold four
-        # bytes per character, and newline="" splits lines the same way in both
-        del text
+        # checked a piece at a time, then read as a stream: the whole text would be one more
+        # copy of the file (a StringIO of it four bytes per character), and newline="" splits
+        # lines as str.split would
+        _check_text(raw)
         stream = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline="")
         specs = _parse_csv(stream, limits)
-    elif fmt == "json":
-        specs = _parse_json(text, limits)
     else:
-        specs = _parse_jsonl(text, limits)
-    # only the parser keeps what it still needs
-    raw, text = b"", ""
-    empty = True
-    for spec in specs:
-        empty = False
-        yield spec
-    if empty:
+        text = _decode(raw, allow_nul=True)
+        specs = _parse_json(text, limits) if fmt == "json" else _parse_jsonl(text, limits)
+        # only the parser keeps what it still needs
+        text = ""
+    raw = b""
+    first = next(specs, None)
+    if first is None:
         raise ImportFormatError("The file contains no tasks.")
+    yield first
+    yield from specs
 
 
 def preview(data: bytes, fmt: str, n: int = 5, **limits: int) -> tuple[list[TaskSpec], int]:
@@ -245,6 +246,25 @@ def _decode(data: bytes, *, allow_nul: bool) -> str:
         ) from None
 
 
+def _check_text(data: bytes, piece: int = 1 << 20) -> None:
+    """Check ``data`` as :func:`_decode` does (``allow_nul=False``) without a str of all of it.
+
+    :raise ImportFormatError: :func:`_decode`'s error for ``data``.
+    """
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in data:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            with memoryview(data) as view:
+                for start in range(0, len(data), piece):
+                    decoder.decode(view[start : start + piece])
+            decoder.decode(b"", final=True)
+            return
+        except UnicodeDecodeError:
+            pass
+    # refused: _decode, holding all of the text, names the problem and its line
+    _decode(data, allow_nul=False)
+
+
 # -- CSV ------------------------------------------------------------------------------------
 
 
@@ -274,8 +294,18 @@ def _csv_specs(
     cell_limit: int,
 ) -> Iterator[TaskSpec]:
     width = len(columns)
+    max_rows = limits.max_rows
+    # the usual file, every column part of info and one of them the image URL: its rows with a
+    # plain http(s) URL take a short way to the same TaskSpec that _spec makes
+    url_at = (
+        columns.index(shape.url_key)
+        if shape.url_key is not None and shape.plain == tuple(columns)
+        else None
+    )
+    url_key = shape.url_key
     for number, (line, cells) in enumerate(rows, start=1):
-        limits.check_rows(number)
+        if number > max_rows:
+            limits.check_rows(number)
         if len(cells) != width:
             if len(cells) > width:
                 raise ImportFormatError(
@@ -292,6 +322,13 @@ def _csv_specs(
                         f"Row {number} (line {line}), column {column!r}: the cell is larger"
                         f" than {cell_limit:,} bytes."
                     )
+        if url_at is not None:
+            url = cells[url_at].strip()
+            if _HTTP_URL.fullmatch(url):
+                info = dict(zip(columns, cells, strict=True))
+                info[url_key] = info["url"] = url
+                yield TaskSpec(info)
+                continue
         record = dict(zip(columns, cells, strict=True))
         yield _spec(record, shape, f"Row {number} (line {line})", csv_text=True)
 
@@ -300,30 +337,28 @@ def _csv_rows(reader: Any, cell_limit: int) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line, cells)`` for each non-blank record, turning csv errors into sentences."""
     records = 0  # the header is record 0, so a data row's number is its record number
     line = 0
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            where = (
-                f"Row {records} (starting on line {line + 1})"
-                if records
-                else f"The header (line {line + 1})"
-            )
-            if "field larger than field limit" in str(exc):
-                raise ImportFormatError(
-                    f"{where} has a cell larger than {cell_limit:,} bytes."
-                ) from None
-            if "unexpected end of data" in str(exc):
-                raise ImportFormatError(
-                    f"{where} is not valid CSV: a quoted cell is never closed."
-                ) from None
-            raise ImportFormatError(f"{where} is not valid CSV: {exc}.") from None
-        line = reader.line_num
-        if cells and "".join(cells).strip():
-            records += 1
-            yield line, cells
+    try:
+        for cells in reader:
+            line = reader.line_num
+            # blank unless a cell holds more than white space; the first one nearly always does
+            if cells and (cells[0].strip() or "".join(cells).strip()):
+                records += 1
+                yield line, cells
+    except csv.Error as exc:
+        where = (
+            f"Row {records} (starting on line {line + 1})"
+            if records
+            else f"The header (line {line + 1})"
+        )
+        if "field larger than field limit" in str(exc):
+            raise ImportFormatError(
+                f"{where} has a cell larger than {cell_limit:,} bytes."
+            ) from None
+        if "unexpected end of data" in str(exc):
+            raise ImportFormatError(
+                f"{where} is not valid CSV: a quoted cell is never closed."
+            ) from None
+        raise ImportFormatError(f"{where} is not valid CSV: {exc}.") from None
 
 
 def _csv_columns(header: list[str], line: int) -> list[str]:
@@ -566,11 +601,10 @@ def _info_from(record: dict[str, Any], shape: _Shape, where: str, *, csv_text: b
     return info
 
 
-# the usual URL, accepted without parsing; anything else goes through urlsplit
-_SIMPLE_URL = re.compile(
-    r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\x00-\x20\x7f]*)?"
-    r"|s3://[a-z0-9.-]+/[^\x00-\x20\x7f]+"
-)
+# the usual URL, accepted without parsing; anything else goes through urlsplit (s3:// URLs have
+# their bucket checked first; an http(s) URL that matches _HTTP_URL needs nothing else)
+_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\x00-\x20\x7f]*)?")
+_SIMPLE_URL = re.compile(_HTTP_URL.pattern + r"|s3://[a-z0-9.-]+/[^\x00-\x20\x7f]+")
 _SPACE = re.compile(r"\s")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 

@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -31,14 +32,15 @@ if TYPE_CHECKING:
     from labelhive.projects.models import Project
 
 
-# every row carries every column, in this order, so one statement serves a whole batch
+# every row carries every column, in this order, so one statement serves a whole batch; the
+# columns that vary by row come first, so a COPY line ends with one text made once per import
 _COLUMNS = (
-    "project_id",
     "info",
     "n_answers",
     "priority_0",
-    "state",
     "gold_answer",
+    "project_id",
+    "state",
     "calibration",
     "quorum",
     "n_done",
@@ -46,9 +48,12 @@ _COLUMNS = (
     "created",
     "import_id",
 )
-_INFO = _COLUMNS.index("info")
 # json.dumps(info, allow_nan=False), without building an encoder for every task
 _ENCODER = json.JSONEncoder(allow_nan=False)
+# what json.dumps makes of a str (C); the usual info is a few str values, encoded with it directly
+_JSON_STR = json.encoder.encode_basestring_ascii
+# COPY text format: a backslash starts an escape, tab ends a column, a line break ends a row
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def import_tasks(
@@ -65,10 +70,11 @@ def import_tasks(
 
     The caller commits; on any exception it must roll back, which leaves no task behind (a
     failure in a later batch undoes the earlier ones too). Each batch is checked whole before
-    it is written, so a refused row leaves the transaction usable for the rollback. Rows go in
-    with ``COPY`` on PostgreSQL (about 3 times faster than a multi-row ``INSERT`` with this
-    table's indexes) and with one Core executemany ``INSERT`` per batch elsewhere; never as ORM
-    objects.
+    it is written, so a refused row leaves the transaction usable for the rollback, with the
+    batches before it written. Rows go in with one ``COPY`` on PostgreSQL (about 3 times faster
+    than a multi-row ``INSERT`` with this table's indexes), which the server works through while
+    the next batch is read and checked, and with one Core executemany ``INSERT`` per batch
+    elsewhere; never as ORM objects.
 
     Redundancy is, in order: ``n_answers``, the row's own, ``project.default_n_answers``.
     Priority is, in order: ``priority_0``, the row's own, ``0.0``. ``info`` is stored as given
@@ -78,11 +84,13 @@ def import_tasks(
     :param specs: tasks from :func:`labelhive.tasks.importers.parse_tasks`, or an iterator
         (:func:`labelhive.tasks.importers.iter_tasks`): read ``batch_size`` at a time, so a
         file of any size is imported in constant memory; a parse error raised by the iterator
-        mid-way propagates like a refused spec (the caller rolls back).
+        mid-way propagates like a refused spec (the caller rolls back). On PostgreSQL it is read
+        while the ``COPY`` is open, so it must not use the database.
     :param n_answers: redundancy for every task, overriding the rows.
     :param priority_0: priority for every task, overriding the rows.
-    :param progress: called after each batch with the number of tasks inserted so far.
-    :param batch_size: tasks per statement.
+    :param progress: called after each batch with the number of tasks written so far; on
+        PostgreSQL while the ``COPY`` is open, so it must not use the database either.
+    :param batch_size: tasks checked (and, off PostgreSQL, inserted) at a time.
     :param import_id: stored on every task, so a retried import job can tell what it inserted.
     :return: the number of tasks inserted.
     :raise ImportFormatError: an invalid argument or spec (a :class:`ValueError`), naming it.
@@ -102,14 +110,13 @@ def import_tasks(
         priority_0=forced_priority,
         import_id=import_id,
     )
-    write = _copy if db.session.connection().dialect.name == "postgresql" else _insert
-    done = 0
     specs = iter(specs)
+    if db.session.connection().dialect.name == "postgresql":
+        return _copy(specs, batch_size, defaults, progress)
+    done = 0
     while batch := list(itertools.islice(specs, batch_size)):
-        rows = [_row(spec, number, defaults) for number, spec in enumerate(batch, start=done + 1)]
-        del batch
-        write(rows)
-        done += len(rows)
+        _insert([_row(spec, number, defaults) for number, spec in enumerate(batch, done + 1)])
+        done += len(batch)
         if progress is not None:
             progress(done)
     return done
@@ -125,38 +132,58 @@ class _Defaults:
     import_id: str | None
 
 
-def _row(spec: TaskSpec, number: int, defaults: _Defaults) -> tuple[Any, ...]:
-    where = f"Task {number}"
-    if not isinstance(spec.info, dict):
-        raise ImportFormatError(f"{where}: info must be a JSON object.")
-    try:
-        # serialised here, once, so a bad value is refused before anything is written
-        info = _ENCODER.encode(spec.info)
-    except (TypeError, ValueError) as exc:
-        raise ImportFormatError(f"{where}: info cannot be stored as JSON ({exc}).") from None
+def _checked(
+    spec: TaskSpec, number: int, defaults: _Defaults
+) -> tuple[str, int, float, str | None]:
+    """A spec's ``(info as JSON, n_answers, priority_0, gold_answer)``, as they are stored."""
+    info = spec.info
+    if not isinstance(info, dict):
+        raise ImportFormatError(f"Task {number}: info must be a JSON object.")
+    # serialised here, once, so a bad value is refused before anything is written
+    text = _info_json(info, number)
     # PostgreSQL refuses NUL in text and jsonb; refuse it on SQLite too, for one behaviour
-    if "\\u0000" in info and _has_nul(spec.info):
-        raise ImportFormatError(f"{where}: info contains a NUL character (\\u0000).")
+    if "\\u0000" in text and _has_nul(info):
+        raise ImportFormatError(f"Task {number}: info contains a NUL character (\\u0000).")
     n_answers = defaults.n_answers
     if n_answers is None:
         n_answers = (
-            _valid_n_answers(spec.n_answers, where)
+            _valid_n_answers(spec.n_answers, f"Task {number}")
             if spec.n_answers is not None
             else defaults.default_n_answers
         )
     priority_0 = defaults.priority_0
     if priority_0 is None:
-        priority_0 = _valid_priority(spec.priority_0, where) if spec.priority_0 is not None else 0.0
+        priority_0 = (
+            _valid_priority(spec.priority_0, f"Task {number}")
+            if spec.priority_0 is not None
+            else 0.0
+        )
     gold = spec.gold_answer
     if gold is not None and (not isinstance(gold, str) or "\x00" in gold):
-        raise ImportFormatError(f"{where}: the gold answer must be a string without NUL.")
+        raise ImportFormatError(f"Task {number}: the gold answer must be a string without NUL.")
+    return text, n_answers, priority_0, gold or None
+
+
+def _info_json(info: dict[str, Any], number: int) -> str:
+    # json.dumps's own text for a dict of strings, without an encoder per task
+    parts = []
+    for key, value in info.items():
+        if type(key) is not str or type(value) is not str:
+            break
+        parts.append(f"{_JSON_STR(key)}: {_JSON_STR(value)}")
+    else:
+        return "{" + ", ".join(parts) + "}"
+    try:
+        return _ENCODER.encode(info)
+    except (TypeError, ValueError) as exc:
+        raise ImportFormatError(f"Task {number}: info cannot be stored as JSON ({exc}).") from None
+
+
+def _row(spec: TaskSpec, number: int, defaults: _Defaults) -> tuple[Any, ...]:
     return (
+        *_checked(spec, number, defaults),
         defaults.project_id,
-        info,
-        n_answers,
-        priority_0,
         "ongoing",
-        gold or None,
         0,
         0,
         0,
@@ -172,14 +199,76 @@ def _insert(rows: list[tuple[Any, ...]]) -> None:
     db.session.execute(statement, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
 
 
-def _copy(rows: list[tuple[Any, ...]]) -> None:
+def _copy(
+    specs: Iterator[TaskSpec],
+    batch_size: int,
+    defaults: _Defaults,
+    progress: Callable[[int], None] | None,
+) -> int:
+    """Write every batch into one ``COPY``: the server inserts one batch while the next is read.
+
+    A batch is checked and formatted whole before any of it is sent; when reading or checking
+    one fails, the ``COPY`` is still ended normally, so the batches before it are in and the
+    transaction stays usable, and then the error is raised. Each spec becomes its line of text
+    as soon as it is read: a batch of specs kept alive would outlive the young garbage
+    collection generations, and each full collection walks every object of the process.
+    """
+    # the COPY text of the columns after gold_answer, the same on every row
+    tail = "\t".join(
+        [
+            str(defaults.project_id),
+            "ongoing",
+            "0\t0\t0\t0",
+            defaults.created.isoformat(" "),
+            _copy_text(defaults.import_id),
+        ]
+    )
+    # (n_answers, priority_0) -> the rest of a line without a gold answer
+    usual: dict[tuple[int, float], str] = {}
+    refused: Exception | None = None
+    done = 0
     # the session's own connection: the rows share the caller's transaction
     raw = db.session.connection().connection.dbapi_connection
     assert raw is not None
     with raw.cursor() as cursor:
         with cursor.copy(f"COPY task ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+            while True:
+                try:
+                    lines = []
+                    for number, spec in enumerate(itertools.islice(specs, batch_size), done + 1):
+                        info, n_answers, priority_0, gold = _checked(spec, number, defaults)
+                        if "\\" in info:
+                            info = info.replace("\\", "\\\\")
+                        if gold is None:
+                            rest = usual.get((n_answers, priority_0))
+                            if rest is None:
+                                rest = f"\t{n_answers}\t{priority_0!r}\t\\N\t{tail}\n"
+                                if len(usual) < 256:  # per-row priorities would fill it
+                                    usual[n_answers, priority_0] = rest
+                            lines.append(info + rest)
+                        else:
+                            lines.append(
+                                f"{info}\t{n_answers}\t{priority_0!r}\t{_copy_text(gold)}\t{tail}\n"
+                            )
+                    if not lines:
+                        break
+                    count = len(lines)
+                    block = "".join(lines)
+                    del lines
+                except Exception as exc:  # raised below, once the COPY is ended
+                    refused = exc
+                    break
+                copy.write(block)
+                done += count
+                if progress is not None:
+                    progress(done)
+    if refused is not None:
+        raise refused
+    return done
+
+
+def _copy_text(value: str | None) -> str:
+    return "\\N" if value is None else value.translate(_COPY_ESCAPES)
 
 
 def _has_nul(value: Any) -> bool:
@@ -202,4 +291,5 @@ def _valid_n_answers(value: Any, where: str) -> int:
 def _valid_priority(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ImportFormatError(f"{where}: priority_0 must be a finite number, not {value!r}.")
-    return float(value)
+    # -0.0 becomes 0.0, the same priority: equal floats then always have one text
+    return float(value) + 0.0

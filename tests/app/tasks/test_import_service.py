@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 import time
 from collections.abc import Iterator
 
@@ -11,6 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import text
 
 from labelhive.accounts.services import create_user
 from labelhive.extensions import db
@@ -18,6 +21,7 @@ from labelhive.models import Project
 from labelhive.models import Task
 from labelhive.tasks.importers import ImportFormatError
 from labelhive.tasks.importers import TaskSpec
+from labelhive.tasks.importers import iter_tasks
 from labelhive.tasks.importers import parse_tasks
 from labelhive.tasks.services import import_tasks
 from tests.conftest import make_app
@@ -218,3 +222,50 @@ def test_a_project_added_in_the_same_transaction_is_flushed_first(db_app):
     db.session.commit()
     assert task_count(project.id) == 1
     assert db.session.scalar(select(Task.n_answers)) == 3  # the project's default
+
+
+def test_a_parse_error_midway_keeps_the_whole_batches_before_it_and_the_transaction(db_app):
+    project = new_project()
+    rows = [f"https://e.com/{i}.jpg" for i in range(3000)]
+    rows[2499] = "javascript:alert(1)"
+    data = ("url\n" + "\n".join(rows) + "\n").encode()
+    seen: list[int] = []
+    with pytest.raises(ImportFormatError) as caught:
+        import_tasks(project, iter_tasks(data, "csv"), batch_size=1000, progress=seen.append)
+    assert str(caught.value).startswith("Row 2500 (line 2501): 'url' must be an http(s):// URL")
+    assert seen == [1000, 2000]
+    # the transaction still answers queries: the COPY of the first batches was ended cleanly
+    assert task_count(project.id) == 2000
+    db.session.rollback()
+    assert task_count() == 0
+
+
+def test_info_is_stored_as_json_dumps_writes_it(db_app):
+    project = new_project()
+    infos = [
+        {"url": "https://e.com/1", "label": 'say "hi"\\now', "é": "✓ \u2028 \x01\t\n"},
+        {"url": "https://e.com/2", "n": 1, "tags": ["a", "b"], "x": None},
+        {},
+    ]
+    import_tasks(project, [TaskSpec(info=info) for info in infos])
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.scalars(select(Task.info).order_by(Task.id)).all() == infos
+    if db.engine.dialect.name == "sqlite":  # PostgreSQL's jsonb keeps no text
+        stored = db.session.execute(text("SELECT info FROM task ORDER BY id")).scalars().all()
+        assert stored == [json.dumps(info) for info in infos]
+
+
+def test_many_different_priorities_and_redundancies_read_back_exactly(db_app):
+    project = new_project()
+    specs = [
+        TaskSpec(info={"url": f"https://e.com/{i}"}, n_answers=1 + i % 7, priority_0=i / 7)
+        for i in range(600)
+    ]
+    specs.append(TaskSpec(info={"url": "https://e.com/z"}, n_answers=1, priority_0=-0.0))
+    import_tasks(project, specs, batch_size=100)
+    db.session.commit()
+    rows = db.session.execute(select(Task.n_answers, Task.priority_0).order_by(Task.id)).all()
+    expected = [(spec.n_answers, spec.priority_0) for spec in specs]
+    assert [tuple(row) for row in rows] == expected
+    assert math.copysign(1.0, rows[-1].priority_0) == 1.0  # -0.0 is stored as 0.0

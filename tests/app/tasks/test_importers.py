@@ -164,6 +164,59 @@ def test_a_hundred_thousand_rows_parse():
     assert specs[-1].info == {"url": "https://e.com/99999.jpg", "label": "99999"}
 
 
+def test_plain_http_urls_and_the_others_make_the_same_shape_of_info():
+    data = csv_bytes(
+        ["Image", "label"],
+        [" https://e.com/1.jpg ", "a"],
+        ["HTTPS://E.COM/2.jpg", "b"],
+        ["s3://bucket/3.jpg", "c"],
+        ["https://e.com/4.jpg", ""],
+    )
+    infos = [list(spec.info.items()) for spec in parse_tasks(data, "csv")]
+    assert infos == [
+        [("Image", "https://e.com/1.jpg"), ("label", "a"), ("url", "https://e.com/1.jpg")],
+        [("Image", "HTTPS://E.COM/2.jpg"), ("label", "b"), ("url", "HTTPS://E.COM/2.jpg")],
+        [("Image", "s3://bucket/3.jpg"), ("label", "c"), ("url", "s3://bucket/3.jpg")],
+        [("Image", "https://e.com/4.jpg"), ("label", ""), ("url", "https://e.com/4.jpg")],
+    ]
+    controls = csv_bytes(["url", "n_answers"], [" https://e.com/1.jpg", "2"])
+    assert parse_tasks(controls, "csv") == [TaskSpec({"url": "https://e.com/1.jpg"}, n_answers=2)]
+
+
+def large_csv(tail: bytes, size: int = 1 << 20) -> bytes:
+    """A CSV whose byte ``size - 1`` starts ``tail`` (the encoding is checked in 1 MiB pieces)."""
+    head, line, last = b"url,label\n", b"https://e.com/x.jpg,a\n", b"https://e.com/y.jpg,"
+    count = (size - 1 - len(head) - len(last)) // len(line)
+    padding = size - 1 - len(head) - len(last) - count * len(line)
+    return head + line * count + last + b"b" * padding + tail
+
+
+def test_a_character_across_the_pieces_of_a_large_file_is_read_whole():
+    data = large_csv("é\n".encode())
+    assert data.index("é".encode()) == (1 << 20) - 1
+    specs = parse_tasks(data, "csv")
+    assert specs[-1].info["label"].endswith("bé")
+
+
+def test_encoding_errors_after_the_first_mebibyte_name_their_line_and_byte():
+    data = large_csv(b"\xc3\xa9\nhttps://e.com/z.jpg,caf\xe9\n")
+    bad = data.index(b"caf\xe9") + 3
+    line = data.count(b"\n", 0, bad) + 1
+    assert refusal(data, "csv").startswith(
+        f"The file is not UTF-8 text (first bad byte on line {line}, byte {bad + 1})."
+    )
+    # the file ends half-way through a character
+    truncated = large_csv(b"\xc3")
+    assert refusal(truncated, "csv").endswith(
+        f"byte {len(truncated)}). Save it as UTF-8"
+        + (" (in Excel: 'CSV UTF-8') and upload it again.")
+    )
+    # a NUL byte is named first, wherever it is, as when the file was checked in one piece
+    nul_later = large_csv(b"\xff\n\x00\n")
+    line = nul_later.count(b"\n", 0, nul_later.index(b"\x00")) + 1
+    assert refusal(nul_later, "csv").startswith(f"The file contains a NUL byte (line {line})")
+
+
 # -- detect_format --------------------------------------------------------------------------
 
 
