@@ -9,13 +9,14 @@ Writers do not wait for it (PostgreSQL's MVCC, SQLite's WAL), but on PostgreSQL 
 vacuum's horizon and on SQLite it keeps the WAL from being checkpointed back to its start, for
 as long as the slowest download lasts.
 
-On PostgreSQL, answers whose values PostgreSQL writes exactly as the encoders below do (strings,
-booleans, null, integers; no line breaks in CSV) are written by PostgreSQL itself, a ``COPY`` of
-lines built in SQL (:mod:`labelhive.results.exports_pg`): the same bytes, about three times
-faster. Everything else goes through the encoders.
+On PostgreSQL, answer exports (every format) are one ``COPY`` of lines built in SQL
+(:mod:`labelhive.results.exports_pg`), the same bytes several times faster; a row holding a
+value PostgreSQL would write otherwise (a float, a nested object or array) comes back to the
+encoders below, row by row, in the same stream. Tasks and results, and SQLite, use the encoders.
 
 The export covers the rows that exist when it starts (ids up to the largest one then), as they
-are then: the one query reads one snapshot.
+are then: on PostgreSQL its reads (the last id, the CSV columns, the rows) share one
+``REPEATABLE READ`` snapshot; on SQLite the rows' one query reads one snapshot.
 
 Formats:
 
@@ -212,6 +213,9 @@ def _stream(
 ) -> Iterator[bytes]:
     """:func:`stream_export`'s generator; ``copy=False`` keeps to the Python encoders."""
     with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # one snapshot for the last id, the CSV columns and every batch
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         ceiling = conn.scalar(
             select(func.max(kind.table.c.id)).where(kind.table.c.project_id == project_id)
         )
@@ -222,9 +226,12 @@ def _stream(
         )
         yield encoder.start()
         written = 0
-        statement = _copy_statement(conn, kind, fmt, flats, project_id, ceiling) if copy else None
+        statement = (
+            _copy_statement(conn, kind, fmt, names, flats, project_id, ceiling) if copy else None
+        )
         if statement is not None:
-            for chunk, rows in exports_pg.stream(conn, statement, crlf=fmt == "csv"):
+            chunks = exports_pg.stream(conn, *statement, fmt, encoder.line, batch_size)
+            for chunk, rows in chunks:
                 yield chunk
                 written += rows
                 if progress is not None:
@@ -242,19 +249,24 @@ def _copy_statement(
     conn: Connection,
     kind: _Kind,
     fmt: str,
+    names: list[str],
     flats: dict[str, _Flat],
     project_id: int,
     ceiling: int | None,
-) -> str | None:
-    """PostgreSQL's own ``COPY`` for this export when it writes the same bytes, else ``None``."""
+) -> tuple[str, dict[str, Any]] | None:
+    """PostgreSQL's own ``COPY`` of this export's lines and its parameters
+    (:mod:`.exports_pg`), or ``None`` for the encoders alone.
+
+    Answers on PostgreSQL only: tasks hold a float (``priority_0``) and results a list in every
+    row, which PostgreSQL writes otherwise (each row would come back to the encoders); SQLite
+    has the encoders.
+    """
     if ceiling is None or conn.dialect.name != "postgresql" or kind is not _KINDS["answers"]:
         return None
-    if fmt == "jsonl":
-        return exports_pg.jsonl_copy(conn, project_id, ceiling)
     if fmt == "csv":
         info = flats["info"]
-        return exports_pg.csv_copy(conn, project_id, ceiling, info.keys, info.whole)
-    return None
+        return exports_pg.answers_copy(fmt, names, project_id, ceiling, info.keys, info.whole)
+    return exports_pg.answers_copy(fmt, names, project_id, ceiling)
 
 
 def _batches(conn: Connection, query: Select[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -346,6 +358,10 @@ class _JsonEncoder:
     def _object(self, row: Sequence[Any]) -> str:
         value = _json_value
         return "{" + ",".join([key + value(v) for key, v in zip(self.keys, row, strict=True)]) + "}"
+
+    def line(self, row: Sequence[Any]) -> bytes:
+        """One row's object, without a separator."""
+        return self._object(row).encode("utf-8")
 
     def rows(self, rows: Sequence[Any], *, first: bool) -> bytes:
         objects = [self._object(row) for row in rows]
@@ -441,6 +457,11 @@ class _CsvEncoder:
         self.writer.writerow(header)
         return b"\xef\xbb\xbf" + self._take()
 
+    def line(self, row: Sequence[Any]) -> bytes:
+        """One row, without its CRLF."""
+        self.writer.writerow(self._cells(row))
+        return self._take()[:-2]
+
     def rows(self, rows: Sequence[Any], *, first: bool) -> bytes:
         self.writer.writerows(map(self._cells, rows))
         return self._take()
@@ -484,10 +505,11 @@ def _object_keys(
     col = f"{column.table.name}.{column.name}"
     dialect = conn.dialect.name
     if dialect == "postgresql":
+        # the objects filtered first: a third of the time where most values are not objects
         keys = (
-            f"jsonb_object_keys(CASE WHEN jsonb_typeof({col}) = 'object' THEN {col}"
-            " ELSE '{}'::jsonb END) AS k(key)"
+            f"jsonb_object_keys(CASE WHEN jsonb_typeof({col}) = 'object' THEN {col} END) AS k(key)"
         )
+        where += f" AND jsonb_typeof({col}) = 'object'"
     elif dialect == "sqlite":
         keys = f"json_each(CASE WHEN json_type({col}) = 'object' THEN {col} ELSE '{{}}' END) AS k"
     else:

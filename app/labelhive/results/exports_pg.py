@@ -1,166 +1,276 @@
-"""Answer exports written by PostgreSQL itself: ``COPY`` of lines built in SQL.
+"""Answer exports written by PostgreSQL itself: a ``COPY`` of lines built in SQL.
 
-The Python encoders (:mod:`labelhive.results.exports`) cost about 6 µs a row; PostgreSQL builds
-the same lines several times faster and streams them without a Python object per row. It is
-used only where its text is byte-for-byte what the encoders write, which a read decides first:
+The Python encoders (:mod:`labelhive.results.exports`) cost about 6 µs a row. Here PostgreSQL
+builds each answer's line (CSV, JSON) and streams it with ``COPY ... TO STDOUT``, while Python
+only joins the lines into chunks. A line is built only from values PostgreSQL writes exactly
+as the encoders do; for a row with anything else, the SQL line is ``NULL`` and the row comes
+instead as a marker line, ``\x01`` and its values as a JSON array, which the encoders write
+(so no read of the whole export decides first, and one odd row does not slow the others).
+Exact in SQL:
 
-- answers (their columns are ids, a user name, two datetimes and ``info``);
-- every ``info`` value (or, for CSV, every flattened key's value) is a string, a boolean,
-  ``null`` or an integer: PostgreSQL writes objects and arrays with spaces and numbers with
-  their input digits, Python compactly and in its own float format;
-- for CSV, no string holds a line break (PostgreSQL ends rows with LF and the export with CRLF,
-  so line ends are rewritten) or is exactly ``\\.`` (PostgreSQL quotes that one).
+- ids, the user name and the two datetimes (``to_char``, as ``exports._iso_datetimes``);
+- JSON strings, booleans, ``null`` and integers (JSON text from ``jsonb`` has no exponent, so a
+  number without a ``.`` is what Python reads as an ``int``);
+- for JSON: an ``info`` object whose values are all of those (rebuilt without PostgreSQL's
+  spaces, in ``jsonb``'s key order, which is the order psycopg hands to the encoders);
+- for CSV: cells quoted and neutralised as ``csv.writer`` and ``exports.neutralise_cell`` do
+  (quotes when a cell holds ``,``, ``"``, CR or LF), and the ``info_<key>`` flattening.
 
-Anything else goes through the Python encoders. ``tests/app/results/test_exports_pg.py`` checks
-both writers give the same bytes.
+Not in SQL (the encoders write those rows): floats (Python's ``repr`` differs from
+PostgreSQL's digits), arrays and nested objects, and in CSV any ``info`` cell holding an object
+or an array. The ``COPY`` is in text format, one column: PostgreSQL escapes backslashes and
+control characters there (``\\``, ``\n``...), which :func:`_unescape` undoes.
+``tests/app/results/test_exports_pg.py`` checks both writers give the same bytes.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-_STRING_STARTS = "('=', '+', '-', '@', E'\\t', E'\\r')"
-_INTEGER = "'^(0|-?[1-9][0-9]*)$'"
-_CHUNK = 1 << 18
-
-
-def _iso(column: str) -> str:
-    """The column as ``datetime.isoformat()`` + ``Z`` (as ``exports._iso_datetimes``): one
-    ``to_char`` with microseconds, which ``isoformat`` leaves out when they are zero."""
-    return f"replace(to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
-
-
-def _neutralised(value: str) -> str:
-    """A string cell as ``exports.neutralise_cell`` writes it."""
-    return f"CASE WHEN left({value}, 1) IN {_STRING_STARTS} THEN '''' || {value} ELSE {value} END"
-
-
-def _json_cell(value: str) -> str:
-    """A JSON scalar's CSV cell (``exports._cell``): strings neutralised, SQL NULL for ''."""
-    scalar = f"({value} #>> '{{}}')"
-    return (
-        f"NULLIF(CASE jsonb_typeof({value}) WHEN 'string' THEN {_neutralised(scalar)}"
-        f" ELSE {scalar} END, '')"
-    )
-
-
-def _not_simple(value: str, *, csv: bool) -> str:
-    """SQL true when the JSON ``value`` is not written alike by PostgreSQL and Python."""
-    checks = [
-        f"jsonb_typeof({value}) IN ('object', 'array')",
-        f"(jsonb_typeof({value}) = 'number' AND ({value} #>> '{{}}') !~ {_INTEGER})",
-    ]
-    if csv:
-        # on the JSON text, where a line break is the escape \n or \r: one conversion, no
-        # regular expression (a literal backslash before n or r matches too; it only means
-        # the encoders write that export)
-        checks.append(
-            f"(jsonb_typeof({value}) = 'string' AND (strpos({value}::text, '\\n')"
-            f" + strpos({value}::text, '\\r') > 0 OR {value}::text = '\"\\\\.\"'))"
-        )
-    return "(" + " OR ".join(checks) + ")"
-
-
+# what a spreadsheet runs as a formula (``exports._FORMULA_STARTS``)
+_FORMULA_STARTS = "('=', '+', '-', '@', E'\\t', E'\\r')"
 _FROM = "answer a LEFT JOIN users u ON u.id = a.user_id"
 
 
-def _scope(project_id: int, ceiling: int) -> str:
-    return f"a.project_id = {int(project_id)} AND a.id <= {int(ceiling)}"
+def _iso(column: str) -> str:
+    """``datetime.isoformat()`` + ``Z``: one ``to_char`` with microseconds, which
+    ``isoformat`` leaves out when they are zero."""
+    return f"replace(to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
 
 
-def _eligible(conn: Connection, where: str, unsupported: list[str]) -> bool:
-    query = f"SELECT 1 FROM {_FROM} WHERE {where} AND ({' OR '.join(unsupported)}) LIMIT 1"
-    return conn.scalar(text(query)) is None
+# -- JSON -----------------------------------------------------------------------------------
 
 
-def jsonl_copy(conn: Connection, project_id: int, ceiling: int) -> str | None:
-    """The ``COPY`` of a JSON Lines export of answers, or ``None`` when the data rules it out."""
-    where = _scope(project_id, ceiling)
-    if not _eligible(conn, where, [_not_simple("a.info", csv=False)]):
-        return None
-    line = (
+def _json_scalar(value: str) -> str:
+    """The JSON text of a ``jsonb`` scalar as json.dumps writes it; ``NULL`` for floats, objects
+    and arrays. ``value`` SQL ``NULL`` (a missing column) is ``null``, as for ``None``."""
+    return (
+        f"CASE COALESCE(jsonb_typeof({value}), 'null')"
+        f" WHEN 'number' THEN CASE WHEN strpos({value}::text, '.') = 0 THEN {value}::text END"
+        " WHEN 'null' THEN 'null'"
+        f" WHEN 'string' THEN {value}::text WHEN 'boolean' THEN {value}::text END"
+    )
+
+
+def _json_value(value: str) -> str:
+    """:func:`_json_scalar`, and objects of scalars written compactly in ``jsonb``'s order."""
+    members = (
+        "SELECT CASE WHEN count(*) = 0 THEN '{}' WHEN count(m) = count(*)"
+        " THEN '{' || string_agg(m, ',' ORDER BY n) || '}' END"
+        f" FROM (SELECT e.n, to_json(e.key)::text || ':' || ({_json_scalar('e.value')}) AS m"
+        f" FROM jsonb_each({value}) WITH ORDINALITY AS e(key, value, n)) members"
+    )
+    return (
+        f"CASE WHEN jsonb_typeof({value}) = 'object' THEN ({members})"
+        f" ELSE {_json_scalar(value)} END"
+    )
+
+
+def _json_line(names: Sequence[str]) -> str:
+    if tuple(names) != (
+        "id", "task_id", "project_id", "user_id", "user_name", "created", "finish_time", "info"
+    ):  # fmt: skip
+        raise ValueError(f"not the answers' columns: {names}")
+    return (
         "'{\"id\":' || a.id || ',\"task_id\":' || a.task_id || ',\"project_id\":' || a.project_id"
         " || ',\"user_id\":' || a.user_id"
         " || ',\"user_name\":' || COALESCE(to_json(u.name)::text, 'null')"
         f' || \',"created":"\' || {_iso("a.created")}'
         f' || \'","finish_time":"\' || {_iso("a.finish_time")}'
-        " || '\",\"info\":' || COALESCE(a.info::text, 'null') || '}'"
+        f" || '\",\"info\":' || ({_json_value('a.info')}) || '}}'"
     )
-    # one text column with no quote or delimiter it could contain (JSON escapes control
-    # characters): PostgreSQL writes each line as it is
+
+
+# -- CSV ------------------------------------------------------------------------------------
+
+
+def _text_cell(value: str) -> str:
+    """A text cell as csv.writer writes ``neutralise_cell(value)``; ``''`` for ``NULL``."""
+    prefix = f"CASE WHEN left({value}, 1) IN {_FORMULA_STARTS} THEN '''' ELSE '' END"
+    special = (
+        f"strpos({value}, ',') + strpos({value}, '\"') + strpos({value}, chr(10))"
+        f" + strpos({value}, chr(13)) > 0"
+    )
     return (
-        f"COPY (SELECT {line} FROM {_FROM} WHERE {where} ORDER BY a.id)"
-        " TO STDOUT (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')"
+        f"COALESCE(CASE WHEN {special} THEN '\"' || {prefix} || replace({value}, '\"', '\"\"')"
+        f" || '\"' ELSE {prefix} || {value} END, '')"
     )
 
 
-def csv_copy(
-    conn: Connection, project_id: int, ceiling: int, keys: tuple[str, ...], whole: bool
-) -> str | None:
-    """The ``COPY`` of a CSV export of answers (header excluded), or ``None``.
+def _json_cell(value: str) -> str:
+    """The CSV cell of a ``jsonb`` value (``exports._cell``): ``''`` for ``NULL``; ``NULL`` for
+    floats, objects and arrays."""
+    string = _text_cell(f"({value} #>> '{{}}')")
+    return (
+        f"CASE COALESCE(jsonb_typeof({value}), 'null')"
+        f" WHEN 'string' THEN {string}"
+        f" WHEN 'number' THEN CASE WHEN strpos({value}::text, '.') = 0 THEN {value}::text END"
+        " WHEN 'null' THEN ''"
+        f" WHEN 'boolean' THEN {value}::text END"
+    )
 
-    :param keys: the ``info_<key>`` columns (``exports._Flat``), in order.
-    :param whole: whether an ``info`` column holds the values that are not objects.
-    """
-    where = _scope(project_id, ceiling)
-    name_breaks = "(strpos(u.name, chr(10)) + strpos(u.name, chr(13)) > 0 OR u.name = '\\.')"
-    unsupported = [
-        name_breaks,
-        f"(jsonb_typeof(a.info) <> 'object' AND {_not_simple('a.info', csv=True)})",
-    ]
-    for key in keys:
-        value = f"(a.info -> {_literal(key)})"
-        unsupported.append(f"(jsonb_typeof(a.info) = 'object' AND {_not_simple(value, csv=True)})")
-    if not whole and not keys:
-        unsupported = [name_breaks]
-    if not _eligible(conn, where, unsupported):
-        return None
+
+def _csv_line(names: Sequence[str], keys: Sequence[str], whole: bool) -> str:
+    """The row ``exports._CsvEncoder`` writes for an answer, ``info`` spread as ``_Flat``."""
+    if tuple(names[:7]) != (
+        "id", "task_id", "project_id", "user_id", "user_name", "created", "finish_time"
+    ):  # fmt: skip
+        raise ValueError(f"not the answers' columns: {names}")
     cells = [
-        "a.id",
-        "a.task_id",
-        "a.project_id",
-        "a.user_id",
-        f"NULLIF({_neutralised('u.name')}, '')",
+        "a.id::text",
+        "a.task_id::text",
+        "a.project_id::text",
+        "a.user_id::text",
+        _text_cell("u.name"),
         _iso("a.created"),
         _iso("a.finish_time"),
     ]
     is_object = "jsonb_typeof(a.info) = 'object'"
-    if whole:
-        cells.append(f"CASE WHEN {is_object} THEN NULL ELSE {_json_cell('a.info')} END")
-    for key in keys:
-        cells.append(f"CASE WHEN {is_object} THEN {_json_cell(f'(a.info -> {_literal(key)})')} END")
-    return (
-        f"COPY (SELECT {', '.join(cells)} FROM {_FROM} WHERE {where} ORDER BY a.id)"
-        " TO STDOUT (FORMAT csv)"
+    if keys:
+        if whole:
+            cells.append(f"CASE WHEN {is_object} THEN '' ELSE {_json_cell('a.info')} END")
+        for number in range(len(keys)):
+            # the key is a parameter (%(k0)s...): it comes from the data
+            value = f"(a.info -> %(k{number})s)"
+            cells.append(f"CASE WHEN {is_object} THEN {_json_cell(value)} ELSE '' END")
+    elif whole:
+        cells.append(_json_cell("a.info"))
+    return " || ',' || ".join(f"({cell})" for cell in cells)
+
+
+# -- the COPY -------------------------------------------------------------------------------
+
+# the row's values in the export's column order, for the encoders
+_VALUES = (
+    "jsonb_build_array(a.id, a.task_id, a.project_id, a.user_id, u.name,"
+    f" {_iso('a.created')}, {_iso('a.finish_time')}, a.info)::text"
+)
+_MARKER = b"\x01"
+
+
+def answers_copy(
+    fmt: str,
+    names: Sequence[str],
+    project_id: int,
+    ceiling: int,
+    keys: Sequence[str] = (),
+    whole: bool = False,
+) -> tuple[str, dict[str, Any]]:
+    """The ``COPY`` of an export of answers in ``fmt`` (``json`` has the lines of ``jsonl``),
+    and its parameters (psycopg binds them in the statement: ``COPY`` takes none itself).
+
+    :param names: the export's column names (checked: the lines are written for them).
+    :param keys: for CSV, the ``info_<key>`` columns in order (``exports._Flat``).
+    :param whole: for CSV, whether an ``info`` column holds the values that are not objects.
+    """
+    line = _csv_line(names, keys, whole) if fmt == "csv" else _json_line(names)
+    # no row's line starts with \x01: CSV rows start with the id, JSON ones with "{"
+    statement = (
+        f"COPY (SELECT COALESCE({line}, chr(1) || {_VALUES}) FROM {_FROM}"
+        " WHERE a.project_id = %(project_id)s AND a.id <= %(ceiling)s ORDER BY a.id) TO STDOUT"
     )
+    params = {f"k{number}": key for number, key in enumerate(keys)}
+    return statement, {**params, "project_id": project_id, "ceiling": ceiling}
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def stream(
+    conn: Connection,
+    statement: str,
+    params: dict[str, Any],
+    fmt: str,
+    encode: Callable[[list[Any]], bytes],
+    size: int,
+) -> Iterator[tuple[bytes, int]]:
+    """Run ``statement`` with ``params`` (:func:`answers_copy`) in ``conn``'s transaction:
+    ``(chunk, rows)`` for each ``size`` rows, the chunk as the encoders would write them.
 
-
-def stream(conn: Connection, statement: str, *, crlf: bool) -> Iterator[tuple[bytes, int]]:
-    """Run ``statement`` (a ``COPY ... TO STDOUT``) in ``conn``'s transaction: ``(chunk, rows)``
-    pairs of about 256 KiB. ``crlf``: rows end with CRLF (no row holds a line break)."""
+    :param encode: a row's values to its line, without the line end (the encoders').
+    """
     raw = conn.connection.dbapi_connection
     if raw is None:  # only after the connection was invalidated
         raise RuntimeError("the export's database connection was closed")
+    with raw.cursor() as cursor:
+        # the lines' expressions cost enough for PostgreSQL to compile them first (JIT), which
+        # takes longer (~0.2 s) than it saves on a million rows; for this transaction only
+        cursor.execute("SET LOCAL jit = off")
+        yield from _copied(cursor.copy(statement, params), fmt, encode, size)
+
+
+def _copied(
+    copying: Any, fmt: str, encode: Callable[[list[Any]], bytes], size: int
+) -> Iterator[tuple[bytes, int]]:
     buffer = bytearray()
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+    rows = written = 0
+    with copying as copy:
+        # one message a row: all Python does per row is append it
         for data in copy:
             buffer += data
-            if len(buffer) >= _CHUNK:
-                yield _lines(buffer, crlf)
+            rows += 1
+            if rows == size:
+                yield _chunk(bytes(buffer), fmt, encode, first=not written), rows
+                written += rows
                 buffer = bytearray()
-    if buffer:
-        yield _lines(buffer, crlf)
+                rows = 0
+    if rows:
+        yield _chunk(bytes(buffer), fmt, encode, first=not written), rows
 
 
-def _lines(buffer: Any, crlf: bool) -> tuple[bytes, int]:
-    data = bytes(buffer)
-    rows = data.count(b"\n")
-    return (data.replace(b"\n", b"\r\n") if crlf else data), rows
+def _chunk(data: bytes, fmt: str, encode: Callable[[list[Any]], bytes], *, first: bool) -> bytes:
+    """Rows as ``COPY`` writes them (each ends with LF) to the export's bytes."""
+    if _MARKER in data:
+        # rows for the encoders (or a control character in a CSV cell): row by row
+        lines = [
+            encode(json.loads(_unescape(line[1:]))) if line.startswith(_MARKER) else _unescape(line)
+            for line in data.split(b"\n")[:-1]
+        ]
+        return _joined(lines, fmt, first=first)
+    # LF only ends rows here (COPY writes a line break in a value as \n): the line ends first
+    if fmt == "csv":
+        data = data.replace(b"\n", b"\r\n")
+    elif fmt == "json":
+        data = (b"\n" if first else b",\n") + data[:-1].replace(b"\n", b",\n")
+    return _unescape(data) if b"\\" in data else data
+
+
+def _joined(lines: list[bytes], fmt: str, *, first: bool) -> bytes:
+    if fmt == "csv":
+        return b"\r\n".join(lines) + b"\r\n"
+    if fmt == "jsonl":
+        return b"\n".join(lines) + b"\n"
+    return (b"\n" if first else b",\n") + b",\n".join(lines)
+
+
+_ESCAPES = [
+    (b"\\" + code, char)
+    for code, char in (
+        (b"n", b"\n"),
+        (b"r", b"\r"),
+        (b"t", b"\t"),
+        (b"b", b"\b"),
+        (b"f", b"\f"),
+        (b"v", b"\v"),
+    )
+]
+
+
+def _unescape(data: bytes) -> bytes:
+    """Undo ``COPY``'s text-format escapes (one column, no ``NULL``).
+
+    Split at each escaped backslash first: what is left of a backslash in each part then
+    starts one of the other escapes, which are replaced one kind at a time.
+    """
+    if b"\\" not in data:
+        return data
+    parts = data.split(b"\\\\")
+    for i, part in enumerate(parts):
+        if b"\\" in part:
+            for escape, char in _ESCAPES:
+                part = part.replace(escape, char)
+            parts[i] = part
+    return b"\\".join(parts)
