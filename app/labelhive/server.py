@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import shutil
+import socket
 import tempfile
 from typing import Any
 
@@ -30,6 +32,13 @@ def _child_exit(server: Any, worker: Any) -> None:  # noqa: ARG001 - gunicorn's 
     multiprocess.mark_process_dead(worker.pid)
 
 
+def _post_worker_init(worker: Any) -> None:  # noqa: ARG001 - gunicorn's hook signature
+    # the app, its modules and pools are loaded now and live as long as the worker: out of the
+    # collector's sight, a full collection walks only what requests made (~10x shorter pauses)
+    gc.collect()
+    gc.freeze()
+
+
 class GunicornServer(BaseApplication):
     """gunicorn with LabelHive's settings, loading the app factory in each worker."""
 
@@ -47,8 +56,32 @@ class GunicornServer(BaseApplication):
         return create_app()
 
 
+def _refuse_if_taken(host: str, port: int) -> None:
+    """Exit with a sentence when something already listens on ``host:port``.
+
+    With ``SO_REUSEPORT`` a second server could bind the port too and silently take a share of
+    its connections; a plain bind first fails as any server's would.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    with socket.socket(family, kind, proto) as probe:
+        # as gunicorn's own socket: connections of an earlier server in TIME_WAIT do not count
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise SystemExit(f"Cannot listen on {host}:{port}: {exc.strerror}.") from None
+
+
 def run(host: str, port: int, workers: int, threads: int, timeout: int = 60) -> None:
     prepare_metrics_dir()
+    # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+    # connections over them. On one shared socket, whichever worker woke first took a burst of
+    # keep-alive connections, and kept them: one worker (one GIL) served most of the load.
+    reuse_port = workers > 1 and port != 0 and hasattr(socket, "SO_REUSEPORT")
+    if reuse_port:
+        _refuse_if_taken(host, port)
     GunicornServer(
         {
             "bind": f"{host}:{port}",
@@ -61,9 +94,11 @@ def run(host: str, port: int, workers: int, threads: int, timeout: int = 60) -> 
             "accesslog": "-",
             "access_log_format": ACCESS_LOG_FORMAT,
             "child_exit": _child_exit,
+            "post_worker_init": _post_worker_init,
             # each worker builds its own app and connection pool after the fork
             "preload_app": False,
             # gunicorn's control socket lives under $HOME, which is read-only in the Pods
             "control_socket_disable": True,
+            "reuse_port": reuse_port,
         }
     ).run()

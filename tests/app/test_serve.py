@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import requests
 
+from labelhive import server
 from labelhive.cli import default_workers
 from labelhive.cli import main
 from tests.common.processes import labelhive_cli
@@ -71,3 +77,54 @@ def test_serve_defaults_to_cores_plus_one_processes_of_six_threads() -> None:
     assert options["threads"].default == 6
     assert options["workers"].envvar == "LABELHIVE_WORKERS"
     assert options["threads"].envvar == "LABELHIVE_THREADS"
+
+
+def _listening_sockets(port: int) -> int:
+    """The sockets in LISTEN state on ``port`` (``/proc/net/tcp``, IPv4)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(
+        1
+        for line in lines
+        if line.split()[3] == "0A" and int(line.split()[1].rsplit(":", 1)[1], 16) == port
+    )
+
+
+def test_each_worker_listens_on_a_socket_of_its_own(tmp_path: Path) -> None:
+    # SO_REUSEPORT: the kernel spreads new connections over the workers' sockets, instead of
+    # the first worker to wake taking a burst of keep-alive connections for good
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY")}
+    with labelhive_server(env, workers=3, threads=2, cwd=tmp_path) as srv:
+        deadline = time.monotonic() + 30
+        while _listening_sockets(srv.port) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _listening_sockets(srv.port) == 3
+        for _ in range(12):
+            assert requests.get(srv.url + "/healthz", timeout=5).status_code == 200
+
+
+def test_serve_refuses_a_port_something_listens_on(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY")}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "labelhive.cli", "serve", "--host", "127.0.0.1"]
+            + ["--port", str(port), "--workers", "2"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode != 0
+    assert f"Cannot listen on 127.0.0.1:{port}: Address already in use." in done.stderr
+
+
+def test_a_worker_freezes_what_it_loaded_out_of_the_collectors_sight() -> None:
+    before = gc.get_freeze_count()
+    try:
+        server._post_worker_init(None)
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
