@@ -4,9 +4,9 @@ The app (``labelhive serve``: gunicorn) against PostgreSQL or SQLite, and in the
 ceiling: the same claim + submit SQL run straight against the database at the same
 concurrency — ``pgbench`` with a custom script on PostgreSQL, threads with their own
 ``sqlite3`` connections (``BEGIN IMMEDIATE``) on SQLite. Prints one summary line
-``annotate: key=value ...``. The annotators are threads on keep-alive ``http.client``
-connections, spread over one load-generator process per core (the generator shares the cores
-with the server: it must cost little and its own GIL must not queue the requests it times).
+``annotate: key=value ...``. The annotators are keep-alive connections on one event loop per
+load-generator process, one process per core (the generator shares the cores with the server:
+it must cost little, and no GIL of its own may queue the responses it times).
 Run with ``make bench`` or
 ``.venv/bin/python -m bench.annotate --db postgresql --annotators 32 --seconds 20``.
 """
@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import http.client
 import json
 import os
 import re
+import selectors
+import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -86,53 +87,125 @@ COMMIT;
 """
 
 
-def loop(port: int, project_id: int, key: str, stop: float, out: dict[str, list]) -> None:
-    """One annotator: claim → submit until ``stop``, on one keep-alive connection.
+class _Annotator:
+    """One annotator's keep-alive connection, and where it is in its claim → submit loop."""
 
-    ``http.client`` rather than ``requests``: the load generator shares the cores with the
-    server, and requests' per-call machinery cost it three times the CPU per loop.
-    """
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    claim_path = f"/api/project/{project_id}/newtask?api_key={key}"
-    submit_path = f"/api/taskrun?api_key={key}"
-    headers = {"Content-Type": "application/json"}
-    claims, submits, errors = [], [], 0
-    while time.monotonic() < stop:
-        t0 = time.perf_counter()
-        conn.request("GET", claim_path)
-        response = conn.getresponse()
-        body = response.read()
-        t1 = time.perf_counter()
-        task = json.loads(body) if response.status == 200 else None
-        if not task:
-            errors += response.status != 200
-            break
-        answer = {"project_id": project_id, "task_id": task["id"], "info": OPTIONS[task["id"] % 3]}
-        conn.request("POST", submit_path, body=json.dumps(answer), headers=headers)
-        response = conn.getresponse()
-        response.read()
-        t2 = time.perf_counter()
-        errors += response.status != 200
-        claims.append(t1 - t0)
-        submits.append(t2 - t1)
-    conn.close()
-    # list.extend is atomic under the GIL
-    out["claims"].extend(claims)
-    out["submits"].extend(submits)
-    out["errors"].append(errors)
+    def __init__(self, port: int, project_id: int, key: str) -> None:
+        self.port = port
+        self.project_id = project_id
+        host = f"Host: 127.0.0.1:{port}\r\n"
+        self.claim_request = (
+            f"GET /api/project/{project_id}/newtask?api_key={key} HTTP/1.1\r\n{host}\r\n"
+        ).encode()
+        self.submit_head = (
+            f"POST /api/taskrun?api_key={key} HTTP/1.1\r\n{host}"
+            "Content-Type: application/json\r\nContent-Length: "
+        ).encode()
+        self.buffer = bytearray()
+        self.claiming = True
+        self.sent = 0.0
+        self.claim_s = 0.0
+        self.sock = self._connect()
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def claim(self) -> None:
+        self.claiming = True
+        self.sent = time.perf_counter()
+        self.sock.sendall(self.claim_request)
+
+    def submit(self, task_id: int) -> None:
+        answer = {"project_id": self.project_id, "task_id": task_id, "info": OPTIONS[task_id % 3]}
+        body = json.dumps(answer).encode()
+        self.claiming = False
+        self.sent = time.perf_counter()
+        self.sock.sendall(self.submit_head + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+    def response(self) -> tuple[int, bytes, bool] | None:
+        """``(status, body, closing)`` once the buffer holds a whole response, else ``None``."""
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head = bytes(self.buffer[:end]).lower()
+        length = _CONTENT_LENGTH.search(head)
+        if length is None:  # gunicorn sends Content-Length for every JSON answer of the API
+            raise RuntimeError(f"a response without Content-Length: {head[:200]!r}")
+        size = end + 4 + int(length.group(1))
+        if len(self.buffer) < size:
+            return None
+        body = bytes(self.buffer[end + 4 : size])
+        del self.buffer[:size]
+        return int(head[9:12]), body, b"\r\nconnection: close" in head
+
+    def reconnect(self, selector: selectors.BaseSelector) -> None:
+        selector.unregister(self.sock)
+        self.sock.close()
+        self.buffer.clear()
+        self.sock = self._connect()
+        selector.register(self.sock, selectors.EVENT_READ, self)
+
+
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)")
 
 
 def annotators(port: int, project_id: int, keys: list[str], stop: float) -> dict[str, list]:
-    """Threads of :func:`loop`, one per key (a load-generator process runs this)."""
-    results: dict[str, list] = {"claims": [], "submits": [], "errors": []}
-    threads = [
-        threading.Thread(target=loop, args=(port, project_id, key, stop, results)) for key in keys
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    """Annotators looping claim → submit until ``stop``, one keep-alive connection each, on
+    one thread's event loop (a load-generator process runs this).
+
+    Raw sockets and a selector rather than a client library or a thread per annotator: the
+    generator shares the cores with the server, so it must cost little CPU, and a thread that
+    waits for its process's GIL after its response arrived would add that wait to the latency
+    it times. Loops count when their submit is answered; a claim answered with no task (the
+    project is done) or an error status ends that annotator.
+    """
+    claims: list[float] = []
+    submits: list[float] = []
+    errors = 0
+    selector = selectors.DefaultSelector()
+    for key in keys:
+        annotator = _Annotator(port, project_id, key)
+        selector.register(annotator.sock, selectors.EVENT_READ, annotator)
+        annotator.claim()
+    active = len(keys)
+    while active:
+        events = selector.select(timeout=60)
+        if not events:
+            raise RuntimeError(f"no response in 60 s ({active} annotators waiting)")
+        for selected, _ in events:
+            annotator = selected.data
+            data = annotator.sock.recv(1 << 16)
+            if not data:
+                raise RuntimeError("the server closed a connection with a request pending")
+            annotator.buffer += data
+            answered = annotator.response()
+            if answered is None:
+                continue
+            now = time.perf_counter()
+            status, body, closing = answered
+            if closing:
+                annotator.reconnect(selector)
+            if annotator.claiming:
+                task = json.loads(body) if status == 200 else None
+                if task:
+                    annotator.claim_s = now - annotator.sent
+                    annotator.submit(task["id"])
+                    continue
+                errors += status != 200
+            else:
+                errors += status != 200
+                claims.append(annotator.claim_s)
+                submits.append(now - annotator.sent)
+                if time.monotonic() < stop:
+                    annotator.claim()
+                    continue
+            selector.unregister(annotator.sock)
+            annotator.sock.close()
+            active -= 1
+    selector.close()
+    return {"claims": claims, "submits": submits, "errors": [errors]}
 
 
 def prepare(env: dict[str, str], annotators: int, n_tasks: int, tmp: Path) -> tuple[int, list]:
