@@ -36,6 +36,9 @@ from sqlalchemy.engine import Connection
 # what a spreadsheet runs as a formula (``exports._FORMULA_STARTS``)
 _FORMULA_STARTS = "('=', '+', '-', '@', E'\\t', E'\\r')"
 _FROM = "answer a LEFT JOIN users u ON u.id = a.user_id"
+# a text cell that csv.writer and neutralise_cell leave as it is (no quoting, no formula
+# start): one regular expression decides most cells, instead of six string functions
+_PLAIN = "'^[^,\"\\r\\n=+@\\t-][^,\"\\r\\n]*$'"
 
 
 def _iso(column: str) -> str:
@@ -98,7 +101,8 @@ def _text_cell(value: str) -> str:
         f" + strpos({value}, chr(13)) > 0"
     )
     return (
-        f"COALESCE(CASE WHEN {special} THEN '\"' || {prefix} || replace({value}, '\"', '\"\"')"
+        f"COALESCE(CASE WHEN {value} ~ {_PLAIN} THEN {value}"
+        f" WHEN {special} THEN '\"' || {prefix} || replace({value}, '\"', '\"\"')"
         f" || '\"' ELSE {prefix} || {value} END, '')"
     )
 
