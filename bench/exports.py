@@ -4,13 +4,17 @@ Two projects in one PostgreSQL database, with 100,000 and 1,000,000 answers by d
 (``--small``/``--large``, or ``BENCH_SCALE``), generated in SQL. Each is exported with the CLI
 (a child process: its own peak RSS) and, in the same run, with ``psql \\copy (SELECT ...) TO``
 of the same columns (``row_to_json`` per row for JSONL). Streaming means the peak RSS of the
-large export stays that of the small one. Prints one summary line ``export: key=value ...``.
+large export stays that of the small one. The same exports are also downloaded from a running
+``labelhive serve`` (``GET /api/project/<id>/export/answers.<fmt>``, as a user downloads
+them): the CLI's figure includes its start-up (about 0.7 s here, more than ``COPY`` takes for
+a million rows), the download's does not. Prints one summary line ``export: key=value ...``.
 Run with ``.venv/bin/python -m bench.exports``.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import subprocess
 import tempfile
 import time
@@ -22,6 +26,7 @@ from bench.common import run_measured
 from bench.common import scaled
 from tests.common.processes import PostgresServer
 from tests.common.processes import labelhive_cli
+from tests.common.processes import labelhive_server
 from tests.common.processes import postgres_bin
 
 COLUMNS = "id, created, finish_time, project_id, task_id, user_id, external_uid, info"
@@ -66,6 +71,37 @@ def copy_out(pg: PostgresServer, query: str, target: Path, options: str = "") ->
     return time.perf_counter() - started
 
 
+def download(port: int, path: str) -> tuple[float, int]:
+    """GET ``path`` to the end: seconds and lines received (the body is not kept)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    started = time.perf_counter()
+    conn.request("GET", path)
+    response = conn.getresponse()
+    if response.status != 200:
+        raise RuntimeError(f"GET {path}: {response.status} {response.read()[:300]!r}")
+    lines = 0
+    while chunk := response.read(1 << 20):
+        lines += chunk.count(b"\n")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return seconds, lines
+
+
+def download_all(
+    env: dict[str, str], projects: dict[str, tuple[int, int]], key: str
+) -> dict[tuple[str, str], float]:
+    """Each project's answers in each format from a running server: ``(fmt, label)`` -> s."""
+    seconds = {}
+    with labelhive_server(env) as server:
+        for fmt in ("csv", "jsonl"):
+            for label, (pid, answers) in projects.items():
+                path = f"/api/project/{pid}/export/answers.{fmt}?api_key={key}"
+                seconds[fmt, label], lines = download(server.port, path)
+                if lines - (1 if fmt == "csv" else 0) != answers:
+                    raise RuntimeError(f"{fmt} download of {label}: {lines} lines, not {answers}")
+    return seconds
+
+
 def run(small: int, large: int) -> str:
     figures: dict[str, object] = {"small": small, "large": large}
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -76,7 +112,8 @@ def run(small: int, large: int) -> str:
             url = pg.create_database("bench")
             env = {"DATABASE_URL": url, "SECRET_KEY": "bench"}
             labelhive_cli("db", "upgrade", env=env)
-            labelhive_cli("users", "create", "owner", "--admin", env=env)
+            created = labelhive_cli("users", "create", "owner", "--admin", env=env)
+            owner_key = created.stdout.split()[1]
             labelhive_cli("users", "create", *[f"a{i}" for i in range(ANNOTATORS)], env=env)
             import psycopg
 
@@ -104,6 +141,7 @@ def run(small: int, large: int) -> str:
                 projects[label] = (pid, answers)
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")
+            downloads = download_all(env, projects, owner_key)
             for fmt in ("csv", "jsonl"):
                 for label, (pid, answers) in projects.items():
                     out = tmp / f"{label}.{fmt}"
@@ -127,6 +165,9 @@ def run(small: int, large: int) -> str:
                     figures[f"{fmt}_{label}_copy_rows_per_s"] = answers / copy_s
                     figures[f"{fmt}_{label}_ratio"] = copy_s / seconds
                     figures[f"{fmt}_{label}_rss_mib"] = rss
+                    http_s = downloads[fmt, label]
+                    figures[f"{fmt}_{label}_http_rows_per_s"] = answers / http_s
+                    figures[f"{fmt}_{label}_http_ratio"] = copy_s / http_s
         finally:
             pg.stop()
     return report("export", figures)
