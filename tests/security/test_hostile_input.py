@@ -312,6 +312,7 @@ ALLOWED_NETWORK = {
     "storage/importer.py": "lists the configured S3 bucket through storage/s3.py",
     "jobs/connection.py": "Redis / Sentinel from REDIS_* settings",
     "cli.py": "binds a listening socket to check the serve port; connects nowhere",
+    "server.py": "binds a socket to check that the serve port is free; connects nowhere",
 }
 NETWORK_MODULES = {
     "requests",
