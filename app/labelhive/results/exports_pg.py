@@ -47,6 +47,18 @@ def _iso(column: str) -> str:
     return f"replace(to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
 
 
+def _integer(value: str) -> str:
+    """A ``jsonb`` number's text when Python reads it as an ``int`` (no ``.``: JSON text from
+    ``jsonb`` has no exponent), else ``NULL``: Python writes floats in its own digits."""
+    return f"CASE WHEN strpos({value}::text, '.') = 0 THEN {value}::text END"
+
+
+# the export's answer columns (``exports._KINDS["answers"]``), which the lines are written for
+_ANSWER_COLUMNS = (
+    "id", "task_id", "project_id", "user_id", "user_name", "created", "finish_time", "info"
+)  # fmt: skip
+
+
 # -- JSON -----------------------------------------------------------------------------------
 
 
@@ -55,7 +67,7 @@ def _json_scalar(value: str) -> str:
     and arrays. ``value`` SQL ``NULL`` (a missing column) is ``null``, as for ``None``."""
     return (
         f"CASE COALESCE(jsonb_typeof({value}), 'null')"
-        f" WHEN 'number' THEN CASE WHEN strpos({value}::text, '.') = 0 THEN {value}::text END"
+        f" WHEN 'number' THEN {_integer(value)}"
         " WHEN 'null' THEN 'null'"
         f" WHEN 'string' THEN {value}::text WHEN 'boolean' THEN {value}::text END"
     )
@@ -76,9 +88,7 @@ def _json_value(value: str) -> str:
 
 
 def _json_line(names: Sequence[str]) -> str:
-    if tuple(names) != (
-        "id", "task_id", "project_id", "user_id", "user_name", "created", "finish_time", "info"
-    ):  # fmt: skip
+    if tuple(names) != _ANSWER_COLUMNS:
         raise ValueError(f"not the answers' columns: {names}")
     return (
         "'{\"id\":' || a.id || ',\"task_id\":' || a.task_id || ',\"project_id\":' || a.project_id"
@@ -114,7 +124,7 @@ def _json_cell(value: str) -> str:
     return (
         f"CASE COALESCE(jsonb_typeof({value}), 'null')"
         f" WHEN 'string' THEN {string}"
-        f" WHEN 'number' THEN CASE WHEN strpos({value}::text, '.') = 0 THEN {value}::text END"
+        f" WHEN 'number' THEN {_integer(value)}"
         " WHEN 'null' THEN ''"
         f" WHEN 'boolean' THEN {value}::text END"
     )
@@ -122,9 +132,8 @@ def _json_cell(value: str) -> str:
 
 def _csv_line(names: Sequence[str], keys: Sequence[str], whole: bool) -> str:
     """The row ``exports._CsvEncoder`` writes for an answer, ``info`` spread as ``_Flat``."""
-    if tuple(names[:7]) != (
-        "id", "task_id", "project_id", "user_id", "user_name", "created", "finish_time"
-    ):  # fmt: skip
+    # info is spread over the columns after these
+    if tuple(names[:7]) != _ANSWER_COLUMNS[:7]:
         raise ValueError(f"not the answers' columns: {names}")
     cells = [
         "a.id::text",

@@ -180,17 +180,12 @@ def _info_json(info: dict[str, Any], number: int) -> str:
 
 
 def _row(spec: TaskSpec, number: int, defaults: _Defaults) -> tuple[Any, ...]:
-    return (
-        *_checked(spec, number, defaults),
-        defaults.project_id,
-        "ongoing",
-        0,
-        0,
-        0,
-        0,
-        defaults.created,
-        defaults.import_id,
-    )
+    return (*_checked(spec, number, defaults), *_fixed(defaults))
+
+
+def _fixed(defaults: _Defaults) -> tuple[Any, ...]:
+    """The columns after ``gold_answer``: the same on every row of an import."""
+    return (defaults.project_id, "ongoing", 0, 0, 0, 0, defaults.created, defaults.import_id)
 
 
 def _insert(rows: list[tuple[Any, ...]]) -> None:
@@ -214,15 +209,8 @@ def _copy(
     collection generations, and each full collection walks every object of the process.
     """
     # the COPY text of the columns after gold_answer, the same on every row
-    tail = "\t".join(
-        [
-            str(defaults.project_id),
-            "ongoing",
-            "0\t0\t0\t0",
-            defaults.created.isoformat(" "),
-            _copy_text(defaults.import_id),
-        ]
-    )
+    # (str of a datetime is its isoformat with a space, which COPY reads)
+    tail = "\t".join(_copy_text(None if v is None else str(v)) for v in _fixed(defaults))
     # (n_answers, priority_0) -> the rest of a line without a gold answer
     usual: dict[tuple[int, float], str] = {}
     refused: Exception | None = None
