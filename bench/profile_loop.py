@@ -96,7 +96,7 @@ def main() -> None:
         )
         if args.functions:
             # deterministic: the functions' own time (tottime), to find the costly leaves
-            profile = cProfile.Profile()
+            profile = cProfile.Profile(time.process_time)
             profile.runcall(loop, args.loops)
             pstats.Stats(profile).sort_stats("tottime").print_stats(args.functions)
             return

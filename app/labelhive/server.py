@@ -11,10 +11,40 @@ import tempfile
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 # the request line without its query string: API keys travel in ``?api_key=`` and presigned
 # image URLs carry signatures, and neither may reach a log
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, building only the fields :data:`ACCESS_LOG_FORMAT` uses.
+
+    gunicorn's own ``atoms`` formats a timestamp and copies every request header, response
+    header and WSGI environ entry for each request (about 60 values, then quoted one by one)
+    for seven fields: 14 µs a request against 3 µs, measured here.
+    """
+
+    def atoms(
+        self,
+        resp: Any,
+        req: Any,
+        environ: dict[str, Any],
+        request_time: Any,
+    ) -> dict[str, Any]:
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        return {
+            "h": environ.get("REMOTE_ADDR", "-"),
+            "m": environ.get("REQUEST_METHOD"),
+            "U": environ.get("PATH_INFO"),
+            "H": environ.get("SERVER_PROTOCOL"),
+            "s": status,
+            "B": getattr(resp, "sent", None),
+            "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
+        }
 
 
 def prepare_metrics_dir() -> None:
@@ -93,6 +123,7 @@ def run(host: str, port: int, workers: int, threads: int, timeout: int = 60) -> 
             "keepalive": 5,
             "accesslog": "-",
             "access_log_format": ACCESS_LOG_FORMAT,
+            "logger_class": AccessLogger,
             "child_exit": _child_exit,
             "post_worker_init": _post_worker_init,
             # each worker builds its own app and connection pool after the fork

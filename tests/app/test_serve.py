@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -51,6 +52,27 @@ def test_serve_demo_in_embedded_mode(tmp_path: Path) -> None:
         metrics = requests.get(server.url + "/metrics", timeout=5).text
         assert 'labelhive_submits_total{outcome="accepted"} 1.0' in metrics
         assert "labelhive_over_collection_total 0.0" in metrics
+
+
+def test_the_access_log_names_each_request_without_its_query_string(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY")}
+    with labelhive_server(env, workers=1, extra_args=("--demo",), cwd=tmp_path) as server:
+        secret = "key-that-must-not-be-logged"
+        listed = requests.get(server.url + "/api/project", params={"api_key": secret}, timeout=5)
+        missing = requests.post(server.url + "/api/nothing-here?x=1", timeout=5)
+        lines = server.log.read_text().splitlines()
+    assert secret not in "\n".join(lines)
+    # LabelHive's format: client, request line without the query, status, bytes, milliseconds
+    access = [line for line in lines if '"GET /api/project HTTP/1.1"' in line]
+    assert len(access) == 1, lines
+    assert re.fullmatch(
+        rf'127\.0\.0\.1 "GET /api/project HTTP/1\.1" 200 {len(listed.content)} \d+ms', access[0]
+    )
+    assert missing.status_code == 404
+    assert any(
+        re.fullmatch(r'127\.0\.0\.1 "POST /api/nothing-here HTTP/1\.1" 404 \d+ \d+ms', line)
+        for line in lines
+    ), lines
 
 
 def test_serve_a_second_time_keeps_the_data(tmp_path: Path) -> None:

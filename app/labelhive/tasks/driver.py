@@ -41,7 +41,21 @@ class DriverSQL:
         return self.sql, self.params(values)
 
 
-__all__ = ["DriverSQL", "compiled", "connection", "dict_row", "jsonb", "one", "one_dict"]
+__all__ = [
+    "BEGIN",
+    "COMMIT",
+    "DriverSQL",
+    "compiled",
+    "connection",
+    "dict_row",
+    "jsonb",
+    "one",
+    "one_dict",
+]
+
+# explicit transaction control for autocommit connections in pipeline mode (see the engine)
+BEGIN = b"BEGIN"
+COMMIT = b"COMMIT"
 
 _compiled: dict[tuple[Any, ...], DriverSQL] = {}
 _lock = threading.Lock()

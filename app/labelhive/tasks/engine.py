@@ -651,15 +651,21 @@ def _submit_pg(
     In psycopg's pipeline mode on the driver connection: ``BEGIN`` and the context read (task
     row lock) go together, Python decides, then the writes and ``COMMIT`` go together. So the
     row lock, which the task's other annotators queue for, is held for one turn of this
-    thread instead of six. The context read counts the leases the delete will remove (every
-    lease change takes the task's row lock first); the delete and the counter update are one
-    statement all the same, so ``n_reserved`` follows the rows actually deleted.
+    thread instead of six. The connection is in autocommit and the transaction explicit:
+    psycopg would otherwise wait for its own ``BEGIN`` alone (a sync), one round trip more.
+    The context read counts the leases the delete will remove (every lease change takes the
+    task's row lock first); the delete and the counter update are one statement all the same,
+    so ``n_reserved`` follows the rows actually deleted.
     """
     params: dict[str, Any] = {"t": task_id, "u": user_id, "now": now}
     dialect = engine.dialect
-    with engine.connect() as conn, driver.connection(conn) as raw:
+    with (
+        engine.connect() as base,
+        driver.connection(base.execution_options(isolation_level="AUTOCOMMIT")) as raw,
+    ):
         try:
             with raw.pipeline():
+                raw.execute(driver.BEGIN)
                 found = driver.one_dict(raw, driver.compiled(dialect, _submit_context()), params)
                 _check_submit(found, info, project_id, authorize)
                 task: dict[str, Any] = found  # type: ignore[assignment]
@@ -681,7 +687,7 @@ def _submit_pg(
                 ):
                     # give the slot back and commit that; the refusal is raised after
                     driver.one(raw, driver.compiled(dialect, _pg_free_leases()), params)
-                    raw.commit()
+                    raw.execute(driver.COMMIT)
                     _count_expired(expired)
                     return EngineError(Refusal.NO_ROOM)
                 n_done = task["n_done"] + 1
@@ -703,9 +709,10 @@ def _submit_pg(
                     if task["has_result"]:
                         raw.execute(*driver.compiled(dialect, _pg_retire_result()).call(params))
                     raw.execute(*driver.compiled(dialect, _pg_insert_result()).call(params))
-                raw.commit()
-                row = answer.fetchone()
-                stored = counted.fetchone()
+                raw.execute(driver.COMMIT)
+            # the pipeline's exit sent it all with one sync and read every result
+            row = answer.fetchone()
+            stored = counted.fetchone()
         except BaseException:
             raw.rollback()
             raise

@@ -67,3 +67,38 @@ def test_a_lost_connection_is_sqlalchemys_error_and_the_pool_recovers(pg_app):
         assert raised.value.connection_invalidated
     claim = engine.claim(db.engine, project.id, users[1])
     assert claim is not None
+
+
+def test_a_submit_the_database_refuses_writes_nothing_and_leaves_the_connection_clean(pg_app):
+    # the submit's transaction is explicit (BEGIN and COMMIT on an autocommit connection, so
+    # BEGIN travels with the first read): its last write failing must undo the answer too
+    project, users, (task_id,) = setup_project(tasks=[{"n_answers": 2}])
+    assert engine.claim(db.engine, project.id, users[1]).task["id"] == task_id
+    db.session.rollback()  # the test's own session lets go of the task table (DDL below)
+    with db.engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        conn.execute(
+            text(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$BEGIN RAISE EXCEPTION 'refused by the test'; END$$"
+            )
+        )
+        conn.execute(
+            # the task's counters are written after the answer is inserted
+            text("CREATE TRIGGER refuse BEFORE UPDATE ON task EXECUTE FUNCTION refuse()")
+        )
+        conn.commit()
+    with pytest.raises(DBAPIError, match="refused by the test"):
+        engine.submit(db.engine, task_id, users[1], "cat")
+    with db.engine.connect() as conn:
+        # the pool's only connection: back idle, out of autocommit, nothing left in it
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == pid
+        assert conn.connection.driver_connection.autocommit is False
+        task = conn.execute(text("SELECT n_done, n_reserved FROM task")).one()
+        leases = conn.execute(text("SELECT count(*) FROM lease")).scalar()
+        assert (tuple(task), leases) == ((0, 1), 1)  # the lease survives: the answer can retry
+        assert conn.execute(text("SELECT count(*) FROM answer")).scalar() == 0
+        conn.execute(text("DROP TRIGGER refuse ON task"))
+        conn.commit()
+    stored = engine.submit(db.engine, task_id, users[1], "cat")
+    assert stored.created and stored.answer["info"] == "cat"
