@@ -664,7 +664,7 @@ def _submit_pg(
         driver.connection(base.execution_options(isolation_level="AUTOCOMMIT")) as raw,
     ):
         try:
-            with raw.pipeline():
+            with raw.pipeline() as pipeline:
                 raw.execute(driver.BEGIN)
                 found = driver.one_dict(raw, driver.compiled(dialect, _submit_context()), params)
                 _check_submit(found, info, project_id, authorize)
@@ -688,6 +688,7 @@ def _submit_pg(
                     # give the slot back and commit that; the refusal is raised after
                     driver.one(raw, driver.compiled(dialect, _pg_free_leases()), params)
                     raw.execute(driver.COMMIT)
+                    pipeline.sync()  # committed before it counts
                     _count_expired(expired)
                     return EngineError(Refusal.NO_ROOM)
                 n_done = task["n_done"] + 1
