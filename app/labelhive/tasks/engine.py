@@ -648,11 +648,13 @@ def _submit_pg(
 ) -> Submitted | EngineError:
     """:func:`_submit` on PostgreSQL: two round trips, the same rules and statements' effects.
 
-    In psycopg's pipeline mode on the driver connection: ``BEGIN`` and the context read (task
-    row lock) go together, Python decides, then the writes and ``COMMIT`` go together. So the
-    row lock, which the task's other annotators queue for, is held for one turn of this
+    In psycopg's pipeline mode on the driver connection: ``BEGIN``, the task's row lock and the
+    context read go together, Python decides, then the writes and ``COMMIT`` go together. So
+    the row lock, which the task's other annotators queue for, is held for one turn of this
     thread instead of six. The connection is in autocommit and the transaction explicit:
     psycopg would otherwise wait for its own ``BEGIN`` alone (a sync), one round trip more.
+    The lock is a statement of its own so that the context read's snapshot starts after it:
+    a submit that queued behind another sees that one's answer and leases.
     The context read counts the leases the delete will remove (every lease change takes the
     task's row lock first); the delete and the counter update are one statement all the same,
     so ``n_reserved`` follows the rows actually deleted.
@@ -666,6 +668,9 @@ def _submit_pg(
         try:
             with raw.pipeline() as pipeline:
                 raw.execute(driver.BEGIN)
+                # the lock first, then the read: under READ COMMITTED a statement that waited
+                # for a row lock still reads the rest (answers, leases) as of its start
+                raw.execute(*driver.compiled(dialect, _pg_lock_task()).call(params))
                 found = driver.one_dict(raw, driver.compiled(dialect, _submit_context()), params)
                 _check_submit(found, info, project_id, authorize)
                 task: dict[str, Any] = found  # type: ignore[assignment]
@@ -751,6 +756,11 @@ def _pg_gone() -> Any:
         .returning(L.c.id)
         .cte("gone")
     )
+
+
+@functools.cache
+def _pg_lock_task() -> Any:
+    return select(T.c.id).where(T.c.id == bindparam("t", type_=Integer)).with_for_update()
 
 
 @functools.cache

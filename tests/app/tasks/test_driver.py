@@ -8,6 +8,8 @@ SQLAlchemy's (a lost connection is invalidated in the pool, so the next claim wo
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 from sqlalchemy import text
@@ -102,3 +104,43 @@ def test_a_submit_the_database_refuses_writes_nothing_and_leaves_the_connection_
         conn.commit()
     stored = engine.submit(db.engine, task_id, users[1], "cat")
     assert stored.created and stored.answer["info"] == "cat"
+
+
+def test_a_submit_that_waited_for_the_task_lock_sees_what_its_holder_wrote(pg_app):
+    # one annotator's answer sent twice at once (a double click, a retry): the second waits for
+    # the task's row lock, then must see the first's answer (an idempotent replay), not a
+    # snapshot taken before it and a duplicate key
+    project, users, (task_id,) = setup_project(tasks=[{"n_answers": 2}])
+    assert engine.claim(db.engine, project.id, users[1]).task["id"] == task_id
+    db.session.rollback()
+    results: list[object] = []
+
+    def submit() -> None:
+        with pg_app.app_context():
+            try:
+                results.append(engine.submit(db.engine, task_id, users[1], "cat"))
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                results.append(exc)
+
+    with db.engine.connect() as holder:
+        holder.execute(text("SELECT id FROM task WHERE id = :t FOR UPDATE"), {"t": task_id})
+        threads = [threading.Thread(target=submit) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        with db.engine.connect() as watch:
+            waiting = text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            deadline = time.monotonic() + 10
+            while watch.execute(waiting).scalar() < 2 and time.monotonic() < deadline:
+                watch.rollback()
+                time.sleep(0.01)
+            assert watch.execute(waiting).scalar() == 2
+        holder.commit()
+        for thread in threads:
+            thread.join(10)
+    outcomes = sorted(str(getattr(result, "created", result)) for result in results)
+    assert outcomes == ["False", "True"], results
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT n_done, n_reserved FROM task")).one() == (1, 0)
