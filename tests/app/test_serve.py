@@ -60,6 +60,13 @@ def test_the_access_log_names_each_request_without_its_query_string(tmp_path: Pa
         secret = "key-that-must-not-be-logged"
         listed = requests.get(server.url + "/api/project", params={"api_key": secret}, timeout=5)
         missing = requests.post(server.url + "/api/nothing-here?x=1", timeout=5)
+        # a worker thread writes a request's access line after sending the response: wait
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            text = server.log.read_text()
+            if '"GET /api/project ' in text and '"POST /api/nothing-here ' in text:
+                break
+            time.sleep(0.05)
         lines = server.log.read_text().splitlines()
     assert secret not in "\n".join(lines)
     # LabelHive's format: client, request line without the query, status, bytes, milliseconds
