@@ -16,9 +16,9 @@ is short. On PostgreSQL both run on the driver connection (:mod:`labelhive.tasks
 claim is one read of the project (settings, owner and published flag for ``authorize``, the
 lease the user holds, whether any lease expired) and ONE statement that picks, reserves and
 leases (a CTE, in autocommit: it is atomic by itself); a submit is two round trips in
-psycopg's pipeline mode, ``BEGIN`` with one read of everything it checks (task under its row
-lock, its project, the user's answer and lease, the expired leases of others), then the
-writes with ``COMMIT``, so the row lock is held for one turn of the thread. The rare paths
+psycopg's pipeline mode, ``BEGIN`` with the task's row lock and then one read of everything
+it checks (the task, its project, the user's answer and lease, the expired leases of others),
+then the writes with ``COMMIT``, so the row lock is held for one turn of the thread. The rare paths
 (renewing a held lease, sweeping expired ones) and SQLite take ordinary transactions through
 SQLAlchemy, with the same rules.
 
