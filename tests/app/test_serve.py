@@ -18,6 +18,7 @@ from labelhive.cli import default_workers
 from labelhive.cli import main
 from tests.common.processes import labelhive_cli
 from tests.common.processes import labelhive_server
+from tests.common.processes import wait_for
 
 
 def test_serve_demo_in_embedded_mode(tmp_path: Path) -> None:
@@ -61,12 +62,14 @@ def test_the_access_log_names_each_request_without_its_query_string(tmp_path: Pa
         listed = requests.get(server.url + "/api/project", params={"api_key": secret}, timeout=5)
         missing = requests.post(server.url + "/api/nothing-here?x=1", timeout=5)
         # a worker thread writes a request's access line after sending the response: wait
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            text = server.log.read_text()
-            if '"GET /api/project ' in text and '"POST /api/nothing-here ' in text:
-                break
-            time.sleep(0.05)
+        wait_for(
+            lambda: all(
+                request in server.log.read_text()
+                for request in ('"GET /api/project ', '"POST /api/nothing-here ')
+            ),
+            10,
+            "both access lines",
+        )
         lines = server.log.read_text().splitlines()
     assert secret not in "\n".join(lines)
     # LabelHive's format: client, request line without the query, status, bytes, milliseconds

@@ -559,8 +559,8 @@ def _submit(
     authorize: Authorize | None,
 ) -> Submitted | EngineError:
     with _write(engine) as conn:
-        # one round trip: the task under its row lock, its project (answer options, owner),
-        # this user's stored answer and lease
+        # one round trip, in the write transaction: the task, its project (answer options,
+        # owner), this user's stored answer and lease
         params = {"t": task_id, "u": user_id, "now": now}
         found = conn.execute(_submit_context(), params).mappings().one_or_none()
         _check_submit(found, info, project_id, authorize)
@@ -841,8 +841,12 @@ def _pg_insert_result() -> Any:
 
 @functools.cache
 def _submit_context() -> Any:
-    """The submit's one read: the task under its row lock, its project (answer options, owner,
-    adaptive redundancy), this user's answer and lease, the task's expired leases of others."""
+    """The submit's one read: the task, its project (answer options, owner, adaptive
+    redundancy), this user's answer and lease, the task's expired leases of others.
+
+    It takes no lock: the caller holds the task's row lock already (PostgreSQL:
+    :func:`_pg_lock_task`, a statement before it; SQLite: the write transaction).
+    """
     mine = and_(A.c.task_id == T.c.id, A.c.user_id == bindparam("u", type_=Integer))
     leased = and_(L.c.task_id == T.c.id, L.c.user_id == bindparam("u", type_=Integer))
     others = L.alias("other_lease")
@@ -869,7 +873,6 @@ def _submit_context() -> Any:
         )
         .select_from(T.join(P, P.c.id == T.c.project_id).outerjoin(A, mine).outerjoin(L, leased))
         .where(T.c.id == bindparam("t", type_=Integer))
-        .with_for_update(of=T)
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 
 import pytest
 from sqlalchemy import text
@@ -19,6 +18,7 @@ from labelhive.extensions import db
 from labelhive.tasks import driver
 from labelhive.tasks import engine
 from tests.app.tasks.test_engine import setup_project
+from tests.common.processes import wait_for
 
 
 def _as_prepare(sql: str) -> tuple[str, list[str]]:
@@ -132,10 +132,12 @@ def test_a_submit_that_waited_for_the_task_lock_sees_what_its_holder_wrote(pg_ap
                 "SELECT count(*) FROM pg_stat_activity "
                 "WHERE wait_event_type = 'Lock' AND datname = current_database()"
             )
-            deadline = time.monotonic() + 10
-            while watch.execute(waiting).scalar() < 2 and time.monotonic() < deadline:
-                watch.rollback()
-                time.sleep(0.01)
+
+            def both_wait() -> bool:
+                watch.rollback()  # a fresh view of pg_stat_activity
+                return watch.execute(waiting).scalar() >= 2
+
+            wait_for(both_wait, 10, "two submits waiting for the task's lock")
             assert watch.execute(waiting).scalar() == 2
         holder.commit()
         for thread in threads:
