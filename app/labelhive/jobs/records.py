@@ -272,12 +272,27 @@ def recover(app: Flask, now: dt.datetime | None = None) -> list[str]:
 
 
 def _alive_in_redis(job_id: str, client: Any) -> bool:
+    """Whether RQ will still run the job: waiting in its queue, running, or scheduled.
+
+    ``queued`` in the job's hash is not enough: a worker that popped the job and then lost Redis
+    before recording the execution (a failover) leaves it ``queued`` and in no list. Between a
+    worker's pop and its execution record the job is briefly in no list either; taking it for
+    lost then costs an idempotent second run.
+    """
+    from rq import Queue
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
     from rq.job import JobStatus
 
     try:
-        status = Job.fetch(job_id, connection=client).get_status(refresh=False)
+        job = Job.fetch(job_id, connection=client)
     except NoSuchJobError:
         return False
-    return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+    status = job.get_status(refresh=False)
+    if status == JobStatus.QUEUED:
+        queue = Queue(job.origin, connection=client)
+        return any(
+            client.lpos(key, job_id) is not None
+            for key in (queue.key, queue.intermediate_queue_key)
+        )
+    return status in (JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)

@@ -28,14 +28,37 @@ from labelhive.jobs import queues
 log = logging.getLogger(__name__)
 
 
+_REDIS_AWAY = (RedisConnectionError, RedisTimeoutError)
+
+
 class LabelhiveWorker(Worker):
     """RQ's forking worker, with a fresh database pool per horse and job duration metrics.
 
-    It also outlives a Redis failover longer than the client's retry budget: RQ's dequeue loop
-    waits for Redis to come back, but a heartbeat sent after a job, or while a horse works, would
-    raise out of the worker and end it. A missed heartbeat only ages the worker's key in Redis
-    (its TTL is minutes); the next one, or the dequeue loop's backoff, picks up from there.
+    It also outlives a Redis failover longer than the client's retry budget. RQ's dequeue loop
+    waits for Redis to come back, but every other Redis call of its work loop — the suspension
+    check, registry maintenance, the execution record written before the fork, the heartbeats —
+    would raise out of ``work()`` and end the worker. Here each is logged and skipped instead:
+
+    - a missed heartbeat only ages the worker's key (its TTL is minutes);
+    - a skipped suspension check or maintenance runs again on the next turn of the loop;
+    - a job whose execution could not be recorded is dropped from this worker; its job record
+      in the database stays ``queued`` or ``started``, and the scheduler enqueues it again once
+      it is stale (jobs are idempotent, see :mod:`labelhive.jobs.scheduler`).
+
+    The dequeue loop's backoff then waits for the promoted master.
     """
+
+    def check_for_suspension(self, burst: bool) -> None:
+        try:
+            super().check_for_suspension(burst)
+        except _REDIS_AWAY as exc:
+            log.warning("suspension check skipped, Redis unavailable: %s", exc)
+
+    def run_maintenance_tasks(self) -> None:
+        try:
+            super().run_maintenance_tasks()
+        except _REDIS_AWAY as exc:
+            log.warning("registry maintenance skipped, Redis unavailable: %s", exc)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         if pipeline is not None:
@@ -44,13 +67,13 @@ class LabelhiveWorker(Worker):
             return
         try:
             super().heartbeat(timeout)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        except _REDIS_AWAY as exc:
             log.warning("heartbeat skipped, Redis unavailable: %s", exc)
 
     def maintain_heartbeats(self, job: Job, execution: Any) -> None:
         try:
             super().maintain_heartbeats(job, execution)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        except _REDIS_AWAY as exc:
             log.warning("heartbeat of job %s skipped, Redis unavailable: %s", job.id, exc)
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
@@ -62,6 +85,16 @@ class LabelhiveWorker(Worker):
         started = time.monotonic()
         try:
             super().execute_job(job, queue)
+        except _REDIS_AWAY as exc:
+            if self._horse_pid:
+                # the horse runs on regardless: reap it before the next job is taken
+                self.wait_for_horse()
+                self._horse_pid = 0
+            log.warning(
+                "job %s left to the scheduler, Redis unavailable around its execution: %s",
+                job.id,
+                exc,
+            )
         finally:
             try:
                 outcome = str(job.get_status(refresh=True) or "unknown")

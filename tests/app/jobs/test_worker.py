@@ -1,22 +1,36 @@
 """The worker outlives Redis being away longer than the client's retries (a slow failover).
 
-RQ's dequeue loop already waits for Redis; these are the heartbeats outside it, sent after a
-job and while a work horse runs. Redis here is a real redis-server, stopped by its PID; the
-failover itself, with Sentinels, is in ``tests/integration/test_jobs_failover.py``.
+RQ's dequeue loop already waits for Redis; these are the other Redis calls of its work loop:
+the heartbeats, the suspension check, registry maintenance, and the execution record written
+before the fork. A job dropped that way is found by the scheduler's recovery and enqueued
+again. Redis here is a real redis-server, stopped by its PID; the failover itself, with
+Sentinels, is in ``tests/integration/test_jobs_failover.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue
 from rq.executions import Execution
+from sqlalchemy import update
 
+from labelhive.accounts import services as accounts
+from labelhive.db import utcnow
+from labelhive.extensions import db
 from labelhive.jobs import connection
+from labelhive.jobs import queues
+from labelhive.jobs import records
+from labelhive.jobs import services as jobs
+from labelhive.jobs.models import JobRecord
 from labelhive.jobs.worker import LabelhiveWorker
+from labelhive.projects import services as projects
+from tests.app.jobs.conftest import csv_file
 from tests.common.redis import RedisServer
+from tests.conftest import make_app
 
 
 def _worker_and_job(client):  # noqa: ANN001, ANN202
@@ -46,3 +60,67 @@ def test_heartbeats_while_redis_is_away_are_skipped_not_fatal(caplog):
     worker.maintain_heartbeats(job, execution)
     skipped = [r.getMessage() for r in caplog.records if "Redis unavailable" in r.getMessage()]
     assert len(skipped) == 2, skipped
+
+
+def test_the_rest_of_the_work_loop_while_redis_is_away_is_skipped_not_fatal(caplog):
+    server = RedisServer()
+    server.start()
+    try:
+        client = connection.connect(server.config(), retries=0, socket_timeout=1)
+        worker, job, _ = _worker_and_job(client)
+        queue = Queue("default", connection=client)
+    finally:
+        server.stop()
+    # each of these raised out of RQ's work loop, which then logged "quitting" and ended
+    with pytest.raises(RedisConnectionError):
+        super(LabelhiveWorker, worker).check_for_suspension(False)
+    with pytest.raises(RedisConnectionError):
+        super(LabelhiveWorker, worker).run_maintenance_tasks()
+    with pytest.raises(RedisConnectionError):
+        worker.prepare_execution(job)
+    worker.check_for_suspension(False)
+    worker.run_maintenance_tasks()
+    worker.execute_job(job, queue)
+    assert worker.horse_pid == 0  # the execution could not be recorded: no horse was forked
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("suspension check skipped") for m in messages), messages
+    assert any(m.startswith("registry maintenance skipped") for m in messages), messages
+    assert any(m.startswith(f"job {job.id} left to the scheduler") for m in messages), messages
+
+
+@pytest.fixture
+def redis_app(sqlite_url: str) -> Iterator[tuple]:
+    server = RedisServer()
+    server.start()
+    try:
+        app = make_app(sqlite_url, **server.config())
+        with app.app_context():
+            yield app, connection.redis(app)
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        server.stop()
+
+
+def test_recover_enqueues_again_a_job_a_worker_popped_and_dropped(redis_app):
+    app, client = redis_app
+    owner = accounts.create_user("olivia", password=None)
+    project = projects.create_project(owner, {"name": "Birds", "short_name": "birds", "info": {}})
+    db.session.commit()
+    dropped = jobs.start_import(project, None, csv_file(3), "csv").id
+    db.session.commit()
+    waiting = jobs.start_import(project, None, csv_file(3, start=3), "csv").id
+    db.session.commit()
+    queue = Queue("default", connection=client)
+    assert queue.get_job_ids() == [dropped, waiting]
+    # a worker on all the queues (as by default) pops the first job, then Redis fails over
+    # before the execution is recorded
+    all_queues = [Queue(name, connection=client) for name in queues.QUEUES]
+    popped, _ = Queue.dequeue_any(all_queues, None, connection=client)
+    assert popped.id == dropped and popped.get_status() == "queued"
+    old = utcnow() - dt.timedelta(seconds=app.config["JOB_STALE_SECONDS"] + 1)
+    db.session.execute(update(JobRecord).values(updated=old))
+    db.session.commit()
+    # still "queued" in its hash, in no list: lost; the one waiting in its queue is not
+    assert records.recover(app) == [dropped]
+    assert queue.get_job_ids() == [waiting, dropped]
