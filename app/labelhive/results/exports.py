@@ -31,8 +31,9 @@ Formats:
   neutralised against formula injection (:func:`neutralise_cell`); JSON and JSONL keep exact
   values.
 
-Datetimes are ISO 8601 in UTC, with a ``Z``. Task exports include the gold answers: they are
-for the project's owners.
+Datetimes are ISO 8601 in UTC, with a ``Z``, and as PostgreSQL writes them: the fraction of a
+second without its trailing zeros, none when it is zero (:func:`iso_utc`). Task exports include
+the gold answers: they are for the project's owners.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from typing import Any
 from sqlalchemy import DateTime
 from sqlalchemy import Engine
 from sqlalchemy import Select
+from sqlalchemy import Text
+from sqlalchemy import cast
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
@@ -216,6 +219,8 @@ def _stream(
         if conn.dialect.name == "postgresql":
             # one snapshot for the last id, the CSV columns and every batch
             conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            # the text of timestamps (exports_pg.iso) is in this style, whatever the server's
+            conn.exec_driver_sql("SET LOCAL DateStyle = 'ISO'")
         ceiling = conn.scalar(
             select(func.max(kind.table.c.id)).where(kind.table.c.project_id == project_id)
         )
@@ -263,10 +268,13 @@ def _copy_statement(
     """
     if ceiling is None or conn.dialect.name != "postgresql" or kind is not _KINDS["answers"]:
         return None
+    plain = exports_pg.plain_names(conn)
     if fmt == "csv":
         info = flats["info"]
-        return exports_pg.answers_copy(fmt, names, project_id, ceiling, info.keys, info.whole)
-    return exports_pg.answers_copy(fmt, names, project_id, ceiling)
+        return exports_pg.answers_copy(
+            fmt, names, project_id, ceiling, info.keys, info.whole, plain_names=plain
+        )
+    return exports_pg.answers_copy(fmt, names, project_id, ceiling, plain_names=plain)
 
 
 def _batches(conn: Connection, query: Select[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -290,18 +298,16 @@ def _batches(conn: Connection, query: Select[Any], size: int) -> Iterator[Sequen
 
 
 def _iso_datetimes(query: Select[Any]) -> Select[Any]:
-    """``query`` with its datetime columns written by PostgreSQL as :func:`_plain` writes them.
-
-    ``datetime.isoformat()`` of the naive UTC value, plus ``Z``: microseconds only when there
-    are some. Text costs psycopg nothing to decode, and the encoders pass a string starting with
-    a digit through unchanged, so the bytes written are the same.
+    """``query`` with its datetime columns written by PostgreSQL as :func:`iso_utc` writes them
+    (``exports_pg.iso``). Text costs psycopg nothing to decode, and the encoders pass a string
+    starting with a digit through unchanged, so the bytes written are the same.
     """
     columns = []
     for column in query.selected_columns:
         if isinstance(column.type, DateTime):
-            # one to_char; isoformat() leaves out microseconds that are zero
-            stamp = func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-            column = func.replace(stamp, ".000000Z", "Z").label(column.name)
+            # exports_pg.iso(), in SQLAlchemy's terms
+            stamp = func.replace(cast(column, Text), " ", "T").concat("Z")
+            column = stamp.label(column.name)
         columns.append(column)
     return query.with_only_columns(*columns, maintain_column_froms=True)
 
@@ -309,12 +315,20 @@ def _iso_datetimes(query: Select[Any]) -> Select[Any]:
 # -- values ---------------------------------------------------------------------------------
 
 
+def iso_utc(value: dt.datetime) -> str:
+    """A naive UTC datetime in ISO 8601 with a ``Z``, as PostgreSQL writes a timestamp: the
+    fraction of a second without its trailing zeros (``12:30:15.12Z``), none when it is zero
+    (``12:30:15Z``). Python 3.11's ``datetime.fromisoformat`` and pandas read it back."""
+    written = value.isoformat()
+    return (written.rstrip("0") if value.microsecond else written) + "Z"
+
+
 def _plain(value: Any) -> Any:
     """A database value as a JSON-ready value: ISO 8601 datetimes, no NaN."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value.isoformat() + "Z"
+        return iso_utc(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -338,7 +352,7 @@ def _json_value(value: Any) -> str:
     if value is None:
         return "null"
     if kind is dt.datetime and value.tzinfo is None:
-        return '"' + value.isoformat() + 'Z"'
+        return '"' + iso_utc(value) + '"'
     if kind is bool:
         return "true" if value else "false"
     if kind is float:
@@ -408,7 +422,7 @@ def _cell(value: Any) -> str:
         return str(value)
     if kind is dt.datetime and value.tzinfo is None:
         # ISO 8601 starts with a digit: never a formula
-        return value.isoformat() + "Z"
+        return iso_utc(value)
     if kind is bool:
         return "true" if value else "false"
     if kind is float:

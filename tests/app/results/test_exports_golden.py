@@ -23,6 +23,7 @@ from labelhive.models import Task
 from labelhive.results.exports import FORMATS
 from labelhive.results.exports import WHATS
 from labelhive.results.exports import _iso_datetimes
+from labelhive.results.exports import iso_utc
 from tests.app.results.test_exports import NOW
 from tests.app.results.test_exports import db_app  # noqa: F401 (a fixture)
 from tests.app.results.test_exports import export
@@ -77,14 +78,17 @@ def test_exports_are_byte_identical_to_the_golden_files(db_app, batch_size):  # 
 def test_postgresql_writes_datetimes_as_python_does(pg_url):
     app = make_app(pg_url)
     with app.app_context():
-        stamps = [
-            dt.datetime(2024, 5, 1, 12, 30, 15),  # no microseconds: isoformat leaves them out
-            dt.datetime(2024, 5, 1, 12, 30, 15, 1),
-            dt.datetime(999, 1, 2, 3, 4, 5, 600000),
-            dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
-        ]
+        stamps = {
+            dt.datetime(2024, 5, 1, 12, 30, 15): "2024-05-01T12:30:15Z",
+            dt.datetime(2024, 5, 1, 12, 30, 15, 1): "2024-05-01T12:30:15.000001Z",
+            # the fraction's trailing zeros are left out, as PostgreSQL writes it
+            dt.datetime(999, 1, 2, 3, 4, 5, 600000): "0999-01-02T03:04:05.6Z",
+            dt.datetime(2024, 5, 1, 12, 30, 15, 120300): "2024-05-01T12:30:15.1203Z",
+            dt.datetime(9999, 12, 31, 23, 59, 59, 999999): "9999-12-31T23:59:59.999999Z",
+        }
         query = select(*[literal(s, DateTime).label(f"s{i}") for i, s in enumerate(stamps)])
         with db.engine.connect() as conn:
             written = conn.execute(_iso_datetimes(query)).one()
-        assert list(written) == [s.isoformat() + "Z" for s in stamps]
+        assert list(written) == [iso_utc(stamp) for stamp in stamps] == list(stamps.values())
+        assert [dt.datetime.fromisoformat(s[:-1]) for s in written] == list(stamps)
         db.engine.dispose()

@@ -8,6 +8,7 @@ the Python encoders alone, must give the same bytes; a row PostgreSQL would writ
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from labelhive.models import Task
 from labelhive.results import exports
 from labelhive.results import exports_pg
 from tests.app.results.test_exports import new_project
+from tests.conftest import make_app
 
 STAMPS = [
     dt.datetime(2024, 5, 1, 12, 30, 15),
@@ -196,3 +198,34 @@ def test_info_keys_are_bound_not_spliced_into_the_sql(pg_app, fmt):
     by_copy, by_python = both(project_id, fmt)
     assert by_copy == by_python
     assert "v3" in by_copy.decode()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_names_the_app_creates_are_taken_as_they_are(pg_app, fmt):
+    project_id = seed("names", SIMPLE)
+    with db.engine.connect() as conn:
+        assert not exports_pg.plain_names(conn)  # seed() gave some users odd names
+    db.session.execute(text("UPDATE users SET name = 'user-' || id || '_x.y'"))
+    db.session.commit()
+    with db.engine.connect() as conn:
+        assert exports_pg.plain_names(conn)
+    assert by_encoders(copy_lines(project_id, fmt)) == 0
+    by_copy, by_python = both(project_id, fmt)
+    assert by_copy == by_python
+    assert b"user-" in by_copy
+
+
+def test_timestamps_are_iso_whatever_the_sessions_date_style(pg_url):
+    # a server whose DateStyle is not ISO: PostgreSQL's text of a timestamp is 'dd/mm/yyyy ...'
+    app = make_app(f"{pg_url}?options=-c%20DateStyle%3DSQL%2CDMY")
+    with app.app_context():
+        project_id = seed("styles", ["cat", "dog"])
+        assert db.session.scalar(text("SHOW DateStyle")) == "SQL, DMY"
+        for what, fmt in [("answers", "csv"), ("answers", "jsonl"), ("tasks", "jsonl")]:
+            data = b"".join(exports.stream_export(db.engine, project_id, what, fmt))
+            assert re.search(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", data), (what, fmt)
+            assert not re.search(rb"\d\d/\d\d/\d{4}", data), (what, fmt)
+        by_copy, by_python = both(project_id, "csv")
+        assert by_copy == by_python
+        db.session.remove()
+        db.engine.dispose()
