@@ -32,6 +32,7 @@ import requests
 
 from bench.common import percentile
 from bench.common import report
+from labelhive.cli import default_workers
 from tests.common.processes import PostgresServer
 from tests.common.processes import labelhive_cli
 from tests.common.processes import labelhive_server
@@ -476,10 +477,9 @@ def main() -> None:
         help="queue jobs through Redis Sentinel (default: on for PostgreSQL, off for SQLite)",
     )
     args = parser.parse_args()
-    # SQLite: one process (``labelhive serve``'s default; writers are serialised anyway).
-    # PostgreSQL: cores + 1 processes of 6 threads, the best of a sweep on 2 cores (serve's
-    # default, 2 x cores + 1 of 8 threads, gave about 25% fewer loops/s and a longer tail)
-    workers = args.workers or (1 if args.db == "sqlite" else (os.cpu_count() or 1) + 1)
+    # ``labelhive serve``'s defaults: one process on SQLite (writers are serialised anyway),
+    # one per core of 6 threads on PostgreSQL (the best of a sweep on 2 cores)
+    workers = args.workers or default_workers(args.db == "sqlite", os.cpu_count())
     threads = args.threads or (8 if args.db == "sqlite" else 6)
     redis = args.redis if args.redis is not None else args.db == "postgresql"
     run(args.db, args.annotators, args.seconds, args.tasks, workers, threads, redis)

@@ -62,11 +62,13 @@ def main() -> None:
 def default_workers(embedded: bool, cores: int | None) -> int:
     """``serve``'s gunicorn processes when ``--workers`` is not given (pure).
 
-    SQLite serialises writers anyway: one. On PostgreSQL cores + 1 (of 6 threads each) beat
-    2 x cores + 1 of 8 on the annotate benchmark (2 cores: 3 x 6 gave more loops/s and a
-    shorter tail than 5 x 8): requests are CPU-bound, more processes only contend.
+    SQLite serialises writers anyway: one. On PostgreSQL one per core (of 6 threads each):
+    requests are CPU-bound, and more processes only contend. On the annotate benchmark (2 cores,
+    32 annotators, PostgreSQL on the same cores) 2 x 6 gave the most loops/s and the shortest
+    tail, claim p99 41-52 ms against 77-90 ms for 3 x 6 (a process descheduled for a time
+    slice stalls every connection it holds) and more again for 5 x 8.
     """
-    return 1 if embedded else (cores or 1) + 1
+    return 1 if embedded else cores or 1
 
 
 @main.command()
@@ -77,7 +79,7 @@ def default_workers(embedded: bool, cores: int | None) -> int:
     default=None,
     type=click.IntRange(1, 64),
     envvar="LABELHIVE_WORKERS",
-    help="gunicorn processes [default: cores + 1; 1 on SQLite; env LABELHIVE_WORKERS]",
+    help="gunicorn processes [default: one per core; 1 on SQLite; env LABELHIVE_WORKERS]",
 )
 @click.option(
     "--threads",

@@ -100,10 +100,10 @@ def test_serve_a_second_time_keeps_the_data(tmp_path: Path) -> None:
         assert [p["short_name"] for p in projects] == ["demo-shapes"]
 
 
-def test_serve_defaults_to_cores_plus_one_processes_of_six_threads() -> None:
-    assert default_workers(embedded=False, cores=2) == 3
-    assert default_workers(embedded=False, cores=8) == 9
-    assert default_workers(embedded=False, cores=None) == 2
+def test_serve_defaults_to_one_process_per_core_of_six_threads() -> None:
+    assert default_workers(embedded=False, cores=2) == 2
+    assert default_workers(embedded=False, cores=8) == 8
+    assert default_workers(embedded=False, cores=None) == 1
     assert default_workers(embedded=True, cores=8) == 1
     options = {p.name: p for p in main.commands["serve"].params}
     assert options["threads"].default == 6
