@@ -6,7 +6,8 @@ locking is explicit and the same on every code path:
 - PostgreSQL: the claim walks the open-task index with ``FOR UPDATE SKIP LOCKED`` (concurrent
   claimers never wait for each other), submit and every counter change take the task's row lock
   first, and the (task, user) unique constraints back the rules up.
-- SQLite: every engine transaction is ``BEGIN IMMEDIATE``, so writers are serialised.
+- SQLite: every engine transaction is ``BEGIN IMMEDIATE``, so writers are serialised; the
+  writers of one process queue on a lock before they take a connection.
 
 Lock order is always task row → its leases/answers, which rules out deadlocks between claims,
 submits and the sweep; deadlocks and "database is locked" are still retried, to be safe.
@@ -35,10 +36,14 @@ import datetime as dt
 import functools
 import logging
 import random
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from contextlib import contextmanager
+from contextlib import nullcontext
 from typing import Any
 from typing import NamedTuple
 from typing import TypeVar
@@ -123,9 +128,23 @@ class ProjectRef(NamedTuple):
 Authorize = Callable[[ProjectRef | None], None]
 
 
+# SQLite: the writers of one process queue on a lock of their own rather than in SQLite's busy
+# handler, which polls with sleeps growing to 100 ms however soon the database is free again
+# (a tail of most of a second for 8 threads); other processes still meet the busy handler
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def _writers(engine: Engine) -> AbstractContextManager[Any]:
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _SQLITE_WRITERS_GUARD:
+        return _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+
+
 @contextmanager
 def _write(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn:
+    with _writers(engine), engine.connect() as conn:
         conn.execution_options(sqlite_immediate=True)
         with conn.begin():
             yield conn

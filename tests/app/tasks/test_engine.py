@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 from typing import Any
 
 import pytest
@@ -267,3 +268,27 @@ def test_claim_ahead_takes_a_second_lease_within_the_slots(eng_app):
     assert engine.claim_ahead(db.engine, project.id, users[1]) is None
     # a plain claim still returns the oldest lease
     assert claimed_id(project, users[1]) == first.task["id"]
+
+
+def test_sqlite_writers_of_one_process_queue_before_they_take_a_connection(sqlite_url):
+    """Not in SQLite's busy handler, which sleeps up to 100 ms between polls of the lock."""
+    app = make_app(sqlite_url)
+    with app.app_context():
+        project, users, _ = setup_project(tasks=[{}, {}])
+        eng, pid = db.engine, project.id
+        pool = eng.pool
+        outcome: list[engine.Claim | None] = []
+        with engine._write(eng):
+            holding = pool.checkedout()
+            second = threading.Thread(
+                target=lambda: outcome.append(engine.claim(eng, pid, users[1]))
+            )
+            second.start()
+            second.join(0.5)
+            # the second writer waits on the lock, without a connection and without a result
+            assert second.is_alive() and outcome == []
+            assert pool.checkedout() == holding
+        second.join(10)
+        assert outcome and outcome[0] is not None
+        db.session.remove()
+        db.engine.dispose()
