@@ -33,6 +33,22 @@ from tests.common.redis import RedisServer
 from tests.conftest import make_app
 
 
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server; a test may stop it early (stopping twice is harmless)."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _client(server: RedisServer):  # noqa: ANN202
+    """A client that fails at once, as one whose retries ran out in a long failover."""
+    return connection.connect(server.config(), retries=0, socket_timeout=1)
+
+
 def _worker_and_job(client):  # noqa: ANN001, ANN202
     queue = Queue("default", connection=client)
     worker = LabelhiveWorker([queue], connection=client)
@@ -43,16 +59,11 @@ def _worker_and_job(client):  # noqa: ANN001, ANN202
     return worker, job, execution
 
 
-def test_heartbeats_while_redis_is_away_are_skipped_not_fatal(caplog):
-    server = RedisServer()
-    server.start()
-    try:
-        client = connection.connect(server.config(), retries=0, socket_timeout=1)
-        worker, job, execution = _worker_and_job(client)
-        worker.heartbeat()
-        worker.maintain_heartbeats(job, execution)
-    finally:
-        server.stop()
+def test_heartbeats_while_redis_is_away_are_skipped_not_fatal(redis_server, caplog):
+    worker, job, execution = _worker_and_job(_client(redis_server))
+    worker.heartbeat()
+    worker.maintain_heartbeats(job, execution)
+    redis_server.stop()
     # RQ's own heartbeat raises once Redis is gone: what ended the worker before
     with pytest.raises(RedisConnectionError):
         super(LabelhiveWorker, worker).heartbeat()
@@ -62,15 +73,10 @@ def test_heartbeats_while_redis_is_away_are_skipped_not_fatal(caplog):
     assert len(skipped) == 2, skipped
 
 
-def test_the_rest_of_the_work_loop_while_redis_is_away_is_skipped_not_fatal(caplog):
-    server = RedisServer()
-    server.start()
-    try:
-        client = connection.connect(server.config(), retries=0, socket_timeout=1)
-        worker, job, _ = _worker_and_job(client)
-        queue = Queue("default", connection=client)
-    finally:
-        server.stop()
+def test_the_rest_of_the_work_loop_while_redis_is_away_is_skipped_not_fatal(redis_server, caplog):
+    worker, job, _ = _worker_and_job(_client(redis_server))
+    queue = Queue("default", connection=worker.connection)
+    redis_server.stop()
     # each of these raised out of RQ's work loop, which then logged "quitting" and ended
     with pytest.raises(RedisConnectionError):
         super(LabelhiveWorker, worker).check_for_suspension(False)
@@ -89,17 +95,12 @@ def test_the_rest_of_the_work_loop_while_redis_is_away_is_skipped_not_fatal(capl
 
 
 @pytest.fixture
-def redis_app(sqlite_url: str) -> Iterator[tuple]:
-    server = RedisServer()
-    server.start()
-    try:
-        app = make_app(sqlite_url, **server.config())
-        with app.app_context():
-            yield app, connection.redis(app)
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        server.stop()
+def redis_app(sqlite_url: str, redis_server: RedisServer) -> Iterator[tuple]:
+    app = make_app(sqlite_url, **redis_server.config())
+    with app.app_context():
+        yield app, connection.redis(app)
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_recover_enqueues_again_a_job_a_worker_popped_and_dropped(redis_app):
