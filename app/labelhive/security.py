@@ -116,15 +116,29 @@ def _is_api() -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
 
 
+# (name, lower-case name, value) of the headers a response gets unless it sets its own;
+# frame-ancestors (in the CSP) is the modern control, X-Frame-Options covers old browsers
+_DEFAULT_HEADERS = tuple(
+    (name, name.lower(), value)
+    for name, value in (
+        ("X-Frame-Options", "SAMEORIGIN"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+    )
+)
+
+
 def _headers(response: Response) -> Response:
     headers = response.headers
-    if "Content-Security-Policy" not in headers:
-        headers["Content-Security-Policy"] = API_CSP if _is_api() else SITE_CSP
-    # frame-ancestors is the modern control; X-Frame-Options covers old browsers
-    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    # one pass over the response's headers, not one per name (werkzeug's lookups are linear
+    # and case-folding: five of them were a sixth of a plain JSON request's time in Flask)
+    present = {name.lower() for name in headers.keys()}
+    if "content-security-policy" not in present:
+        headers.add("Content-Security-Policy", API_CSP if _is_api() else SITE_CSP)
+    for name, lowered, value in _DEFAULT_HEADERS:
+        if lowered not in present:
+            headers.add(name, value)
     return response
 
 

@@ -257,6 +257,46 @@ def test_presenter_frame_keeps_its_own_stricter_policy(csrf_app: Flask) -> None:
     _check_headers(response, "/presenter/alpha/frame")
 
 
+def test_a_response_keeps_its_own_headers_in_any_case_and_gets_each_default_once(
+    csrf_app: Flask,
+) -> None:
+    def framed() -> tuple[str, int, dict[str, str]]:
+        return "ok", 200, {"x-frame-options": "DENY", "content-security-policy": "sandbox"}
+
+    csrf_app.add_url_rule("/test-own-headers", "test_own_headers", framed)
+    client = csrf_app.test_client()
+    own = client.get("/test-own-headers").headers
+    assert own.getlist("X-Frame-Options") == ["DENY"]
+    assert own.getlist("Content-Security-Policy") == ["sandbox"]
+    assert own.getlist("X-Content-Type-Options") == ["nosniff"]
+    plain = client.get("/healthz").headers
+    for name in (
+        "Content-Security-Policy",
+        "X-Frame-Options",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "Cross-Origin-Opener-Policy",
+    ):
+        assert len(plain.getlist(name)) == 1, name
+
+
+def test_the_session_signer_follows_the_secret_key(csrf_app: Flask) -> None:
+    """The signing serializer is kept between requests, but not across a key change: a cookie
+    signed with the old key is refused unless the key is listed as a fallback."""
+    client = _signed_in(csrf_app, csrf_app.config["ADMIN_ID"])
+    assert client.get("/project/alpha/settings").status_code == 200
+    interface = csrf_app.session_interface
+    assert interface.get_signing_serializer(csrf_app) is interface.get_signing_serializer(csrf_app)
+    old_key = csrf_app.secret_key
+    csrf_app.secret_key = "another-secret-key"
+    assert client.get("/project/alpha/settings").status_code == 302  # to the sign-in page
+    client = _signed_in(csrf_app, csrf_app.config["ADMIN_ID"])
+    csrf_app.secret_key = "a-third-secret-key"
+    csrf_app.config["SECRET_KEY_FALLBACKS"] = ["another-secret-key"]
+    assert client.get("/project/alpha/settings").status_code == 200
+    csrf_app.secret_key, csrf_app.config["SECRET_KEY_FALLBACKS"] = old_key, []
+
+
 # --- brute force ------------------------------------------------------------------------------
 
 

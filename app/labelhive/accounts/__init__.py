@@ -6,11 +6,13 @@ from flask import Flask
 
 from labelhive import web
 from labelhive.accounts import services
+from labelhive.accounts import sessions
 from labelhive.accounts import views
 from labelhive.extensions import login_manager
 
 
 def init_app(app: Flask) -> None:
+    app.session_interface = sessions.SessionInterface()
     login_manager.user_loader(services.load_user)
     login_manager.login_view = "accounts.signin"
     login_manager.login_message = "Please sign in to see this page."
