@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from typing import Any
 
 from sqlalchemy import select
 
@@ -98,25 +99,7 @@ def start_export(project: Project, user: User | None, what: str, fmt: str) -> Jo
     if what not in exports.WHATS:
         raise ValueError(f"Unknown export {what!r}; use one of {', '.join(exports.WHATS)}.")
     exports.content_type(fmt)
-    if project.id is None:
-        db.session.flush()
-    prefix = f"export-{project.id}-{what}-{fmt}-"
-    running = unfinished(project.id, EXPORT, prefix)
-    if running is not None:
-        return running
-    job_id = prefix + _token(None)
-    return records.submit(
-        job_id,
-        "labelhive.results.jobs.export_file",
-        job_id,
-        project.id,
-        what,
-        fmt,
-        kind=EXPORT,
-        queue=queues.LOW,
-        project_id=project.id,
-        user_id=None if user is None else user.id,
-    )
+    return _start_export(project, user, f"{what}-{fmt}", "export_file", what, fmt)
 
 
 def start_s3_import(
@@ -180,20 +163,27 @@ def start_dataset_export(
 
     dataset.content_type(fmt)
     validation = dataset.validation_fraction(validation)
+    return _start_export(project, user, f"dataset-{fmt}", "export_dataset", fmt, validation)
+
+
+def _start_export(
+    project: Project, user: User | None, kind: str, job: str, *args: Any
+) -> JobRecord:
+    """Submit ``labelhive.results.jobs.<job>(job_id, project.id, *args)`` on the low queue,
+    unless an export of the same ``kind`` of the project is still queued or running."""
     if project.id is None:
         db.session.flush()
-    prefix = f"export-{project.id}-dataset-{fmt}-"
+    prefix = f"export-{project.id}-{kind}-"
     running = unfinished(project.id, EXPORT, prefix)
     if running is not None:
         return running
     job_id = prefix + _token(None)
     return records.submit(
         job_id,
-        "labelhive.results.jobs.export_dataset",
+        f"labelhive.results.jobs.{job}",
         job_id,
         project.id,
-        fmt,
-        validation,
+        *args,
         kind=EXPORT,
         queue=queues.LOW,
         project_id=project.id,
