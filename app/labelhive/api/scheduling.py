@@ -53,7 +53,7 @@ def _limit(value: str | None) -> int:
 @bp.get("/project/<ref>/newtask")
 def new_task(ref: str) -> Response:
     # the hot path: no ORM, no session; the engine's claim reads the project and calls
-    # ``authorize`` with it, so a claim is two statements
+    # ``authorize`` with it, so a claim is one or two statements
     user = auth.caller()
     if user is None:
         raise errors.unauthorized("Sign in or send your API key to contribute to this project.")

@@ -16,7 +16,9 @@ Round trips, and the Python around each statement, are the cost under load, so t
 is short. On PostgreSQL both run on the driver connection (:mod:`labelhive.tasks.driver`): a
 claim is one read of the project (settings, owner and published flag for ``authorize``, the
 lease the user holds, whether any lease expired) and ONE statement that picks, reserves and
-leases (a CTE, in autocommit: it is atomic by itself); a submit is two round trips in
+leases (a CTE, in autocommit: it is atomic by itself), and once the process knows the
+project's ordering and lease TTL, both in one statement that takes only if the read is as
+expected (a refused ``authorize`` then gives the slot back); a submit is two round trips in
 psycopg's pipeline mode, ``BEGIN`` with the task's row lock and then one read of everything
 it checks (the task, its project, the user's answer and lease, the expired leases of others),
 then the writes with ``COMMIT``, so the row lock is held for one turn of the thread. The rare paths
@@ -360,28 +362,81 @@ def _claim_pg(
     ahead: bool,
     authorize: Authorize | None,
 ) -> Claim | None:
-    """The usual PostgreSQL claim in two statements and no explicit transaction.
+    """The usual PostgreSQL claim: one statement, or two, and no explicit transaction.
 
     The context read takes no lock (it decides nothing by itself) and each take is ONE atomic
     statement that locks, re-checks and reserves, so autocommit saves the ``BEGIN`` and
-    ``COMMIT`` round trips. Both run on the driver (:mod:`labelhive.tasks.driver`). A held
+    ``COMMIT`` round trips. Both run on the driver (:mod:`labelhive.tasks.driver`).
+    Once this process has read a project's ordering and lease TTL, the read and the usual take
+    go as one statement (:func:`_read_and_take_pg`), which takes only if the project is as
+    expected (published, that ordering and TTL, no gold to serve, no lease held by the user, no
+    expired lease to sweep); otherwise it reads alone and Python goes on from the read. A held
     lease to renew or expired leases to sweep take several writes: then it returns
     ``_TRANSACTION`` and the caller runs the transactional claim.
     """
+    try:
+        return _claim_pg_on(engine, project_id, user_id, now, rng, ahead, authorize)
+    except _Refused as refused:
+        # the combined statement leased a task before ``authorize`` saw the project
+        release(engine, refused.task_id, user_id)
+        raise refused.error from None
+
+
+class _Refused(Exception):
+    """``authorize`` refused a caller whom the combined statement had leased a task."""
+
+    def __init__(self, task_id: int, error: Exception) -> None:
+        super().__init__(task_id, error)
+        self.task_id = task_id
+        self.error = error
+
+
+def _claim_pg_on(
+    engine: Engine,
+    project_id: int,
+    user_id: int,
+    now: dt.datetime,
+    rng: random.Random | None,
+    ahead: bool,
+    authorize: Authorize | None,
+) -> Claim | None:
     with engine.connect() as base:
         conn = base.execution_options(isolation_level="AUTOCOMMIT")
-        params = {"p": project_id, "u": user_id, "now": now}
+        params: dict[str, Any] = {"p": project_id, "u": user_id, "now": now}
+        expected = None if ahead else _EXPECTED.get(project_id)
         with driver.connection(conn) as raw:
-            context = driver.compiled(conn.dialect, _claim_context(ahead))
-            project = driver.one(raw, context, params)
+            taken = None
+            tried = False
+            if expected is None:
+                context = driver.compiled(conn.dialect, _claim_context(ahead))
+                project = driver.one(raw, context, params)
+            else:
+                ordering, ttl = expected
+                params.update(ordering=ordering, ttl=ttl, expires=rules.lease_expiry(now, ttl))
+                statement = driver.compiled(conn.dialect, _read_and_take_pg(ordering))
+                found = driver.one_dict(raw, statement, params)
+                project, taken, tried = _read_and_taken(found)
             if authorize is not None:
-                authorize(_project_ref(project))
+                try:
+                    authorize(_project_ref(project))
+                except Exception as exc:
+                    if taken is None:
+                        raise
+                    # the slot goes back once this connection is returned (see _claim_pg)
+                    raise _Refused(taken["id"], exc) from exc
             if project is None:
                 return None
+            if not ahead:
+                _EXPECTED[project_id] = (project.ordering, project.lease_ttl)
+            expires = rules.lease_expiry(now, project.lease_ttl)
+            if taken is not None:
+                return Claim(taken, expires, resumed=False)
             if project.held_id is not None or project.has_expired:
                 return _TRANSACTION
-            params["expires"] = expires = rules.lease_expiry(now, project.lease_ttl)
+            params["expires"] = expires
             for gold, skip_skipped in _kinds(project.gold_rate, rng):
+                if tried and (gold, skip_skipped) == _USUAL_KIND:
+                    continue  # the combined statement ran this one and found nothing
                 take = _take_pg_statement(project.ordering, gold, skip_skipped)
                 row = driver.one_dict(raw, driver.compiled(conn.dialect, take), params)
                 if row is not None:
@@ -389,9 +444,76 @@ def _claim_pg(
         return None
 
 
+# per process: each project's (ordering, lease TTL) as its last claim read them, so that the
+# next claim can send its take with the read; a changed project only costs that claim a take
+_EXPECTED: dict[int, tuple[str, int]] = {}
+# (gold, leave out skipped tasks) of the take sent with the read: no gold, skipped tasks left out
+_USUAL_KIND = (False, True)
+_RNG = random.Random()
+
+
+class _ProjectRead(NamedTuple):
+    """:func:`_claim_context`'s row, out of :func:`_read_and_take_pg`'s."""
+
+    id: int
+    owner_id: int
+    published: bool
+    lease_ttl: int
+    ordering: str
+    gold_rate: float
+    held_id: int | None
+    has_expired: bool
+
+
+def _read_and_taken(
+    found: dict[str, Any] | None,
+) -> tuple[_ProjectRead | None, dict[str, Any] | None, bool]:
+    """``(project, the task taken or None, whether the take ran)`` of a combined claim."""
+    if found is None:
+        return None, None, False
+    project = _ProjectRead(*(found.pop(f"read_{name}") for name in _ProjectRead._fields))
+    tried = found.pop("took")
+    return project, (found if found["id"] is not None else None), tried
+
+
+@functools.cache
+def _read_and_take_pg(ordering: str) -> Any:
+    """The claim's read and its usual take as ONE statement (a CTE), for one ordering.
+
+    The take runs only when the project is as the caller expects (``took``); its lease expiry
+    comes from the expected TTL, so it is the one Python computes. The row is the read's
+    columns (``read_*``), ``took``, and the taken task's columns (``NULL`` when none).
+    """
+    read = _claim_context(False).subquery()
+    took = and_(
+        read.c.published,
+        read.c.held_id.is_(None),
+        ~read.c.has_expired,
+        read.c.gold_rate <= 0,
+        read.c.ordering == bindparam("ordering"),
+        read.c.lease_ttl == bindparam("ttl", type_=Integer),
+    ).label("took")
+    context = select(*read.c, took).cte("context")
+    gold, skip_skipped = _USUAL_KIND
+    candidate = _candidate_query(
+        ordering, bindparam("p", type_=Integer), bindparam("u", type_=Integer), gold, skip_skipped
+    ).where(select(context.c.took).scalar_subquery())
+    reserved, leased = _reserve_and_lease(candidate)
+    return (
+        select(
+            *[context.c[c.name].label(f"read_{c.name}") for c in read.c],
+            context.c.took,
+            *[reserved.c[c.name] for c in T.c],
+        )
+        .select_from(context.outerjoin(reserved, literal(True)))
+        .add_cte(leased)
+    )
+
+
 def _kinds(gold_rate: float, rng: random.Random | None) -> list[tuple[bool, bool]]:
     """The candidate queries to try, in order, as (gold, leave out skipped tasks)."""
-    kinds = [(True, True)] if rules.serve_gold(gold_rate, rng or random.Random()) else []
+    # one generator for the process: a new ``Random()`` seeds itself from the OS, 8 µs a claim
+    kinds = [(True, True)] if rules.serve_gold(gold_rate, rng or _RNG) else []
     # only skipped tasks are left: offer them again rather than nothing
     return [*kinds, (False, True), (False, False)]
 
@@ -475,6 +597,12 @@ def _take_pg_statement(ordering: str, gold: bool, skip_skipped: bool) -> Any:
     candidate = _candidate_query(
         ordering, bindparam("p", type_=Integer), bindparam("u", type_=Integer), gold, skip_skipped
     )
+    reserved, leased = _reserve_and_lease(candidate)
+    return select(*[reserved.c[c.name] for c in T.c]).add_cte(leased)
+
+
+def _reserve_and_lease(candidate: Any) -> tuple[Any, Any]:
+    """The CTEs of a take: pick ``candidate`` (``SKIP LOCKED``), reserve it, insert the lease."""
     picked = candidate.with_for_update(skip_locked=True, of=T).cte("picked")
     reserved = (
         update(T)
@@ -498,7 +626,7 @@ def _take_pg_statement(ordering: str, gold: bool, skip_skipped: bool) -> Any:
         .returning(L.c.id)
         .cte("leased")
     )
-    return select(*[reserved.c[c.name] for c in T.c]).add_cte(leased)
+    return reserved, leased
 
 
 def submit(

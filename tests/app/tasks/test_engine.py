@@ -292,3 +292,86 @@ def test_sqlite_writers_of_one_process_queue_before_they_take_a_connection(sqlit
         assert outcome and outcome[0] is not None
         db.session.remove()
         db.engine.dispose()
+
+
+# --- PostgreSQL: the claim's read and its take in one statement -------------------------------
+
+
+@pytest.fixture
+def pg_app(pg_url: str, monkeypatch: pytest.MonkeyPatch):
+    # what earlier tests' claims taught this process about their projects (same ids) is forgotten
+    monkeypatch.setattr(engine, "_EXPECTED", {})
+    app = make_app(pg_url)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _counting_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The engine's driver statements from now on (their first line), in order."""
+    sent: list[str] = []
+    for name in ("one", "one_dict"):
+        original = getattr(engine.driver, name)
+
+        def counted(raw, statement, values, _original=original):  # noqa: ANN001, ANN202
+            sent.append(statement.sql.splitlines()[0])
+            return _original(raw, statement, values)
+
+        monkeypatch.setattr(engine.driver, name, counted)
+    return sent
+
+
+def test_a_claim_after_the_first_is_one_statement(pg_app, monkeypatch):
+    project, users, tasks = setup_project(n_users=3, tasks=[{"n_answers": 3}] * 2, published=True)
+    sent = _counting_statements(monkeypatch)
+    start = utcnow()
+    first = engine.claim(db.engine, project.id, users[0], now=start)
+    assert len(sent) == 2  # the read, then the take
+    second = engine.claim(db.engine, project.id, users[1], now=start)
+    assert len(sent) == 3  # both at once: this process knows the project's settings now
+    # depth first still: the task user0 holds is the closest to done
+    assert first.task["id"] == second.task["id"] == tasks[0]
+    assert second.expires_at == start + dt.timedelta(seconds=project.lease_ttl)
+    leases = fresh().scalars(select(Lease).where(Lease.user_id == users[1])).all()
+    assert [(lease.task_id, lease.expires_at) for lease in leases] == [
+        (tasks[0], second.expires_at)
+    ]
+    assert fresh().scalar(select(Task.n_reserved).where(Task.id == tasks[0])) == 2
+
+
+def test_a_changed_ordering_and_ttl_are_read_not_assumed(pg_app):
+    project, users, tasks = setup_project(n_users=3, tasks=[{"n_answers": 3}] * 2, published=True)
+    assert claimed_id(project, users[0]) == tasks[0]  # depth first; remembered
+    stored = fresh().get(Project, project.id)
+    stored.ordering, stored.lease_ttl = "breadth_first", 1234
+    db.session.commit()
+    start = utcnow()
+    claim = engine.claim(db.engine, project.id, users[1], now=start)
+    # breadth first: the task nobody holds
+    assert claim.task["id"] == tasks[1]
+    assert claim.expires_at == start + dt.timedelta(seconds=1234)
+    lease = fresh().scalar(select(Lease).where(Lease.user_id == users[1]))
+    assert lease.expires_at == claim.expires_at
+
+
+def test_a_refused_caller_keeps_nothing_the_one_statement_claim_took(pg_app):
+    project, users, tasks = setup_project(n_users=3, tasks=[{"n_answers": 3}], published=True)
+    assert claimed_id(project, users[0]) == tasks[0]
+
+    def refuse(_project: engine.ProjectRef | None) -> None:
+        raise PermissionError("not yours")
+
+    with pytest.raises(PermissionError, match="not yours"):
+        engine.claim(db.engine, project.id, users[1], authorize=refuse)
+    holders = fresh().scalars(select(Lease.user_id).where(Lease.task_id == tasks[0])).all()
+    assert holders == [users[0]]
+    assert fresh().scalar(select(Task.n_reserved).where(Task.id == tasks[0])) == 1
+
+
+def test_the_one_statement_claim_falls_back_to_skipped_tasks(pg_app):
+    project, users, tasks = setup_project(n_users=2, tasks=[{"n_answers": 1}], published=True)
+    assert claimed_id(project, users[0]) == tasks[0]
+    engine.release(db.engine, tasks[0], users[0], skip=True)
+    # the statement sent with the read leaves skipped tasks out; offered again all the same
+    assert claimed_id(project, users[0]) == tasks[0]
