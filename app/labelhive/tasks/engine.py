@@ -302,7 +302,13 @@ def _claim(
     authorize: Authorize | None,
 ) -> Claim | None:
     if engine.dialect.name == "postgresql":
-        claimed = _claim_pg(engine, project_id, user_id, now, rng, ahead, authorize)
+        try:
+            claimed = _claim_pg(engine, project_id, user_id, now, rng, ahead, authorize)
+        except _Refused as refused:
+            # the combined statement leased a task before ``authorize`` saw the project; its
+            # connection is back in the pool now, and the slot goes back too
+            release(engine, refused.task_id, user_id)
+            raise refused.error from None
         if claimed is not _TRANSACTION:
             return claimed
         authorize = None  # done: it passed on the same read
@@ -373,33 +379,10 @@ def _claim_pg(
     expired lease to sweep); otherwise it reads alone and Python goes on from the read. A held
     lease to renew or expired leases to sweep take several writes: then it returns
     ``_TRANSACTION`` and the caller runs the transactional claim.
+
+    :raise _Refused: ``authorize`` refused the caller after the combined statement leased a
+        task; the caller gives the slot back.
     """
-    try:
-        return _claim_pg_on(engine, project_id, user_id, now, rng, ahead, authorize)
-    except _Refused as refused:
-        # the combined statement leased a task before ``authorize`` saw the project
-        release(engine, refused.task_id, user_id)
-        raise refused.error from None
-
-
-class _Refused(Exception):
-    """``authorize`` refused a caller whom the combined statement had leased a task."""
-
-    def __init__(self, task_id: int, error: Exception) -> None:
-        super().__init__(task_id, error)
-        self.task_id = task_id
-        self.error = error
-
-
-def _claim_pg_on(
-    engine: Engine,
-    project_id: int,
-    user_id: int,
-    now: dt.datetime,
-    rng: random.Random | None,
-    ahead: bool,
-    authorize: Authorize | None,
-) -> Claim | None:
     with engine.connect() as base:
         conn = base.execution_options(isolation_level="AUTOCOMMIT")
         params: dict[str, Any] = {"p": project_id, "u": user_id, "now": now}
@@ -422,7 +405,7 @@ def _claim_pg_on(
                 except Exception as exc:
                     if taken is None:
                         raise
-                    # the slot goes back once this connection is returned (see _claim_pg)
+                    # the slot goes back once this connection is returned (see _claim)
                     raise _Refused(taken["id"], exc) from exc
             if project is None:
                 return None
@@ -442,6 +425,15 @@ def _claim_pg_on(
                 if row is not None:
                     return Claim(row, expires, resumed=False)
         return None
+
+
+class _Refused(Exception):
+    """``authorize`` refused a caller whom the combined statement had leased a task."""
+
+    def __init__(self, task_id: int, error: Exception) -> None:
+        super().__init__(task_id, error)
+        self.task_id = task_id
+        self.error = error
 
 
 # per process: each project's (ordering, lease TTL) as its last claim read them, so that the
