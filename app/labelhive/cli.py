@@ -16,6 +16,8 @@ from pathlib import Path
 import click
 from flask import Flask
 
+from labelhive.helping.cli import helping as helping_commands
+
 
 @contextmanager
 def app_context() -> Iterator[Flask]:
@@ -57,6 +59,9 @@ def _project(ref: str):  # noqa: ANN202
 @click.version_option(package_name="labelhive")
 def main() -> None:
     """LabelHive: crowd labeling with exact redundancy."""
+
+
+main.add_command(helping_commands)
 
 
 def default_workers(embedded: bool, cores: int | None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from labelhive.accounts.models import User as User
 from labelhive.answers.models import Answer as Answer
 from labelhive.helping.models import Category as Category
+from labelhive.helping.models import HelpingChunk as HelpingChunk
 from labelhive.helping.models import HelpingMaterial as HelpingMaterial
 from labelhive.jobs.models import ExportChunk as ExportChunk
 from labelhive.jobs.models import ExportFile as ExportFile

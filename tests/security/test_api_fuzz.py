@@ -101,7 +101,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         "DATABASE_URL": url,
         "SECRET_KEY": "fuzz-secret",
         "RATELIMIT_ENABLED": "0",
-        "LABELHIVE_UPLOAD_DIR": str(path.parent / "uploads"),
         "EXPORT_DIR": str(path.parent / "exports"),
     }
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("REDIS")}, **env}

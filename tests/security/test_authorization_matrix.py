@@ -97,11 +97,11 @@ class World:
             for n in (1, 3)
         ]
         db.session.add_all(tasks)
-        stored = helping.save_upload(project.id, "help.txt", io.BytesIO(b"help"))
-        material = helping.create_material(
-            project.id,
-            {"info": {}, "media_url": f"/helping/{project.id}/{stored}", "file_name": stored},
+        material = helping.save_upload(
+            project.id, "help.txt", io.BytesIO(b"help"), size=None, limit=100
         )
+        stored = material.file_name
+        material.media_url = f"/helping/{project.id}/{stored}"
         category = helping.create_category(
             {"name": f"Cat {short_name}", "short_name": f"cat-{short_name}"}
         )
@@ -239,7 +239,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         f"sqlite:///{path / 'labelhive.db'}",
         WTF_CSRF_ENABLED=False,
         RATELIMIT_ENABLED=False,
-        UPLOAD_DIR=str(path / "uploads"),
         EXPORT_DIR=str(path / "exports"),
     )
     # no app context stays pushed: each request gets its own (its own g, user and session)

@@ -1,10 +1,12 @@
 """``/api/helpingmaterial``: files and links that explain a project to its annotators.
 
 The project's owners and admins write them; anyone who may see the project reads them. A
-multipart POST (form field ``project_id``, file part ``file``) stores the file under
-``UPLOAD_DIR`` and sets ``media_url`` to its address under ``/helping/``, which only the
-project's members may fetch; ``info.file_name`` and ``info.container`` are set as PYBOSSA
-does. ``pbs add_helpingmaterials`` then PUTs the object back with its own ``info`` merged in.
+multipart POST (form field ``project_id``, file part ``file``) stores the file in the
+database, with the row, in the request's transaction (:mod:`labelhive.helping.files`), and sets
+``media_url`` to its address under ``/helping/``, which only the project's members may
+fetch; ``info.file_name`` and ``info.container`` are set as PYBOSSA does. A DELETE deletes the
+stored bytes with the row. ``pbs add_helpingmaterials`` then PUTs the object back with its
+own ``info`` merged in.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from labelhive.api import services
 from labelhive.api.blueprint import bp
 from labelhive.extensions import db
 from labelhive.helping import services as helping
+from labelhive.helping import uploads
 from labelhive.helping.models import HelpingMaterial
 from labelhive.projects import access
 from labelhive.projects.models import Project
@@ -66,15 +69,19 @@ def _upload(project: Project) -> HelpingMaterial:
     if upload is None:
         raise errors.bad_request("A multipart request needs a file part named 'file'.")
     try:
-        stored = helping.save_upload(project.id, upload.filename, upload.stream)
+        material = helping.save_upload(
+            project.id,
+            upload.filename,
+            upload.stream,
+            size=uploads.received(upload.stream),
+            limit=uploads.limit(),
+        )
     except helping.HelpingError as exc:
         raise errors.bad_request(str(exc)) from None
-    original = stored.split("-", 1)[1]
-    info = {"file_name": original, "container": f"helpingmaterial/{project.id}"}
-    media_url = url_for("helping.material_file", project_id=project.id, stored=stored)
-    return helping.create_material(
-        project.id, {"info": info, "media_url": media_url, "file_name": stored}
+    material.media_url = url_for(
+        "helping.material_file", project_id=project.id, stored=material.file_name
     )
+    return material
 
 
 @bp.get("/helpingmaterial")

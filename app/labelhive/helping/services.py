@@ -1,19 +1,18 @@
-"""Categories and helping materials: queries, writes and the stored files (no commits)."""
+"""Categories and helping materials: queries and writes, uploaded files included (no commits)."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from pathlib import Path
 from typing import IO
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
 from werkzeug.utils import secure_filename
 
 from labelhive.extensions import db
+from labelhive.helping import files
 from labelhive.helping.models import Category
 from labelhive.helping.models import HelpingMaterial
 from labelhive.projects.models import Project
@@ -87,15 +86,6 @@ def delete_category(category: Category) -> None:
     db.session.delete(category)
 
 
-def upload_root() -> Path:
-    configured = current_app.config.get("UPLOAD_DIR") or ""
-    return Path(configured) if configured else Path(current_app.instance_path) / "uploads"
-
-
-def _project_dir(project_id: int) -> Path:
-    return upload_root() / "helpingmaterial" / str(int(project_id))
-
-
 def clean_file_name(name: str | None) -> str:
     """A safe file name with an allowed extension.
 
@@ -111,42 +101,60 @@ def clean_file_name(name: str | None) -> str:
     return cleaned[-200:]
 
 
-def save_upload(project_id: int, name: str | None, stream: IO[bytes]) -> str:
-    """Store an uploaded file; return its stored name (unique within the project).
+def stored_name(cleaned: str) -> str:
+    """A new stored name for a cleaned file name: unique within the project, never a path."""
+    return f"{secrets.token_hex(8)}-{cleaned}"
 
-    :raise HelpingError: a bad name or a file above ``MAX_HELPING_MATERIAL_BYTES``.
+
+def is_stored_name(stored: str) -> bool:
+    """Whether ``stored`` is a name :func:`stored_name` could have made."""
+    return _STORED_NAME.match(stored) is not None
+
+
+def check_size(size: int, limit: int) -> None:
+    """:raise HelpingError: ``size`` bytes are above ``limit`` (``MAX_HELPING_MATERIAL_BYTES``)."""
+    if size > limit:
+        raise HelpingError(
+            f"The file has {size} bytes; helping materials may have at most {limit} bytes."
+        )
+
+
+def save_upload(
+    project_id: int, name: str | None, stream: IO[bytes], *, size: int | None, limit: int
+) -> HelpingMaterial:
+    """Create a helping material holding an uploaded file, in the session's transaction; the
+    caller sets its ``media_url`` (the address of ``helping.material_file``).
+
+    Nothing is written anywhere until the name and size are checked; the row and its bytes
+    (:func:`labelhive.helping.files.store`) then go to the database together, so a failed
+    commit leaves neither.
+
+    :param size: the bytes the client sent for the part, when the parser counted them.
+    :raise HelpingError: a bad name or a file above ``limit`` bytes.
     """
     cleaned = clean_file_name(name)
-    limit = int(current_app.config.get("MAX_HELPING_MATERIAL_BYTES", 10 * 1024 * 1024))
-    stored = f"{secrets.token_hex(8)}-{cleaned}"
-    folder = _project_dir(project_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / stored
-    size = 0
-    with open(target, "wb") as out:
-        while chunk := stream.read(64 * 1024):
-            size += len(chunk)
-            if size > limit:
-                out.close()
-                target.unlink(missing_ok=True)
-                raise HelpingError(f"The file is larger than the {limit} bytes allowed.")
-            out.write(chunk)
-    return stored
-
-
-def stored_path(project_id: int, stored: str) -> Path | None:
-    """The path of a stored file, or ``None`` for a name this module could not have written."""
-    if not _STORED_NAME.match(stored):
-        return None
-    path = _project_dir(project_id) / stored
-    return path if path.is_file() else None
+    if size is not None:
+        check_size(size, limit)
+    stored = stored_name(cleaned)
+    kind = files.content_type(cleaned)
+    material = create_material(
+        project_id,
+        {
+            "info": {"file_name": cleaned, "container": f"helpingmaterial/{project_id}"},
+            "file_name": stored,
+            "content_type": kind,
+        },
+    )
+    files.store(material, stream)
+    # a stream the parser did not count is checked as stored; the caller rolls back
+    check_size(material.size or 0, limit)
+    return material
 
 
 def remove_file(material: HelpingMaterial) -> None:
+    """Delete an uploaded material's stored bytes (in the session's transaction)."""
     if material.file_name:
-        path = stored_path(material.project_id, material.file_name)
-        if path is not None:
-            path.unlink(missing_ok=True)
+        files.delete_bytes(material)
 
 
 def create_material(project_id: int, values: dict[str, Any]) -> HelpingMaterial:

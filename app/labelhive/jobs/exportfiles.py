@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable
 from collections.abc import Iterator
 
+from sqlalchemy import Column
 from sqlalchemy import ColumnElement
 from sqlalchemy import Engine
 from sqlalchemy import and_
@@ -146,22 +147,30 @@ def _delete_files(conn: Connection, where: ColumnElement[bool]) -> int:
 
 
 def read(
-    engine: Engine, file_id: int, size: int, *, read_ahead: int = READ_AHEAD
+    engine: Engine,
+    file_id: int,
+    size: int,
+    *,
+    read_ahead: int = READ_AHEAD,
+    key: Column[int] = C.c.file_id,
 ) -> Iterator[bytes]:
     """Yield a file's chunks in order, reading ``read_ahead`` of them per query.
 
     :param size: the file's size: reading stops there, and a shorter file is an error.
+    :param key: the column of a chunk table (with ``seq`` and ``data``) that ``file_id`` is
+        matched against; helping materials keep their chunks in a table of their own.
     :raise ExportGone: a chunk is missing (the file was deleted while being read); the response
         then ends short of its ``Content-Length``, so the client sees the download failed.
     """
+    chunks = key.table
     sent = 0
     seq = 0
     while sent < size:
         with engine.connect() as conn:
             rows = conn.execute(
-                select(C.c.seq, C.c.data)
-                .where(C.c.file_id == file_id, C.c.seq >= seq, C.c.seq < seq + read_ahead)
-                .order_by(C.c.seq)
+                select(chunks.c.seq, chunks.c.data)
+                .where(key == file_id, chunks.c.seq >= seq, chunks.c.seq < seq + read_ahead)
+                .order_by(chunks.c.seq)
             ).all()
         if not rows:
             raise ExportGone(f"export file {file_id} ended at {sent} of {size} bytes")

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import io
-import re
-
-from tests.app.api.conftest import PASSWORD
 from tests.app.api.conftest import Api
 from tests.app.api.conftest import envelope
+from tests.app.helping.conftest import browser
+from tests.app.helping.conftest import path_of
+from tests.app.helping.conftest import stored_counts
+from tests.app.helping.conftest import upload
 
 
-def upload(api: Api, who, project_id: int, name: str, data: bytes):  # noqa: ANN001, ANN201
-    return api.client.post(
-        "/api/helpingmaterial",
-        query_string={"api_key": who.key},
-        data={"project_id": str(project_id), "file": (io.BytesIO(data), name)},
-        content_type="multipart/form-data",
-    )
-
-
-def test_uploads_are_checked_and_served_to_members_only(api: Api, tmp_path) -> None:  # noqa: ANN001
-    api.app.config.update(UPLOAD_DIR=str(tmp_path), MAX_HELPING_MATERIAL_BYTES=100)
+def test_uploads_are_checked_stored_in_the_database_and_served_to_members_only(api: Api) -> None:
+    api.app.config.update(MAX_HELPING_MATERIAL_BYTES=100)
     project = api.project(api.owner, "birds")
     made = api.ok(upload(api, api.owner, project["id"], "../../etc/beak.png", b"png bytes"))
     assert made["info"]["file_name"] == "etc_beak.png"  # no path survives
-    stored = list((tmp_path / "helpingmaterial" / str(project["id"])).iterdir())
-    assert [p.read_bytes() for p in stored] == [b"png bytes"]
+    assert made["media_url"].startswith(f"http://localhost/helping/{project['id']}/")
+    assert stored_counts(api.app) == (1, 1)
 
-    # script-capable types, nameless files and big files are refused
+    # script-capable types, nameless files and big files are refused, and nothing is kept
     for name, data in (("page.html", b"<script>"), ("pic.svg", b"<svg/>"), ("noext", b"x")):
         envelope(
             upload(api, api.owner, project["id"], name, data), 400, "BadRequest", "helpingmaterial"
@@ -38,31 +29,32 @@ def test_uploads_are_checked_and_served_to_members_only(api: Api, tmp_path) -> N
         "BadRequest",
         "helpingmaterial",
     )
-    assert len(list(stored[0].parent.iterdir())) == 1  # the refused big file is not kept
+    # a multipart request without its file part
+    missing = api.client.post(
+        "/api/helpingmaterial",
+        query_string={"api_key": api.owner.key},
+        data={"project_id": str(project["id"])},
+        content_type="multipart/form-data",
+    )
+    envelope(missing, 400, "BadRequest", "helpingmaterial")
+    assert stored_counts(api.app) == (1, 1)
     # only the project's managers may add material
     envelope(
         upload(api, api.other, project["id"], "a.png", b"x"), 403, "Forbidden", "helpingmaterial"
     )
 
-    path = made["media_url"].split("localhost", 1)[1]
+    path = path_of(made)
     assert api.client.get(path).status_code == 404  # anonymous
     api.set_password(api.contributor)
-    with api.app.test_client() as browser:
-        form = browser.get("/account/signin").get_data(as_text=True)
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
-        signed_in = browser.post(
-            "/account/signin",
-            data={"login": "contributor", "password": PASSWORD, "csrf_token": token, "next": ""},
-        )
-        assert signed_in.status_code == 302
-        served = browser.get(path)
+    with browser(api.app, "contributor") as client:
+        served = client.get(path)
         assert served.status_code == 200
         assert served.data == b"png bytes"
         assert served.headers["X-Content-Type-Options"] == "nosniff"
         assert served.headers["Content-Security-Policy"].startswith("sandbox")
         # a drafted project's material is for its managers only
         api.ok(api.put(f"/api/project/{project['id']}", api.owner, {"published": False}))
-        assert browser.get(path).status_code == 404
+        assert client.get(path).status_code == 404
 
     # the echoed object is accepted; a changed media_url of an upload is not
     echoed = {k: v for k, v in made.items() if k not in ("id", "created")}
@@ -75,7 +67,7 @@ def test_uploads_are_checked_and_served_to_members_only(api: Api, tmp_path) -> N
         "helpingmaterial",
     )
     assert api.delete(f"/api/helpingmaterial/{made['id']}", api.owner).status_code == 204
-    assert list(stored[0].parent.iterdir()) == []
+    assert stored_counts(api.app) == (0, 0)
 
 
 def test_categories_are_admin_written_and_projects_check_them(api: Api) -> None:
