@@ -31,10 +31,11 @@ RESOURCES: dict[tuple[str, str], str] = {
     ("networking.k8s.io/v1", "NetworkPolicy"): "networkpolicies",
     ("networking.k8s.io/v1", "Ingress"): "ingresses",
     ("autoscaling/v2", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
+    (settings.API_VERSION, settings.KIND): settings.PLURAL,
 }
 
 #: kinds the operator lists to find its children (never Secrets: no list/watch on Secrets)
-CHILD_KINDS: list[tuple[str, str]] = [k for k in RESOURCES if k[1] != "Secret"]
+CHILD_KINDS: list[tuple[str, str]] = [k for k in RESOURCES if k[1] not in ("Secret", settings.KIND)]
 
 
 class ApiError(Exception):
@@ -144,6 +145,18 @@ class Client:
             query=[("fieldManager", settings.FIELD_MANAGER), ("force", "true")],
             body=obj,
             content_type="application/apply-patch+yaml",
+        )
+        return out
+
+    def patch(
+        self, api_version: str, kind: str, namespace: str, name: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Merge-patch one object (the operator's own record on its ``LabelingProject``)."""
+        out: dict[str, Any] = self.request(
+            "PATCH",
+            path(api_version, kind, namespace, name),
+            body=body,
+            content_type="application/merge-patch+json",
         )
         return out
 

@@ -16,8 +16,10 @@ from typing import Any
 
 from labelhive_operator import builders
 from labelhive_operator import labeling
+from labelhive_operator import migration
 from labelhive_operator import settings
 from labelhive_operator import status as st
+from labelhive_operator import validate
 from labelhive_operator.builders import common
 from labelhive_operator.builders import migrate
 from labelhive_operator.builders import secrets as gen_secrets
@@ -117,39 +119,68 @@ def list_children(client: Client, project: Project) -> dict[tuple[str, str], dic
 
 
 def migration_gate(
-    project: Project, cur: dict[str, Any], obs: Observed, events: EventSink
-) -> tuple[bool, str, dict[str, Any]]:
-    """Decide whether the spec's image is migrated; return ``(migrated, state, status.migration)``.
+    client: Client,
+    body: Any,
+    project: Project,
+    cur: dict[str, Any],
+    obs: Observed,
+    events: EventSink,
+) -> tuple[migration.Gate, dict[str, Any]]:
+    """Decide the migration gate (:mod:`.migration`); return it and ``status.migration``.
 
     Web, workers and scheduler move to a new image only once its migration Job succeeded;
-    until then they keep running ``status.currentImage`` (or do not exist on a first install).
+    until then they keep running the recorded image (or do not exist on a first install).
+    A success is recorded on the ``LabelingProject`` here, synchronously, before anything is
+    deleted and before the caller releases the per-object lock.
     """
     name = migrate.job_name(project)
+    annotations = dict((body.get("metadata") or {}).get("annotations") or {})
+    jobs = {
+        key[1]: st.job_state(obj)
+        for key, obj in obs.children.items()
+        if key[0] == "Job"
+        and ((obj.get("metadata") or {}).get("labels") or {}).get(settings.LABEL_COMPONENT)
+        == migrate.COMPONENT
+    }
+    gate = migration.decide(
+        name, project.spec.image.ref, migration.recorded(annotations, cur), jobs
+    )
+    record_now = gate.record if gate.migrated else None
+    if record_now is not None and record_now != migration.from_annotations(annotations):
+        client.patch(
+            settings.API_VERSION,
+            settings.KIND,
+            project.namespace,
+            project.name,
+            {"metadata": {"annotations": {migration.ANNOTATION: record_now.to_annotation()}}},
+        )
+        if (cur.get("migration") or {}).get("job") != name or not cur["migration"].get("succeeded"):
+            events("Normal", "MigrationSucceeded", f"job {name} succeeded")
     prev = cur.get("migration") or {}
-    if prev.get("job") == name and prev.get("succeeded"):
-        return True, "Succeeded", prev
-    state = st.job_state(obs.children.get(("Job", name)))
-    if state == "Succeeded":
-        events("Normal", "MigrationSucceeded", f"job {name} succeeded")
-    elif state == "Failed" and prev.get("state") != "Failed":
+    if gate.state == "Failed" and prev.get("state") != "Failed":
         events("Warning", "MigrationFailed", f"job {name} failed; rollout blocked")
-    elif state == "Missing":
+    elif gate.run_job and name not in jobs:
         events("Normal", "MigrationStarted", f"job {name} for {project.spec.image.ref}")
-    if state == "Missing":
-        state = "Pending"
     record = {
         "image": project.spec.image.ref,
         "job": name,
-        "state": state,
-        "succeeded": state == "Succeeded",
+        "state": gate.state,
+        "succeeded": gate.migrated,
     }
-    return state == "Succeeded", state, record
+    return gate, record
 
 
 def apply_children(
-    client: Client, project: Project, desired: list[dict[str, Any]], obs: Observed
+    client: Client,
+    project: Project,
+    desired: list[dict[str, Any]],
+    obs: Observed,
+    keep: frozenset[tuple[str, str]] = frozenset(),
 ) -> None:
-    """Apply children that differ from the cluster; delete owned children no longer desired."""
+    """Apply children that differ from the cluster; delete owned children no longer desired.
+
+    Children in ``keep`` (kind, name) are left as they are: neither applied nor deleted.
+    """
     wanted = set()
     for obj in desired:
         key = (obj["kind"], obj["metadata"]["name"])
@@ -159,7 +190,7 @@ def apply_children(
             obs.children[key] = client.apply(obj)
             obs.applied.append(f"{key[0]}/{key[1]}")
     for key, live in list(obs.children.items()):
-        if key not in wanted:
+        if key not in wanted and key not in keep:
             client.delete(live["apiVersion"], key[0], project.namespace, key[1])
             obs.deleted.append(f"{key[0]}/{key[1]}")
             del obs.children[key]
@@ -223,8 +254,9 @@ def reconcile(body: Any, client: Client, now: str, events: EventSink) -> dict[st
     :param now: RFC 3339 timestamp for condition transitions.
     :param events: where to post Events on transitions.
     :return: the new ``status`` when it differs from the current one, else ``None``.
+    :raise validate.InvalidSpec: before any write, when a child could not carry the spec.
     """
-    project = Project.from_body(body)
+    project = validate.parse(body)
     cur: dict[str, Any] = dict(body.get("status") or {})
     generation = int(body["metadata"].get("generation") or 1)
     if project.spec.paused:
@@ -242,18 +274,20 @@ def reconcile(body: Any, client: Client, now: str, events: EventSink) -> dict[st
     ensure_generated_secrets(client, project, obs)
     ref_digest = referenced_secrets_digest(client, project, obs)
     obs.children = list_children(client, project)
-    migrated, mig_state, mig_record = migration_gate(project, cur, obs, events)
-    workload_image = project.spec.image.ref if migrated else cur.get("currentImage")
+    gate, mig_record = migration_gate(client, body, project, cur, obs, events)
+    migrated, mig_state = gate.migrated, gate.state
+    workload_image = gate.workload_image
     if workload_image and workload_image != cur.get("currentImage"):
         events("Normal", "RolloutStarted", f"workloads now run {workload_image}")
     redis_digest = common.digest(obs.generated.get(common.redis_auth_secret(project)))
     inputs = builders.Inputs(
         workload_image=workload_image,
-        run_migration=not migrated,
+        run_migration=gate.run_job,
         app_secrets_hash=common.digest(ref_digest, obs.generated),
         redis_secrets_hash=redis_digest,
     )
-    apply_children(client, project, builders.build_all(project, inputs), obs)
+    keep = frozenset(("Job", name) for name in gate.keep_jobs)
+    apply_children(client, project, builders.build_all(project, inputs), obs, keep)
     conds = observe_conditions(project, obs, migrated, mig_state)
     new: dict[str, Any] = {"observedGeneration": generation, "migration": mig_record}
     if workload_image:
@@ -267,6 +301,19 @@ def reconcile(body: Any, client: Client, now: str, events: EventSink) -> dict[st
     new["conditions"] = st.merge_conditions(cur.get("conditions") or [], conds, generation, now)
     _transition_events(cur, new, events)
     return _diff(cur, new)
+
+
+def failure_status(body: Any, reason: str, message: str, now: str) -> dict[str, Any] | None:
+    """Return the status after a reconcile that stopped early (``None`` when unchanged).
+
+    ``Reconciled`` and ``Ready`` turn ``False`` with ``reason`` and ``message``; everything else
+    keeps what the last complete reconcile observed.
+    """
+    cur: dict[str, Any] = dict(body.get("status") or {})
+    generation = int(body["metadata"].get("generation") or 1)
+    failure = st.Cond("Reconciled", False, reason, message[:1024])
+    conds = st.failed_conditions(cur.get("conditions") or [], failure, generation, now)
+    return _diff(cur, {"observedGeneration": generation, "conditions": conds})
 
 
 def _summaries(project: Project, obs: Observed, new: dict[str, Any]) -> None:

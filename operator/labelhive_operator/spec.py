@@ -7,13 +7,14 @@ to apply them) equals what the operator sees in a cluster; ``tests/operator`` ch
 from __future__ import annotations
 
 import ipaddress
+from typing import Annotated
 from typing import Any
 from typing import Literal
 
+from pydantic import AfterValidator
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
-from pydantic import field_validator
 from pydantic.alias_generators import to_camel
 
 from labelhive_operator import settings
@@ -151,20 +152,21 @@ class Ingress(_Model):
     annotations: dict[str, str] = Field(default_factory=dict)
 
 
+def _cidr(value: str) -> str:
+    # per item, so the error's location names the index; validate.py adds the CRD's pattern
+    ipaddress.ip_network(value, strict=False)
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
 class NetworkPolicy(_Model):
     enabled: bool = True
     ingress_namespace_labels: dict[str, str] = Field(default_factory=dict)
     ingress_pod_labels: dict[str, str] = Field(default_factory=dict)
-    ingress_cidrs: tuple[str, ...] = Field((), alias="ingressCIDRs")
-    egress_cidrs: tuple[str, ...] = Field((), alias="egressCIDRs")
-
-    @field_validator("ingress_cidrs", "egress_cidrs")
-    @classmethod
-    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        # the CRD's pattern only checks the shape; the API server would refuse a bad ipBlock
-        for cidr in value:
-            ipaddress.ip_network(cidr, strict=False)
-        return value
+    ingress_cidrs: tuple[Cidr, ...] = Field((), alias="ingressCIDRs")
+    egress_cidrs: tuple[Cidr, ...] = Field((), alias="egressCIDRs")
 
 
 class PodDisruptionBudgets(_Model):

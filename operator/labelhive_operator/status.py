@@ -70,6 +70,19 @@ def merge_conditions(
     return out
 
 
+def failed_conditions(
+    old: list[dict[str, Any]], failure: Cond, generation: int, now: str
+) -> list[dict[str, Any]]:
+    """Return the conditions after a reconcile that stopped with ``failure`` (``Reconciled``).
+
+    ``Reconciled`` and ``Ready`` say why; the other conditions keep what the last complete
+    observation found (with its ``observedGeneration``): nothing was observed this time.
+    """
+    fresh = {c["type"]: c for c in merge_conditions(old, [failure], generation, now)}
+    kept = [c for c in old if c.get("type") not in fresh and c.get("type") in CONDITION_TYPES]
+    return sorted([*fresh.values(), *kept], key=lambda c: CONDITION_TYPES.index(c["type"]))
+
+
 def condition(status: dict[str, Any], type_: str) -> dict[str, Any] | None:
     """Return one condition from a status dict, if present."""
     for c in status.get("conditions") or []:

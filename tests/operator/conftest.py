@@ -45,10 +45,33 @@ def load_example(name: str) -> dict[str, Any]:
 class Cluster:
     """The emulated API server with the real operator running against it."""
 
-    def __init__(self, emu: Any, loop: asyncio.AbstractEventLoop, client: Any) -> None:
+    def __init__(
+        self, emu: Any, loop: asyncio.AbstractEventLoop, client: Any, args: list[str]
+    ) -> None:
         self.emu = emu
         self.loop = loop
         self.client = client  # plays kubectl and the controllers the emulator lacks
+        self.args = args
+        self.runner: Any = None
+
+    def start_operator(self) -> None:
+        """Start the real operator (kopf in its own thread) against the emulator."""
+        from kopf.testing import KopfRunner
+
+        self.runner = KopfRunner(self.args, timeout=20)
+        self.runner.__enter__()
+
+    def stop_operator(self) -> None:
+        """Stop the operator the way a Pod is stopped; it must exit cleanly."""
+        runner, self.runner = self.runner, None
+        runner.__exit__(None, None, None)
+        assert runner.exception is None, runner.output
+        assert runner.exit_code == 0, runner.output
+
+    def restart_operator(self) -> None:
+        """Stop the operator and start a new one (new process state: memo, locks, timers)."""
+        self.stop_operator()
+        self.start_operator()
 
     def objects(self, plural: str) -> dict[str, dict[str, Any]]:
         """Return the live objects of one resource plural in the test namespace, by name."""
@@ -99,8 +122,6 @@ def _start_loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
 @pytest.fixture
 def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
     """Run kmock's emulator (with the kopf fixes) and the real operator in its own thread."""
-    from kopf.testing import KopfRunner
-
     from labelhive_operator import k8s
     from tests.operator.emulator import start_api
 
@@ -129,11 +150,11 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
     monkeypatch.setenv("LABELHIVE_OPERATOR_APP_URL", "http://127.0.0.1:9")
     client = k8s.Client(k8s.new_api_client())
     args = ["run", "--standalone", "--namespace", NAMESPACE, "-m", "labelhive_operator.main"]
+    cl = Cluster(emu, loop, client, args)
     try:
-        with KopfRunner(args, timeout=20) as runner:
-            yield Cluster(emu, loop, client)
-        assert runner.exception is None, runner.output
-        assert runner.exit_code == 0, runner.output
+        cl.start_operator()
+        yield cl
+        cl.stop_operator()
     finally:
 
         async def stop() -> None:

@@ -15,6 +15,9 @@ contract, added here and nothing else:
    existing object it is merged like a merge-patch (field ownership is not emulated).
 6. ``generateName`` is honoured (kopf posts Events with it).
 
+Tests can also lose writes on purpose: ``drop_status_of`` answers ``/status`` patches of those
+plurals with success and the unchanged object (a status write that never landed).
+
 What it still does not do (the kind end-to-end test covers these): PUT, the scale subresource,
 strategic-merge and SSA list semantics (lists are replaced), label selectors (LIST returns the
 whole namespace; the operator filters by ownerReference), ownerReference garbage collection,
@@ -47,6 +50,8 @@ class Emulator(kmock.KubernetesEmulator):
     _rv_counter: Any = attrs.field(factory=lambda: itertools.count(1), init=False)
     _rv: int = attrs.field(default=0, init=False)
     _log: list[tuple[int, Any, dict[str, Any]]] = attrs.field(factory=list, init=False)
+    #: answer ``/status`` patches of these plurals as if applied, but drop them (a lost write)
+    drop_status_of: set[str] = attrs.field(factory=set, init=False)
 
     def _next_rv(self) -> str:
         self._rv = next(self._rv_counter)
@@ -104,6 +109,8 @@ class Emulator(kmock.KubernetesEmulator):
             return await self._create(request, data)
         if missing:
             raise kmock.KubernetesError(status=404, reason="NotFound", message="not found")
+        if request.subresource == "status" and request.resource.plural in self.drop_status_of:
+            return key
         old = copy.deepcopy(self._objects[key].raw)
         if isinstance(data, dict) and self._has_status(request.resource):
             if request.subresource == "status":

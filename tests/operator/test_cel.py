@@ -98,6 +98,16 @@ LABELING_NEEDS_STORAGE = "!has(self.labeling) || has(self.storage)"
 KEYS_XOR_IRSA = "!(has(self.credentialsSecretRef) && has(self.roleArn))"
 UNIQUE_ANSWERS = "self.all(a, self.exists_one(b, b == a))"
 IMMUTABLE = "self == oldSelf"
+NAME_RULE = (
+    "self.metadata.name.size() <= 40 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
+)
+
+
+def _named(name: str) -> dict[str, Any]:
+    body = load_example("minimal")
+    body["metadata"]["name"] = name
+    return body
+
 
 BAD = {
     "tag-and-digest": (
@@ -115,6 +125,9 @@ BAD = {
         KEYS_XOR_IRSA,
     ),
     "duplicate-answers": (_spec("full", labeling__answers=["crow", "crow"]), UNIQUE_ANSWERS),
+    "name-with-a-dot": (_named("demo.v2"), NAME_RULE),
+    "name-starting-with-a-digit": (_named("9lives"), NAME_RULE),
+    "name-of-41-characters": (_named("a" * 41), NAME_RULE),
 }
 
 
@@ -130,6 +143,10 @@ def test_the_examples_pass_every_rule(crd_schema: dict[str, Any], example: str) 
     body = load_example(example)
     assert violations(crd_schema, body) == set()
     assert violations(crd_schema, body, old=body) == set()  # an unchanged update
+
+
+def test_a_name_of_40_characters_passes(crd_schema: dict[str, Any]) -> None:
+    assert violations(crd_schema, _named("a" + "-b" * 19 + "c")) == set()
 
 
 @pytest.mark.parametrize("case", sorted(BAD))

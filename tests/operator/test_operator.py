@@ -131,8 +131,11 @@ def test_create_builds_every_child_with_owner_and_conditions(cluster: Cluster) -
         obj = cluster.objects(PLURALS[kind])[name]
         (ref,) = obj["metadata"]["ownerReferences"]
         assert ref["uid"] == cr["metadata"]["uid"] and ref["controller"] is True, (kind, name)
-    # the migration Job is gone once its image is migrated (it is no longer desired)
-    cluster.wait("old job removed", lambda: not cluster.objects("jobs"))
+    # the succeeded Job of the running image stays (a durable record); the success is recorded
+    # on the LabelingProject too
+    (job_name,) = cluster.objects("jobs")
+    cluster.wait("migration recorded", lambda: _recorded(cluster))
+    assert _recorded(cluster) == {"job": job_name, "image": project.spec.image.ref}
     cr = cluster.wait(
         "conditions", lambda: _condition(cluster.cr(NAME), "Migrated") and cluster.cr(NAME)
     )
@@ -181,9 +184,11 @@ def test_scaling_workers_changes_only_the_worker_deployment(cluster: Cluster) ->
 def test_new_image_runs_a_new_migration_then_rolls_templates(cluster: Cluster) -> None:
     install(cluster)
     old_web = cluster.objects("deployments")["demo-web"]
+    (old_job,) = cluster.objects("jobs")
     cluster.patch(f"{LP}/{NAME}", {"spec": {"image": {"tag": "1.1.0"}}})
-    jobs = cluster.wait("new migration job", lambda: cluster.objects("jobs"))
-    (job_name,) = jobs
+    jobs = cluster.wait("new migration job", lambda: len(cluster.objects("jobs")) == 2)
+    jobs = cluster.objects("jobs")
+    (job_name,) = set(jobs) - {old_job}
     cr = cluster.cr(NAME) or {}
     assert job_name == migrate.job_name(Project.from_body(cr))
     assert jobs[job_name]["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":1.1.0")
@@ -202,6 +207,9 @@ def test_new_image_runs_a_new_migration_then_rolls_templates(cluster: Cluster) -
         )
 
     cluster.wait("rolled templates", rolled)
+    # the new Job is the record now: the old image's Job goes, the new one stays
+    cluster.wait("old job removed", lambda: set(cluster.objects("jobs")) == {job_name})
+    assert _recorded(cluster)["job"] == job_name
     assert (
         cluster.objects("deployments")["demo-web"]["metadata"]["resourceVersion"]
         != (old_web["metadata"]["resourceVersion"])
@@ -215,7 +223,7 @@ def test_new_image_runs_a_new_migration_then_rolls_templates(cluster: Cluster) -
 def test_second_reconcile_with_nothing_changed_writes_nothing(cluster: Cluster) -> None:
     install(cluster)
     make_ready(cluster)
-    cluster.wait("old job removed", lambda: not cluster.objects("jobs"))
+    cluster.wait("migration recorded", lambda: _recorded(cluster))
     time.sleep(0.7)  # let the timer settle the status
     start = cluster.request_count()
     time.sleep(1.5)  # several timer ticks of the real operator
@@ -264,8 +272,10 @@ def test_delete_completes_the_finalizer_and_retains_data(cluster: Cluster) -> No
 
 def test_a_failed_migration_blocks_the_rollout_and_says_so(cluster: Cluster) -> None:
     install(cluster)
+    (old_job,) = cluster.objects("jobs")
     cluster.patch(f"{LP}/{NAME}", {"spec": {"image": {"tag": "1.1.0"}}})
-    (job_name,) = cluster.wait("new migration job", lambda: cluster.objects("jobs"))
+    cluster.wait("new migration job", lambda: len(cluster.objects("jobs")) == 2)
+    (job_name,) = set(cluster.objects("jobs")) - {old_job}
     # play the Job controller: the migration failed for good
     cluster.patch(
         f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs/{job_name}/status",
@@ -295,6 +305,16 @@ def test_a_failed_migration_blocks_the_rollout_and_says_so(cluster: Cluster) -> 
     for dep in cluster.objects("deployments").values():
         assert dep["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":1.0.0")
     assert job_name in cluster.objects("jobs")  # kept for `kubectl logs job/...`
+    # the running image's record is untouched; its Job stays until a newer one succeeded
+    assert _recorded(cluster)["job"] == old_job and old_job in cluster.objects("jobs")
+
+
+def _recorded(cluster: Cluster) -> dict[str, Any] | None:
+    """The migration record the operator keeps on the LabelingProject, if any."""
+    raw = ((cluster.cr(NAME) or {}).get("metadata", {}).get("annotations") or {}).get(
+        "labelhive.io/migrated"
+    )
+    return json.loads(raw) if raw else None
 
 
 def status_schema() -> dict[str, Any]:
