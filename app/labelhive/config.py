@@ -69,6 +69,10 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REDIS_PASSWORD": env.get("REDIS_PASSWORD") or None,
         "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL", ""),
         "S3_BUCKET": env.get("S3_BUCKET", ""),
+        # where s3:// images may be (labelhive.storage.scope): S3_BUCKET plus these buckets
+        # (comma-separated), under each project's prefix ("projects/{project_id}/") when set
+        "S3_BUCKETS": env.get("S3_BUCKETS", ""),
+        "S3_PROJECT_PREFIX": env.get("S3_PROJECT_PREFIX", ""),
         "S3_REGION": env.get("S3_REGION", "us-east-1"),
         "S3_PROXY_PREFIX": env.get("S3_PROXY_PREFIX", "/s3").rstrip("/") or "/s3",
         # presigned image URLs live this long (seconds): long enough to load and prefetch
@@ -97,8 +101,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_API": env.get("RATELIMIT_API", "300 per 900 seconds"),
         # sign-in attempts per client address and login name (labelhive.security)
         "RATELIMIT_SIGNIN": env.get("RATELIMIT_SIGNIN", "10 per minute"),
-        # helping materials uploaded through /api/helpingmaterial; empty: <instance path>/uploads
-        "UPLOAD_DIR": env.get("LABELHIVE_UPLOAD_DIR", ""),
+        # helping materials uploaded through /api/helpingmaterial are stored in the database
+        # (LABELHIVE_UPLOAD_DIR is gone: `labelhive helping import-files DIR` copies old files in)
         "MAX_HELPING_MATERIAL_BYTES": int(
             env.get("LABELHIVE_MAX_HELPING_MATERIAL_BYTES", str(10 * 1024 * 1024))
         ),
@@ -108,6 +112,9 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") in ("1", "true", "yes"),
+        # Strict-Transport-Security max-age on responses to HTTPS requests; 0 (default): none.
+        # The operator sets it behind a TLS Ingress (labelhive.security)
+        "HSTS_SECONDS": _optional_int(env, "LABELHIVE_HSTS_SECONDS") or 0,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,

@@ -11,6 +11,11 @@ Every response gets a Content-Security-Policy (with ``frame-ancestors``), ``X-Fr
 its own policy keeps it: the presenter frame (:mod:`labelhive.tasks.presenter`) and uploaded
 helping materials set stricter, sandboxed policies themselves.
 
+With ``HSTS_SECONDS`` (``LABELHIVE_HSTS_SECONDS``) set, a response to an HTTPS request (as the
+trusted proxies report it, ``LABELHIVE_PROXY_FIX``) also gets ``Strict-Transport-Security``;
+never one to plain HTTP, where browsers ignore it and a laptop's ``labelhive serve`` must stay
+reachable.
+
 The site's pages load scripts and styles only from this origin (no inline scripts: ``label.js``
 and ``presenter-host.js`` are files). Task images are plain ``<img>`` loads from the URLs the
 owner imported (any ``http``/``https`` host, or this site's S3 proxy), so ``img-src`` allows
@@ -139,6 +144,9 @@ def _headers(response: Response) -> Response:
     for name, lowered, value in _DEFAULT_HEADERS:
         if lowered not in present:
             headers.add(name, value)
+    hsts = current_app.config.get("HSTS_SECONDS") or 0
+    if hsts and request.is_secure and "strict-transport-security" not in present:
+        headers.add("Strict-Transport-Security", f"max-age={int(hsts)}")
     return response
 
 

@@ -1,4 +1,4 @@
-"""The ``labelhive-operator`` command: ``render -f FILE`` and ``run``."""
+"""The ``labelhive-operator`` command: ``render -f FILE``, ``run`` and ``delete-projects``."""
 
 from __future__ import annotations
 
@@ -55,7 +55,31 @@ def main(argv: list[str] | None = None) -> int:
         default=[ns for ns in os.environ.get("WATCH_NAMESPACE", "").split(",") if ns],
         help="namespace to watch (repeatable; default $WATCH_NAMESPACE, else all)",
     )
+    delete = sub.add_parser(
+        "delete-projects",
+        help="delete every LabelingProject in the watched namespaces (the chart's pre-delete hook)",
+    )
+    delete.add_argument(
+        "--namespace",
+        action="append",
+        default=[ns for ns in os.environ.get("WATCH_NAMESPACE", "").split(",") if ns],
+        help="namespace (repeatable; default $WATCH_NAMESPACE, else all)",
+    )
+    delete.add_argument("--wait", action="store_true", help="wait until they are gone")
+    delete.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait (default 300)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "delete-projects":
+        if args.timeout < 0:
+            parser.error("--timeout must be 0 or more seconds")
+        from labelhive_operator import k8s
+        from labelhive_operator import uninstall
+
+        client = k8s.Client(k8s.new_api_client())
+        return uninstall.delete_projects(
+            client, args.namespace, wait=args.wait, timeout=args.timeout
+        )
     if args.command == "render":
         from labelhive_operator.render import render_stream
 
@@ -64,7 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with open(args.filename, encoding="utf-8") as fh:
                 docs = list(yaml.safe_load_all(fh))
-        if render_stream(docs, sys.stdout, with_secrets=args.with_secrets) == 0:
+        from labelhive_operator.validate import InvalidSpec
+
+        try:
+            count = render_stream(docs, sys.stdout, with_secrets=args.with_secrets)
+        except InvalidSpec as e:
+            print(f"invalid LabelingProject: {e}", file=sys.stderr)
+            return 2
+        if count == 0:
             print("no LabelingProject in input", file=sys.stderr)
             return 1
         return 0

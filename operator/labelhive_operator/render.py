@@ -11,7 +11,7 @@ import yaml
 
 from labelhive_operator import builders
 from labelhive_operator.builders import secrets as gen_secrets
-from labelhive_operator.spec import Project
+from labelhive_operator import validate
 
 
 def render_project(body: dict[str, Any], *, with_secrets: bool = False) -> list[dict[str, Any]]:
@@ -20,9 +20,10 @@ def render_project(body: dict[str, Any], *, with_secrets: bool = False) -> list[
     :param body: the custom resource as parsed from YAML.
     :param with_secrets: also emit the generated Secrets (with fresh random values).
     :return: the manifests; the ownerReference uid is a placeholder until the CR exists.
+    :raise validate.InvalidSpec: what the operator would report as ``Reconciled=False``.
     """
     body = {**body, "metadata": {"uid": "00000000-0000-0000-0000-000000000000", **body["metadata"]}}
-    project = Project.from_body(body)
+    project = validate.parse(body)
     objs = builders.build_all(project, builders.render_inputs(project))
     if with_secrets:
         for name, keys in gen_secrets.generated_keys(project).items():

@@ -31,7 +31,7 @@ CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 DEFAULT_APP_REPOSITORY = "ghcr.io/labelhive/labelhive"
 DEFAULT_APP_TAG = __version__
 
-#: ports and paths of the web Pod: HAProxy is the entry point, gunicorn listens on loopback
+#: ports and paths of the web Pod: HAProxy is the entry point
 HAPROXY_PORT = 8080
 HAPROXY_HEALTH_PATH = "/haproxy-health"
 GUNICORN_PORT = 5000

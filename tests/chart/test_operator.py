@@ -46,10 +46,16 @@ def rules_of(role: dict[str, Any]) -> Rules:
     }
 
 
+def is_hook(obj: dict[str, Any]) -> bool:
+    return "helm.sh/hook" in (obj["metadata"].get("annotations") or {})
+
+
 def operator_role(objs: list[Rendered], kind: str) -> list[dict[str, Any]]:
-    # the aggregated view/edit roles are for tenants, not the operator
+    # the aggregated view/edit roles are for tenants, the hook's for the uninstall cleanup
     return [
-        o for o in by_kind(objs, kind) if not o["metadata"]["name"].endswith(("-view", "-edit"))
+        o
+        for o in by_kind(objs, kind)
+        if not o["metadata"]["name"].endswith(("-view", "-edit")) and not is_hook(o)
     ]
 
 
@@ -58,8 +64,8 @@ def test_cluster_wide_rbac_is_exactly_the_readme_table(default_objects: list[Ren
     (role,) = operator_role(default_objects, "ClusterRole")
     assert rules_of(role) == every | cluster_only
     assert by_kind(default_objects, "Role") == []
-    (binding,) = by_kind(default_objects, "ClusterRoleBinding")
-    (sa,) = by_kind(default_objects, "ServiceAccount")
+    (binding,) = operator_role(default_objects, "ClusterRoleBinding")
+    (sa,) = operator_role(default_objects, "ServiceAccount")
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": "labelhive"}
     ]
@@ -74,7 +80,7 @@ def test_namespace_scoped_rbac_is_a_role_per_watched_namespace(
     assert all(rules_of(r) == every for r in roles)
     assert operator_role(maximal_objects, "ClusterRole") == []
     assert by_kind(maximal_objects, "ClusterRoleBinding") == []
-    bindings = by_kind(maximal_objects, "RoleBinding")
+    bindings = operator_role(maximal_objects, "RoleBinding")
     assert {b["metadata"]["namespace"] for b in bindings} == {"labelhive", "labelhive-staging"}
     assert all(b["subjects"][0]["name"] == "hive-operator-sa" for b in bindings)
     (deployment,) = by_kind(maximal_objects, "Deployment")

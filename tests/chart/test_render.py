@@ -28,12 +28,16 @@ def kinds(objs: list[Rendered]) -> list[tuple[str, str]]:
 def test_default_values_install_the_operator_rbac_and_crd(default_objects: list[Rendered]) -> None:
     assert kinds(default_objects) == [
         ("ClusterRole", "lh-operator"),
+        ("ClusterRole", "lh-operator-cleanup"),
         ("ClusterRole", "lh-operator-edit"),
         ("ClusterRole", "lh-operator-view"),
         ("ClusterRoleBinding", "lh-operator"),
+        ("ClusterRoleBinding", "lh-operator-cleanup"),
         ("CustomResourceDefinition", "labelingprojects.labelhive.io"),
         ("Deployment", "lh-operator"),
+        ("Job", "lh-operator-cleanup"),
         ("ServiceAccount", "lh-operator"),
+        ("ServiceAccount", "lh-operator-cleanup"),
     ]
 
 
@@ -45,11 +49,17 @@ def test_maximal_values_render_namespaced_rbac_and_a_project(
         ("ClusterRole", "hive-operator-view"),
         ("CustomResourceDefinition", "labelingprojects.labelhive.io"),
         ("Deployment", "hive-operator"),
+        ("Job", "hive-operator-cleanup"),
         ("LabelingProject", "birds"),
         ("Role", "hive-operator"),
         ("Role", "hive-operator"),
+        ("Role", "hive-operator-cleanup"),
+        ("Role", "hive-operator-cleanup"),
         ("RoleBinding", "hive-operator"),
         ("RoleBinding", "hive-operator"),
+        ("RoleBinding", "hive-operator-cleanup"),
+        ("RoleBinding", "hive-operator-cleanup"),
+        ("ServiceAccount", "hive-operator-cleanup"),
         ("ServiceAccount", "hive-operator-sa"),
     ]
 

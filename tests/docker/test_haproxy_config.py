@@ -1,4 +1,5 @@
-"""The operator's HAProxy ConfigMap with the sidecar's env passes `haproxy -c`.
+"""The operator's HAProxy ConfigMap with the sidecar's env passes `haproxy -c`, and the real
+HAProxy running it is Ready only while its app backend is up and keeps the probe paths in.
 
 The file is the project's own ``haproxy/haproxy.cfg`` (the integration tests run it for real);
 here HAProxy checks it with exactly the environment the operator sets on the sidecar container.
@@ -6,9 +7,15 @@ here HAProxy checks it with exactly the environment the operator sets on the sid
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import shutil
 import subprocess
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +23,10 @@ import pytest
 import yaml
 
 from labelhive_operator.render import render_project
+from tests.common.haproxy import HAProxyServer
+from tests.common.haproxy import haproxy
+from tests.common.processes import free_port
+from tests.common.processes import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,3 +94,73 @@ def test_haproxy_check_reads_the_sidecar_env(tmp_path: Path) -> None:
     env["S3_UPSTREAM_CA_FILE"] = str(tmp_path / "missing-ca.pem")
     result = check(tmp_path, cfg, env)
     assert result.returncode != 0
+
+
+class _Backend(http.server.BaseHTTPRequestHandler):
+    """Answers every path with 200 and its path: what HAProxy forwards, and what it keeps."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.path.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def backend(port: int) -> Iterator[None]:
+    """A plain HTTP server on 127.0.0.1:``port`` standing in for gunicorn, until the block ends."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Backend)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+
+
+@pytest.fixture
+def sidecar_proxy() -> Iterator[tuple[HAProxyServer, int]]:
+    """The real HAProxy with haproxy/haproxy.cfg; nothing listens on its app port yet."""
+    app_port = free_port()
+    with haproxy({"S3_ENDPOINT_URL": "http://127.0.0.1:9"}, app_port) as proxy:
+        yield proxy, app_port
+
+
+def test_haproxy_health_follows_the_app_backend(sidecar_proxy: tuple[HAProxyServer, int]) -> None:
+    proxy, app_port = sidecar_proxy
+    health = proxy.url + "/haproxy-health"
+    # the first check fails at once (nothing listens): not ready while gunicorn is down
+    wait_for(lambda: status(health) == 503, 15, "/haproxy-health 503 without a backend")
+    assert status(proxy.url + "/") == 503
+    with backend(app_port):
+        wait_for(lambda: status(health) == 200, 15, "/haproxy-health 200 with the backend up")
+        # the Pod is Ready now: the very first request must reach the backend, not a 503
+        assert status(proxy.url + "/labeling") == 200
+    wait_for(lambda: status(health) == 503, 15, "/haproxy-health 503 once the backend stops")
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/readyz", "/%6detrics", "/ready%7A"])
+def test_probe_and_scrape_paths_are_not_served_through_haproxy(
+    sidecar_proxy: tuple[HAProxyServer, int], path: str
+) -> None:
+    proxy, app_port = sidecar_proxy
+    with backend(app_port):
+        wait_for(lambda: status(proxy.url + "/haproxy-health") == 200, 15, "backend up")
+        assert status(proxy.url + path) == 404
+        assert status(proxy.url + "/healthz") == 200
+        # gunicorn's own port still answers them (the kubelet and Prometheus go there)
+        assert status(f"http://127.0.0.1:{app_port}{path}") == 200

@@ -64,7 +64,7 @@ echo "--- ingress controller (Traefik on the control-plane's hostPort 80)"
 helm upgrade --install traefik traefik --repo https://traefik.github.io/charts \
   --version "$TRAEFIK_CHART_VERSION" --namespace traefik --create-namespace \
   --set ports.web.hostPort=80 --set service.type=ClusterIP \
-  --set nodeSelector.ingress-ready=true \
+  --set-string nodeSelector.ingress-ready=true \
   --set 'tolerations[0].key=node-role.kubernetes.io/control-plane' \
   --set 'tolerations[0].operator=Exists' --set 'tolerations[0].effect=NoSchedule' \
   --wait --timeout 5m
@@ -77,7 +77,7 @@ kubectl -n e2e-deps rollout status deployment/minio --timeout=5m
 echo "--- the chart"
 helm upgrade --install labelhive "$ROOT" --namespace "$SYSTEM_NS" --create-namespace \
   --set "labelhive-operator.image.repository=${OPERATOR_IMAGE%:*}" \
-  --set "labelhive-operator.image.tag=${OPERATOR_IMAGE##*:}" \
+  --set-string "labelhive-operator.image.tag=${OPERATOR_IMAGE##*:}" \
   --set labelhive-operator.image.pullPolicy=Never \
   --wait --timeout 5m
 

@@ -218,6 +218,26 @@ def redis_master(password: str) -> str:
     return out[0]
 
 
+def kill_until_failover(pod: str, failed_over: Any, timeout: float = 180) -> None:
+    """Delete the master's Pod and keep it from coming back until Sentinel names another master.
+
+    The StatefulSet re-creates the Pod at once; back within ``downAfterMilliseconds`` it would
+    still be the master and no failover would happen. Its node is cordoned meanwhile: the Pod's
+    volume (kind's local-path) binds it to that node, so the new Pod stays Pending until the
+    Sentinels have elected another master (bounded by ``timeout``); then the node is uncordoned.
+    """
+    node = kubectl("-n", NS, "get", "pod", pod, "-o", "jsonpath={.spec.nodeName}").stdout.strip()
+    assert node, f"no node for Pod {pod}"
+    kubectl("cordon", node)
+    try:
+        kubectl("-n", NS, "delete", "pod", pod, "--grace-period=0", "--force", "--wait=false")
+        wait_for("Sentinel to elect a new Redis master", failed_over, timeout=timeout)
+    finally:
+        kubectl("uncordon", node)
+    # the old master comes back as a replica of the new one
+    kubectl("-n", NS, "wait", "--for=condition=Ready", f"pod/{pod}", "--timeout=180s")
+
+
 def wait_for(what: str, check: Any, timeout: float = 300, every: float = 3) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -310,8 +330,7 @@ def test_end_to_end_on_kind() -> None:
     # kill the Redis master: Sentinel fails over and the app keeps working
     password = secret_value(f"{PROJECT}-redis-auth", "password")
     old_master = redis_master(password)
-    kubectl("-n", NS, "delete", "pod", old_master.split(".")[0], "--wait=false")
-    wait_for("a new Redis master", lambda: redis_master(password) != old_master, timeout=180)
+    kill_until_failover(old_master.split(".")[0], lambda: redis_master(password) != old_master)
     wait_for(
         "the app after the failover",
         lambda: (

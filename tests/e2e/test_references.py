@@ -73,6 +73,31 @@ def test_make_targets_and_files_exist() -> None:
     assert kind_config["name"] == shell_var("CLUSTER")
 
 
+#: map keys whose values must be strings in Kubernetes (label and annotation values)
+STRING_MAPS = ("nodeSelector", "labels", "annotations", "podLabels", "podAnnotations")
+
+
+def helm_sets() -> list[tuple[str, str, str]]:
+    """Every ``--set``/``--set-string`` of run.sh as (flag, key, value)."""
+    found = re.findall(r"(--set(?:-string)?) [\"']?([^=\s\"']+)=([^\s\"']*)", script())
+    assert found
+    return found
+
+
+def test_string_values_are_set_as_strings() -> None:
+    # `--set nodeSelector.ingress-ready=true` makes a boolean, which the API server refuses in a
+    # nodeSelector; an image tag such as 1.0 would become a number
+    for flag, key, value in helm_sets():
+        parts = key.split(".")
+        typed = value in ("true", "false", "null") or re.fullmatch(r"-?[0-9][0-9.e+-]*", value)
+        if any(p in STRING_MAPS for p in parts[:-1]) or parts[-1] == "tag":
+            assert flag == "--set-string", f"{flag} {key}={value}: use --set-string"
+        elif typed and flag == "--set":
+            assert parts[-1] in ("hostPort", "port", "replicas", "enabled"), (
+                f"--set {key}={value} is typed as a boolean/number by Helm: is that meant?"
+            )
+
+
 def test_images_match_the_makefile_and_the_chart() -> None:
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     makefile = (ROOT / "Makefile").read_text()
@@ -80,7 +105,7 @@ def test_images_match_the_makefile_and_the_chart() -> None:
         (default,) = re.findall(rf"^{var} \?= (\S+)$", makefile, re.M)
         assert shell_var(var) == default.replace("$(VERSION)", version)
     values = yaml.safe_load((ROOT / "charts/labelhive-operator/values.yaml").read_text())
-    for key in re.findall(r"--set \"?labelhive-operator\.([a-zA-Z.]+)=", script()):
+    for key in re.findall(r"--set(?:-string)? \"?labelhive-operator\.([a-zA-Z.]+)=", script()):
         node: Any = values
         for part in key.split("."):
             assert isinstance(node, dict) and part in node, key

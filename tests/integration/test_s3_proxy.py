@@ -77,6 +77,7 @@ def site(s3_server: LocalStackS3, tmp_path_factory: pytest.TempPathFactory) -> I
         "S3_REGION": "us-east-1",
         "S3_PROXY_PREFIX": "/s3",
         "S3_PRESIGN_TTL": 60,
+        "S3_BUCKET": BUCKET,
     }
     env = {**s3_server.env(), "DATABASE_URL": db_url, "SECRET_KEY": "s3-proxy-test"}
     env |= {k: str(v) for k, v in config.items()} | {"RATELIMIT_ENABLED": "0"}
@@ -305,3 +306,15 @@ def test_serve_with_proxy_runs_haproxy_in_front_and_stops_both(site: Site, tmp_p
         assert app_port != server.port and port_open(app_port)
     # stopped together: neither HAProxy nor gunicorn is left listening
     assert not port_open(server.port) and not port_open(app_port)
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/readyz"])
+def test_probe_and_scrape_endpoints_stay_inside_the_pod(site: Site, path: str) -> None:
+    # through HAProxy (the Service and the Ingress): not found, whatever the method or spelling
+    assert requests.get(site.url + path, timeout=10).status_code == 404
+    assert requests.head(site.url + path, timeout=10).status_code == 404
+    assert requests.get(site.url + path + "?x=1", timeout=10).status_code == 404
+    # gunicorn's own port, where the kubelet and Prometheus connect: served
+    direct = requests.get(site.server.url + path, timeout=10)
+    assert direct.status_code == 200, direct.text
+    assert requests.get(site.url + "/healthz", timeout=10).status_code == 200

@@ -30,3 +30,13 @@ def test_run_command_line() -> None:
     assert "--liveness=http://0.0.0.0:8080/healthz" in argv
     assert argv[-2:] == ["--namespace", "labelhive"]
     assert cli.kopf_argv([])[-1] == "--all-namespaces"
+
+
+def test_render_refuses_what_the_operator_would_report_invalid(tmp_path, capsys) -> None:  # noqa: ANN001
+    body = load_example("minimal")
+    body["metadata"]["name"] = "demo.with.dots"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(body))
+    assert cli.main(["render", "-f", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "invalid LabelingProject" in err and "demo.with.dots" in err

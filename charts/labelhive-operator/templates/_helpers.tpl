@@ -130,3 +130,22 @@ Return the extra rules of the cluster-wide mode (kopf's CRD and namespace discov
   resources: [namespaces]
   verbs: [list, watch]
 {{- end }}
+
+{{/*
+Return the annotations of a pre-delete hook object (the cleanup Job and its RBAC); lower weights
+are created first. Deleted before a new attempt and once the Job succeeded.
+*/}}
+{{- define "labelhive-operator.cleanupHook" -}}
+helm.sh/hook: pre-delete
+helm.sh/hook-weight: {{ .weight | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end }}
+
+{{/*
+Return the rules of the pre-delete cleanup: find, delete and wait for every LabelingProject.
+*/}}
+{{- define "labelhive-operator.cleanupRules" -}}
+- apiGroups: [labelhive.io]
+  resources: [labelingprojects]
+  verbs: [get, list, watch, delete]
+{{- end }}

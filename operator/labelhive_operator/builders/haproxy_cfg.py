@@ -13,7 +13,9 @@ with a real HAProxy, then copy it.
 #: the configuration; HAProxy substitutes the ``${VAR}`` references from its environment
 TEXT = r"""# LabelHive's HAProxy sidecar: the web Pod's entry point.
 #
-#   /haproxy-health          answered by HAProxy itself (the Pod's readiness probe)
+#   /haproxy-health          answered by HAProxy itself (the Pod's readiness probe): 200 only
+#                            while gunicorn is up in HAProxy's view, else 503
+#   /metrics, /readyz        404: Prometheus and the kubelet reach gunicorn's port directly
 #   ${S3_PROXY_PREFIX}/...   presigned GET/HEAD only, prefix stripped, Host set to the signed
 #                            host, forwarded to the private S3 endpoint, which checks the signature
 #                            and the expiry itself
@@ -56,6 +58,12 @@ defaults
 frontend http
     bind "${HAPROXY_LISTEN-:8080}"
     monitor-uri /haproxy-health
+    # ready only when a request would reach gunicorn: no 503 "No server is available" after it
+    monitor fail if { nbsrv(app) lt 1 }
+
+    # the app's probe and scrape endpoints are not the world's (decoded: werkzeug decodes too)
+    acl internal_path path,url_dec -m str /metrics /readyz
+    http-request deny deny_status 404 if internal_path
 
     acl s3_path     path_beg "${S3_PROXY_PREFIX-/s3}/"
     acl read_method method GET HEAD
@@ -73,7 +81,8 @@ frontend http
 backend app
     option forwardfor
     option httpchk GET /healthz
-    server app "${HAPROXY_APP-127.0.0.1:5000}" check inter 5s
+    # up on the first passing check, and checked every second while down or changing state
+    server app "${HAPROXY_APP-127.0.0.1:5000}" check inter 5s fastinter 1s downinter 1s rise 1 fall 3
 
 backend s3
     # nothing of the user's session or of the app's credentials goes to S3; x-amz-* headers the

@@ -12,6 +12,8 @@ from labelhive_operator.builders.common import Manifest
 from labelhive_operator.spec import Project
 
 COMPONENT = "web"
+#: max-age of the Strict-Transport-Security header behind a TLS Ingress (one year)
+HSTS_SECONDS = 31536000
 
 
 def s3_upstream(project: Project) -> tuple[str, int, bool] | None:
@@ -90,6 +92,8 @@ def _haproxy_sidecar(project: Project) -> dict[str, Any]:
         "args": ["-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"],
         "env": haproxy_env(project),
         "ports": [{"name": "http", "containerPort": settings.HAPROXY_PORT, "protocol": "TCP"}],
+        # haproxy.cfg fails this monitor while gunicorn is down in HAProxy's own view, so the
+        # sidecar is Ready only when HAProxy would send a request on to gunicorn
         "readinessProbe": {
             "httpGet": {"path": settings.HAPROXY_HEALTH_PATH, "port": "http"},
             "periodSeconds": 5,
@@ -103,8 +107,31 @@ def _haproxy_sidecar(project: Project) -> dict[str, Any]:
     }
 
 
+def tls_env(project: Project) -> list[dict[str, str]]:
+    """Return the web container's env for a TLS Ingress: Secure session cookies and HSTS.
+
+    The app sends ``Strict-Transport-Security`` only on responses to HTTPS requests (the
+    Ingress's ``X-Forwarded-Proto``, trusted through ``LABELHIVE_PROXY_FIX``).
+
+    :param project: the project.
+    :return: nothing without ``spec.ingress.tlsSecretName``.
+    """
+    ing = project.spec.ingress
+    if ing is None or not ing.tls_secret_name:
+        return []
+    return [
+        {"name": "SESSION_COOKIE_SECURE", "value": "1"},
+        {"name": "LABELHIVE_HSTS_SECONDS", "value": str(HSTS_SECONDS)},
+    ]
+
+
 def deployment(project: Project, image: str, config_hash: str) -> Manifest:
-    """Return the web Deployment (HAProxy on :8080 is the Pod's entry point)."""
+    """Return the web Deployment (HAProxy on :8080 is the Pod's entry point).
+
+    gunicorn listens on every address of the Pod (:5000), because the kubelet sends its probes
+    (and Prometheus its scrapes) to the Pod IP; the NetworkPolicy lets other Pods reach only
+    HAProxy's port, and HAProxy answers ``/metrics`` and ``/readyz`` with 404.
+    """
     web = project.spec.web
     gunicorn = common.app_container(
         project,
@@ -113,7 +140,7 @@ def deployment(project: Project, image: str, config_hash: str) -> Manifest:
         [
             "serve",
             "--host",
-            "127.0.0.1",
+            "0.0.0.0",  # the probes go to the Pod IP (see the docstring)
             "--port",
             str(settings.GUNICORN_PORT),
             "--workers",
@@ -124,6 +151,7 @@ def deployment(project: Project, image: str, config_hash: str) -> Manifest:
     # the HAProxy sidecar appends to X-Forwarded-For, and so does the Ingress when there is one
     hops = 2 if project.spec.ingress is not None else 1
     gunicorn["env"].append({"name": "LABELHIVE_PROXY_FIX", "value": str(hops)})
+    gunicorn["env"] += tls_env(project)
     gunicorn["ports"] = [
         {"name": "app", "containerPort": settings.GUNICORN_PORT, "protocol": "TCP"}
     ]
@@ -151,6 +179,13 @@ def deployment(project: Project, image: str, config_hash: str) -> Manifest:
         ],
         **common.soft_spread(project, COMPONENT),
     }
+    template = common.pod_template(project, COMPONENT, config_hash, pod)
+    # the conventional scrape annotations: gunicorn's port, which HAProxy does not expose
+    template["metadata"]["annotations"] |= {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(settings.GUNICORN_PORT),
+        "prometheus.io/path": "/metrics",
+    }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -162,7 +197,7 @@ def deployment(project: Project, image: str, config_hash: str) -> Manifest:
                 "type": "RollingUpdate",
                 "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
             },
-            "template": common.pod_template(project, COMPONENT, config_hash, pod),
+            "template": template,
         },
     }
 
@@ -180,7 +215,9 @@ def service(project: Project) -> Manifest:
                 {
                     "name": "http",
                     "port": settings.HAPROXY_PORT,
-                    "targetPort": "http",
+                    # a number: a port named only on a native sidecar does not reach the
+                    # EndpointSlices on Kubernetes 1.29-1.31
+                    "targetPort": settings.HAPROXY_PORT,
                     "protocol": "TCP",
                 }
             ],
