@@ -10,8 +10,8 @@ from typing import TextIO
 import yaml
 
 from labelhive_operator import builders
-from labelhive_operator.builders import secrets as gen_secrets
 from labelhive_operator import validate
+from labelhive_operator.builders import secrets as gen_secrets
 
 
 def render_project(body: dict[str, Any], *, with_secrets: bool = False) -> list[dict[str, Any]]:

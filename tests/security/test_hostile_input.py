@@ -21,6 +21,7 @@ from labelhive.accounts.models import User
 from labelhive.extensions import db
 from labelhive.projects.models import Project
 from labelhive.storage import s3
+from labelhive.storage.scope import S3Scope
 from labelhive.tasks import importers
 from tests.common.web import make_project
 from tests.common.web import make_user
@@ -299,7 +300,8 @@ def test_export_attachment_name_is_a_plain_file_name() -> None:
 )
 def test_s3_keys_cannot_traverse(url: str) -> None:
     # no proxied URL is made for it (returns before presigning: no S3 needed)
-    assert s3.image_url(url) is None
+    # (even for a project whose storage is the whole bucket)
+    assert s3.image_url(url, S3Scope(("bucket",))) is None
     with pytest.raises(importers.ImportFormatError):
         importers.parse_tasks(io.BytesIO(f"url\n{url}\n".encode()), "csv")
 

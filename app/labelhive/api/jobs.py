@@ -36,6 +36,7 @@ from labelhive.jobs import views as job_views
 from labelhive.jobs.models import JobRecord
 from labelhive.projects import access
 from labelhive.projects.models import Project
+from labelhive.storage import scope
 from labelhive.tasks import importers
 
 MAX_JOBS_LIMIT = 100
@@ -147,6 +148,7 @@ def project_import(oid: int) -> tuple[Response, int]:
                 "json",
                 max_rows=current_app.config["MAX_IMPORT_ROWS"],
                 max_cell_bytes=current_app.config["MAX_CELL_BYTES"],
+                s3_scope=scope.for_project(project),
             )
             key = _text(body.get("key"), "key") or None
             record = jobs.start_import(project, user, data, "json", n_answers, key=key)

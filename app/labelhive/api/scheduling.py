@@ -87,7 +87,9 @@ def _with_image_url(item: dict[str, Any]) -> dict[str, Any]:
     info = item.get("info")
     key = image_key(info)
     if key is not None and info[key].strip().startswith("s3://"):
-        item["image_url"] = image_url_for(info)
+        # the project's storage decides (labelhive.storage.scope); only s3:// tasks pay the read
+        project = db.session.get(Project, item["project_id"])
+        item["image_url"] = None if project is None else image_url_for(info, project)
     return item
 
 

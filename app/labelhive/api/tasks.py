@@ -3,7 +3,8 @@
 A contributor may also read a single task they hold a lease on or answered (``pybossa.js``
 fetches ``/api/task/<id>``), without its gold answer. Redundancy changes go through
 :func:`labelhive.tasks.engine.set_redundancy`, which locks the rows and completes or reopens
-tasks (writing results) as the new ``n_answers`` requires.
+tasks (writing results) as the new ``n_answers`` requires. An ``s3://`` image in ``info`` must
+be inside the project's storage (:mod:`labelhive.storage.scope`), or the write is a 400.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from labelhive.api.blueprint import bp
 from labelhive.extensions import db
 from labelhive.projects import access
 from labelhive.projects.models import Project
+from labelhive.storage import scope
 from labelhive.tasks import engine
 from labelhive.tasks import rules
 from labelhive.tasks.models import Task
@@ -57,6 +59,11 @@ def _validated(values: dict[str, Any], project: Project) -> dict[str, Any]:
         out["info"] = {} if out["info"] is None else out["info"]
         if not isinstance(out["info"], dict):
             raise errors.bad_request("info must be a JSON object.")
+        try:
+            # another bucket or another project's prefix: the app's credentials reach them
+            scope.for_project(project).check_info(out["info"])
+        except scope.OutsideScope as exc:
+            raise errors.bad_request(f"info: {exc}") from None
     if "gold_answer" in out and out["gold_answer"] == "":
         out["gold_answer"] = None
     gold = out.get("gold_answer")

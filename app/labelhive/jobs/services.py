@@ -117,11 +117,14 @@ def start_s3_import(
     and extensions that is still queued or running is returned instead of starting another.
 
     :param extensions: comma-separated extensions to keep (``""``: every object).
-    :raise ValueError: an invalid bucket name or ``n_answers``.
+    :raise ValueError: an invalid bucket name or ``n_answers``, or a bucket or prefix outside
+        the project's storage (:class:`labelhive.storage.scope.OutsideScope`).
     """
     from labelhive.storage import s3
+    from labelhive.storage import scope
 
     bucket, _ = s3.parse_s3_prefix(f"s3://{bucket}/")
+    prefix = scope.for_project(project).check_prefix(bucket, prefix)
     if n_answers is not None:
         n_answers = rules.validate_n_answers(n_answers)
     wanted = ",".join(e.lstrip(".") for e in s3.normalise_extensions(extensions))

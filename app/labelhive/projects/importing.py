@@ -28,6 +28,7 @@ from labelhive.jobs import services as jobs
 from labelhive.projects import forms
 from labelhive.projects.models import Project
 from labelhive.projects.views import bp
+from labelhive.storage import scope
 from labelhive.tasks import importers
 from labelhive.web import project_for
 
@@ -49,10 +50,12 @@ def _discard_stale(directory: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _limits() -> dict[str, int]:
+def _limits(project: Project) -> dict[str, Any]:
     return {
         "max_rows": current_app.config["MAX_IMPORT_ROWS"],
         "max_cell_bytes": current_app.config["MAX_CELL_BYTES"],
+        # an s3:// image outside the project's storage refuses the file at preview
+        "s3_scope": scope.for_project(project),
     }
 
 
@@ -94,7 +97,7 @@ def importer(ref: str) -> Any:
         data = upload.read()
         try:
             fmt = importers.detect_format(upload.filename, upload.mimetype, data[:4096])
-            first, total = importers.preview(data, fmt, n=5, **_limits())
+            first, total = importers.preview(data, fmt, n=5, **_limits(project))
         except importers.ImportFormatError as exc:
             form.file.errors.append(str(exc))
         else:

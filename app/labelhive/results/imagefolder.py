@@ -14,6 +14,13 @@ under the prefix, are ever deleted; the new manifest replaces the old one last.
 Keys are checked, never trusted: a label becomes one safe key segment (:func:`label_segments`),
 a source key with an empty, ``.`` or ``..`` segment, a backslash or a control character is
 refused (counted in the result, not copied), and the destination prefix is checked the same way.
+
+The copy stays inside the project's storage (:mod:`labelhive.storage.scope`): the destination
+must be in a configured bucket and under the project's prefix, and a source outside it is
+refused (counted, not copied). The manifest is the project's: it carries the project's id
+(object metadata ``labelhive-project-id``), and a destination is used only when its manifest
+is this project's, or when it is empty and inside no other copy. Only keys listed in the
+project's own previous manifest are ever deleted.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from labelhive.tasks.models import Task
 
 if TYPE_CHECKING:
     from labelhive.accounts.models import User
+    from labelhive.storage.scope import S3Scope
 
 KIND = "imagefolder"
 MANIFEST = "manifest.jsonl"
@@ -58,6 +66,8 @@ COPY_THREADS = 8
 # refused or missing items listed in the job's result (the counts cover all of them)
 MAX_LISTED = 20
 DELETE_BATCH = 1000
+# the manifest's owner: x-amz-meta-labelhive-project-id
+OWNER_KEY = "labelhive-project-id"
 
 # letters, digits, "_", "-" and "." are kept; anything else in a label becomes "_"
 _UNSAFE = re.compile(r"[^\w.\-]+")
@@ -161,6 +171,10 @@ def start(
     bucket, prefix = parse_destination(destination, current_app.config.get("S3_BUCKET") or "")
     if project.id is None:
         db.session.flush()
+    try:
+        check_destination(project, bucket, prefix)
+    except DestinationRefused as exc:
+        raise ImageFolderError(str(exc)) from None
     target = hashlib.sha256(f"{bucket}/{prefix}".encode()).hexdigest()[:16]
     job_prefix = f"{KIND}-{project.id}-{target}-"
     running = job_services.unfinished(project.id, KIND, job_prefix)
@@ -182,6 +196,71 @@ def start(
     )
 
 
+class DestinationRefused(ValueError):
+    """A destination outside the project's storage, or another's tree; ``str()`` says why."""
+
+
+def check_destination(project: Project, bucket: str, prefix: str, client: Any = None) -> None:
+    """Refuse a destination the project may not write to.
+
+    It must be inside the project's storage (:mod:`labelhive.storage.scope`), and either hold
+    this project's manifest, or be empty and not inside another ImageFolder tree (an ancestor
+    prefix holding a manifest).
+
+    :raise DestinationRefused: with a sentence; also when S3 cannot be asked.
+    """
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError
+
+    from labelhive.storage import s3
+    from labelhive.storage import scope
+
+    where = f"s3://{bucket}/{prefix}/"
+    try:
+        scope.for_project(project).check_prefix(bucket, prefix + "/")
+    except scope.OutsideScope as exc:
+        raise DestinationRefused(f"The destination {exc}") from None
+    client = client or s3.client()
+    try:
+        owner = _manifest_owner(client, bucket, f"{prefix}/{MANIFEST}")
+        if owner is not None:
+            if owner != str(project.id):
+                raise DestinationRefused(
+                    f"{where} holds an ImageFolder copy that another project (or someone else)"
+                    " wrote; choose another destination."
+                )
+            return
+        listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix + "/", MaxKeys=1)
+        if listed.get("Contents"):
+            raise DestinationRefused(
+                f"{where} already holds objects that this project's copy did not write;"
+                " choose an empty prefix."
+            )
+        segments = prefix.split("/")
+        for depth in range(1, len(segments)):
+            parent = "/".join(segments[:depth])
+            if _manifest_owner(client, bucket, f"{parent}/{MANIFEST}") is not None:
+                raise DestinationRefused(
+                    f"{where} is inside the ImageFolder copy at s3://{bucket}/{parent}/;"
+                    " choose a prefix outside it."
+                )
+    except (BotoCoreError, ClientError) as exc:
+        raise DestinationRefused(f"Could not check {where}: {exc}") from None
+
+
+def _manifest_owner(client: Any, bucket: str, key: str) -> str | None:
+    """The project id a manifest was written for (``""`` if it names none); ``None``: none."""
+    from botocore.exceptions import ClientError
+
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code", "") in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise
+    return str(head.get("Metadata", {}).get(OWNER_KEY, ""))
+
+
 def export_imagefolder(
     job_id: str,
     project_id: int,
@@ -201,20 +280,24 @@ def _export(
     run: records.Run, project_id: int, bucket: str, prefix: str, validation: float
 ) -> dict[str, Any]:
     from labelhive.storage import s3
+    from labelhive.storage import scope
 
-    if db.session.get(Project, project_id) is None:
+    project = db.session.get(Project, project_id)
+    if project is None:
         raise records.JobError("The project no longer exists.")
-    # checked again: the arguments come from the queue
+    # checked again: the arguments come from the queue, and S3 may have changed since
+    client = s3.client()
     try:
         bucket, prefix = parse_destination(f"s3://{bucket}/{prefix}")
-    except ImageFolderError as exc:
+        check_destination(project, bucket, prefix, client)
+    except (ImageFolderError, DestinationRefused) as exc:
         raise records.JobError(str(exc)) from None
+    where = scope.for_project(project)
     total = db.session.scalar(
         select(db.func.count()).select_from(Task).where(Task.project_id == project_id)
     )
     db.session.commit()
     run.progress(0, total)
-    client = s3.client()
     options = dataset.options_of(db.engine, project_id)
     segments = label_segments(options)
     counts = dict.fromkeys(("copied", "unlabeled", "not_s3", "refused", "missing", "removed"), 0)
@@ -229,7 +312,7 @@ def _export(
         ):
             planned = []
             for row in rows:
-                entry = _plan(row, bucket, prefix, segments, counts, problems)
+                entry = _plan(row, bucket, prefix, segments, counts, problems, where)
                 if entry is not None:
                     planned.append(entry)
             copies = pool.map(lambda e: _copy(client, bucket, e), planned)
@@ -246,7 +329,8 @@ def _export(
         manifest.flush()
         manifest_key = f"{prefix}/{MANIFEST}"
         manifest.seek(0)
-        stale = set(_stale_keys(_previous_manifest(client, bucket, manifest_key), manifest))
+        previous = _previous_manifest(client, bucket, manifest_key, project_id)
+        stale = set(_stale_keys(previous, manifest))
         # an old copy that another item now lands on (two tasks with one image) stays
         manifest.seek(0)
         stale.difference_update(key for _, key in _entries(manifest))
@@ -256,7 +340,13 @@ def _export(
         manifest.seek(0)
         # a managed upload: multipart past a few MiB, so memory stays bounded
         client.upload_fileobj(
-            manifest, bucket, manifest_key, ExtraArgs={"ContentType": "application/x-ndjson"}
+            manifest,
+            bucket,
+            manifest_key,
+            ExtraArgs={
+                "ContentType": "application/x-ndjson",
+                "Metadata": {OWNER_KEY: str(project_id)},
+            },
         )
     return {
         **counts,
@@ -279,6 +369,7 @@ def _plan(
     segments: dict[str, str],
     counts: dict[str, int],
     problems: list[dict[str, Any]],
+    where: S3Scope,
 ) -> dict[str, Any] | None:
     """The manifest entry (and copy) of one dataset row, or ``None`` (counted why)."""
     from labelhive.storage import s3
@@ -296,6 +387,11 @@ def _plan(
     segment = segments.get(label) or label_segments([label])[label]
     destination = f"{prefix}/{segment}/{key}"
     problem = key_problem(key)
+    if problem is None and where.object_problem(source_bucket, key):
+        # another bucket or project: the app's credentials could copy it out
+        counts["refused"] += 1
+        _note(problems, row["item_id"], "the image is outside this project's storage")
+        return None
     if problem is None and len(destination.encode()) > MAX_KEY_BYTES:
         problem = f"is longer than {MAX_KEY_BYTES} bytes under the prefix"
     if problem is not None:
@@ -334,15 +430,23 @@ def _copy(client: Any, bucket: str, entry: dict[str, Any]) -> str | None:
     return None
 
 
-def _previous_manifest(client: Any, bucket: str, key: str) -> Iterator[dict[str, Any]]:
+def _previous_manifest(
+    client: Any, bucket: str, key: str, project_id: int
+) -> Iterator[dict[str, Any]]:
+    """The entries of this project's previous manifest; none if it is not this project's."""
     from botocore.exceptions import ClientError
 
     try:
-        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        found = client.get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code", "") in ("NoSuchKey", "404", "NotFound"):
             return
         raise
+    body = found["Body"]
+    if found.get("Metadata", {}).get(OWNER_KEY) != str(project_id):
+        # replaced since the check: its keys are not ours to delete
+        body.close()
+        return
     for line in body.iter_lines():
         try:
             entry = json.loads(line)

@@ -26,6 +26,7 @@ from labelhive.results import imagefolder
 from labelhive.results import services as consensus
 from labelhive.results.forms import ExportForm
 from labelhive.results.forms import ImageFolderForm
+from labelhive.storage import scope as storage_scope
 from labelhive.tasks import engine
 from labelhive.tasks import labeling
 from labelhive.tasks.images import image_url_for
@@ -91,6 +92,8 @@ def gold_tasks(ref: str) -> Any:
         gold_only=gold_only,
         next_after=tasks[-1].id if len(tasks) == gold.PAGE_SIZE else None,
         image_url_for=image_url_for,
+        # presigning checks each task against the project's storage (storage.scope)
+        scope=storage_scope.for_project(project),
         action=ActionForm(),
     )
 

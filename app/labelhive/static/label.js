@@ -99,6 +99,8 @@
     target.alt = "Image of task " + task.id;
     target.hidden = !task.image;
     other.hidden = true;
+    // an image outside the project's storage is refused: say so instead of a broken image
+    noImage.textContent = task.image_problem || "This task has no image.";
     noImage.hidden = !!task.image;
     showInfo(task);
     page.dataset.taskId = String(task.id);

@@ -25,13 +25,15 @@ from sqlalchemy import select
 from labelhive.extensions import db
 from labelhive.projects.models import Project
 from labelhive.storage import s3
+from labelhive.storage import scope
 from labelhive.tasks import services as tasks
 from labelhive.tasks.importers import TaskSpec
 from labelhive.tasks.models import Task
 
 
 class S3ImportError(Exception):
-    """The listing failed (no such bucket, access denied, endpoint down): one sentence."""
+    """The prefix is refused, or the listing failed (no such bucket, access denied, endpoint
+    down): one sentence."""
 
 
 @dataclasses.dataclass
@@ -81,8 +83,17 @@ def import_prefix(
     :param s3_client: a boto3 S3 client (the app's by default).
     :return: the counts.
     :raise LookupError: no such project.
-    :raise S3ImportError: the listing failed.
+    :raise S3ImportError: the bucket or prefix is outside the project's storage
+        (:mod:`labelhive.storage.scope`), or the listing failed.
     """
+    project = db.session.get(Project, project_id)
+    if project is None:
+        raise LookupError(f"No project {project_id}.")
+    try:
+        # before anything is listed: the app's credentials reach more than the project may use
+        prefix = scope.for_project(project).check_prefix(bucket, prefix)
+    except scope.OutsideScope as exc:
+        raise S3ImportError(str(exc)) from None
     summary = ImportSummary(bucket=bucket, prefix=prefix)
     try:
         pages = s3.list_keys(bucket, prefix, extensions, s3=s3_client)

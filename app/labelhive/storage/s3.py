@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError
 from flask import current_app
 
 from labelhive.security import has_dot_segments
+from labelhive.storage.scope import S3Scope
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +168,9 @@ def proxy_url(bucket: str, key: str, *, ttl: int | None = None) -> str:
     return to_proxy_path(presign_get(bucket, key, ttl=ttl), bucket, prefix)
 
 
-def image_url(url: str) -> str | None:
-    """:func:`proxy_url` for an ``s3://bucket/key`` URL; ``None`` if it names no object.
+def image_url(url: str, scope: S3Scope) -> str | None:
+    """:func:`proxy_url` for an ``s3://bucket/key`` URL; ``None`` if it names no object, or
+    one outside ``scope`` (the project's buckets and prefix: :mod:`labelhive.storage.scope`).
 
     Give the result only to a user who holds a lease on the task (or manages the project).
     """
@@ -176,6 +178,10 @@ def image_url(url: str) -> str | None:
     if parsed is None or has_dot_segments(parsed[1]):
         # '.'/'..' keys are legal in S3, but the browser would resolve them in the proxied
         # path and leave the proxy prefix (/s3/bucket/../../account/...)
+        return None
+    if scope.object_problem(*parsed):
+        # stored before the rule, or by hand: the app's credentials reach more than the project
+        log.warning("refused to presign s3://%s/... outside the project's storage", parsed[0])
         return None
     try:
         return proxy_url(*parsed)

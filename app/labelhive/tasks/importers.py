@@ -14,7 +14,8 @@ One row (CSV) or object (JSON, JSONL) is one task. How a row becomes a task:
   ``gold_answer`` or ``gold`` (empty means "not a gold task").
 - The image URL must be ``http(s)://host/...`` or ``s3://bucket/key``; anything else
   (``javascript:``, ``file:``, ``data:``, relative paths) is refused, as it ends up in an
-  ``<img src>``.
+  ``<img src>``. Given the project's :class:`~labelhive.storage.scope.S3Scope`, an ``s3://``
+  image outside it (another bucket, another project's prefix) is refused too, by row.
 
 Every refusal is an :class:`ImportFormatError` whose message is a sentence a project owner can
 act on, naming the row or line. Rows are numbered from 1 (the first task), not counting the CSV
@@ -39,6 +40,9 @@ from urllib.parse import urlsplit
 from labelhive.security import MAX_JSON_DEPTH
 from labelhive.security import TooDeep
 from labelhive.security import has_dot_segments
+from labelhive.storage.scope import IMAGE_KEYS
+from labelhive.storage.scope import OutsideScope
+from labelhive.storage.scope import S3Scope
 from labelhive.tasks import rules
 
 FORMATS = ("csv", "json", "jsonl")
@@ -139,6 +143,7 @@ def parse_tasks(
     *,
     max_rows: int = 1_000_000,
     max_cell_bytes: int = 65_536,
+    s3_scope: S3Scope | None = None,
 ) -> list[TaskSpec]:
     """Parse a whole task file; every row is checked before any is returned.
 
@@ -148,10 +153,14 @@ def parse_tasks(
     :param max_cell_bytes: the largest CSV cell, or JSON string value, in UTF-8 bytes. For CSV it
         is also capped by :func:`csv.field_size_limit` (131072 characters by default), which is
         process-wide and therefore left alone.
+    :param s3_scope: the project's storage: an ``s3://`` image outside it refuses the file
+        (:mod:`labelhive.storage.scope`). ``None`` checks the URL's form only.
     :return: the tasks, in file order.
     :raise ImportFormatError: the first problem found, with its row or line.
     """
-    return list(iter_tasks(data, fmt, max_rows=max_rows, max_cell_bytes=max_cell_bytes))
+    return list(
+        iter_tasks(data, fmt, max_rows=max_rows, max_cell_bytes=max_cell_bytes, s3_scope=s3_scope)
+    )
 
 
 def iter_tasks(
@@ -160,6 +169,7 @@ def iter_tasks(
     *,
     max_rows: int = 1_000_000,
     max_cell_bytes: int = 65_536,
+    s3_scope: S3Scope | None = None,
 ) -> Iterator[TaskSpec]:
     """Parse a task file lazily: :func:`parse_tasks` one task at a time, in constant memory.
 
@@ -173,7 +183,7 @@ def iter_tasks(
     if fmt not in FORMATS:
         raise ImportFormatError(f"Unknown import format {fmt!r}; use one of {', '.join(FORMATS)}.")
     raw = bytes(data if isinstance(data, bytes | bytearray | memoryview) else data.read())
-    limits = _Limits(max_rows=max_rows, max_cell_bytes=max_cell_bytes)
+    limits = _Limits(max_rows=max_rows, max_cell_bytes=max_cell_bytes, s3_scope=s3_scope)
     if fmt == "csv":
         # checked a piece at a time, then read as a stream: the whole text would be one more
         # copy of the file (a StringIO of it four bytes per character), and newline="" splits
@@ -194,7 +204,7 @@ def iter_tasks(
     yield from specs
 
 
-def preview(data: bytes, fmt: str, n: int = 5, **limits: int) -> tuple[list[TaskSpec], int]:
+def preview(data: bytes, fmt: str, n: int = 5, **limits: Any) -> tuple[list[TaskSpec], int]:
     """Parse and check the whole file like :func:`parse_tasks`; return its first ``n`` tasks.
 
     :return: ``(first n tasks, number of tasks in the file)``.
@@ -208,6 +218,7 @@ def preview(data: bytes, fmt: str, n: int = 5, **limits: int) -> tuple[list[Task
 class _Limits:
     max_rows: int
     max_cell_bytes: int
+    s3_scope: S3Scope | None = None
 
     def check_rows(self, count: int) -> None:
         if count > self.max_rows:
@@ -297,9 +308,13 @@ def _csv_specs(
     max_rows = limits.max_rows
     # the usual file, every column part of info and one of them the image URL: its rows with a
     # plain http(s) URL take a short way to the same TaskSpec that _spec makes
+    # (with a scope, a second image column's s3:// URL must be checked: no short way then)
+    other_images = limits.s3_scope is not None and any(
+        c in IMAGE_KEYS and c != shape.url_key for c in columns
+    )
     url_at = (
         columns.index(shape.url_key)
-        if shape.url_key is not None and shape.plain == tuple(columns)
+        if shape.url_key is not None and shape.plain == tuple(columns) and not other_images
         else None
     )
     url_key = shape.url_key
@@ -330,7 +345,7 @@ def _csv_specs(
                 yield TaskSpec(info)
                 continue
         record = dict(zip(columns, cells, strict=True))
-        yield _spec(record, shape, f"Row {number} (line {line})", csv_text=True)
+        yield _spec(record, shape, f"Row {number} (line {line})", csv_text=True, limits=limits)
 
 
 def _csv_rows(reader: Any, cell_limit: int) -> Iterator[tuple[int, list[str]]]:
@@ -421,7 +436,7 @@ def _json_specs(document: list[Any], limits: _Limits) -> Iterator[TaskSpec]:
                 f"JSON imports must be a list of objects: item {number} is {_json_type(item)}."
             )
         _check_json_values(item, where, limits.max_cell_bytes)
-        yield _spec(item, _cached_shape(shapes, item, where), where, csv_text=False)
+        yield _spec(item, _cached_shape(shapes, item, where), where, csv_text=False, limits=limits)
 
 
 def _split_lines(text: str) -> Iterator[str]:
@@ -458,7 +473,7 @@ def _parse_jsonl(text: str, limits: _Limits) -> Iterator[TaskSpec]:
         count += 1
         limits.check_rows(count)
         _check_json_values(item, where, limits.max_cell_bytes)
-        yield _spec(item, _cached_shape(shapes, item, where), where, csv_text=False)
+        yield _spec(item, _cached_shape(shapes, item, where), where, csv_text=False, limits=limits)
 
 
 def _cached_shape(shapes: dict[tuple[str, ...], _Shape], item: dict, where: str) -> _Shape:
@@ -553,10 +568,18 @@ def _shape(keys: Iterable[str], where: str) -> _Shape:
     return _Shape(controls, info_key, url_key, tuple(plain))
 
 
-def _spec(record: dict[str, Any], shape: _Shape, where: str, *, csv_text: bool) -> TaskSpec:
+def _spec(
+    record: dict[str, Any], shape: _Shape, where: str, *, csv_text: bool, limits: _Limits
+) -> TaskSpec:
     controls = shape.controls
+    info = _info_from(record, shape, where, csv_text=csv_text)
+    if limits.s3_scope is not None:
+        try:
+            limits.s3_scope.check_info(info)
+        except OutsideScope as exc:
+            raise ImportFormatError(f"{where}: {exc}") from None
     return TaskSpec(
-        info=_info_from(record, shape, where, csv_text=csv_text),
+        info=info,
         n_answers=_n_answers(record, controls.get("n_answers"), where),
         priority_0=_priority(record, controls.get("priority_0"), where),
         gold_answer=_gold(record, controls.get("gold_answer"), where),

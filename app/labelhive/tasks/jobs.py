@@ -18,6 +18,7 @@ from labelhive.jobs import records
 from labelhive.jobs.models import JobRecord
 from labelhive.projects import services as projects
 from labelhive.projects.models import Project
+from labelhive.storage import scope
 from labelhive.tasks import engine
 from labelhive.tasks import importers
 from labelhive.tasks import services
@@ -49,8 +50,16 @@ def _import(run: records.Run, project_id: int, fmt: str, n_answers: int | None) 
     data = db.session.scalar(select(JobRecord.payload).where(JobRecord.id == run.job_id))
     if data is None:
         raise records.JobError("The uploaded file is no longer available: upload it again.")
+    project = db.session.get(Project, project_id)
+    if project is None:
+        raise records.JobError("The project no longer exists.")
+    # every row, s3:// images against the project's storage too, before the first batch
     specs = importers.parse_tasks(
-        data, fmt, max_rows=config["MAX_IMPORT_ROWS"], max_cell_bytes=config["MAX_CELL_BYTES"]
+        data,
+        fmt,
+        max_rows=config["MAX_IMPORT_ROWS"],
+        max_cell_bytes=config["MAX_CELL_BYTES"],
+        s3_scope=scope.for_project(project),
     )
     del data
     total = len(specs)

@@ -20,9 +20,10 @@ from labelhive.answers.models import Answer
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.projects.models import Project
+from labelhive.storage.scope import S3Scope
 from labelhive.tasks import engine
+from labelhive.tasks.images import image_for
 from labelhive.tasks.images import image_key
-from labelhive.tasks.images import image_url_for
 from labelhive.tasks.models import Lease
 from labelhive.tasks.models import Task
 
@@ -70,7 +71,7 @@ def top_up(eng: Engine, project_id: int, user_id: int) -> list[Task]:
     return held[:MAX_HELD]
 
 
-def for_annotator(task: Task | dict[str, Any]) -> dict[str, Any]:
+def for_annotator(task: Task | dict[str, Any], project: Project | S3Scope) -> dict[str, Any]:
     """What the labeling page may know of a task: id, image URL and the info to show as text.
 
     The gold answer is a column of its own and never leaves the server; info keys naming gold
@@ -85,8 +86,16 @@ def for_annotator(task: Task | dict[str, Any]) -> dict[str, Any]:
         for k, v in info.items()
         if k != key and not str(k).lower().startswith(("gold", "_gold"))
     }
-    # image_key: where the image URL was, for custom presenters that read task.info.<key>
-    return {"id": task_id, "image": image_url_for(info), "image_key": key, "info": shown}
+    image = image_for(info, project)
+    # image_key: where the image URL was, for custom presenters that read task.info.<key>;
+    # image_problem: why an image is not shown (outside the project's storage)
+    return {
+        "id": task_id,
+        "image": image.url,
+        "image_key": key,
+        "image_problem": image.problem,
+        "info": shown,
+    }
 
 
 def answered_by(project_id: int, user_id: int) -> int:

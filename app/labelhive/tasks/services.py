@@ -23,6 +23,7 @@ from sqlalchemy import insert
 
 from labelhive.db import utcnow
 from labelhive.extensions import db
+from labelhive.storage import scope
 from labelhive.tasks import rules
 from labelhive.tasks.importers import ImportFormatError
 from labelhive.tasks.importers import TaskSpec
@@ -78,7 +79,8 @@ def import_tasks(
 
     Redundancy is, in order: ``n_answers``, the row's own, ``project.default_n_answers``.
     Priority is, in order: ``priority_0``, the row's own, ``0.0``. ``info`` is stored as given
-    (URLs are checked by the parsers, not here).
+    (URLs are checked by the parsers), except that an ``s3://`` image outside the project's
+    storage (:mod:`labelhive.storage.scope`) is refused here as well, whoever made the specs.
 
     :param project: the project to add to (flushed first if it is new).
     :param specs: tasks from :func:`labelhive.tasks.importers.parse_tasks`, or an iterator
@@ -109,6 +111,7 @@ def import_tasks(
         default_n_answers=project.default_n_answers,
         priority_0=forced_priority,
         import_id=import_id,
+        s3_scope=scope.for_project(project),
     )
     specs = iter(specs)
     if db.session.connection().dialect.name == "postgresql":
@@ -130,6 +133,7 @@ class _Defaults:
     default_n_answers: int
     priority_0: float | None
     import_id: str | None
+    s3_scope: scope.S3Scope
 
 
 def _checked(
@@ -144,6 +148,11 @@ def _checked(
     # PostgreSQL refuses NUL in text and jsonb; refuse it on SQLite too, for one behaviour
     if "\\u0000" in text and _has_nul(info):
         raise ImportFormatError(f"Task {number}: info contains a NUL character (\\u0000).")
+    if "s3://" in text or "S3://" in text:
+        try:
+            defaults.s3_scope.check_info(info)
+        except scope.OutsideScope as exc:
+            raise ImportFormatError(f"Task {number}: {exc}") from None
     n_answers = defaults.n_answers
     if n_answers is None:
         n_answers = (

@@ -24,6 +24,7 @@ from labelhive.projects.models import Project
 from labelhive.results import adaptive
 from labelhive.security import TooDeep
 from labelhive.security import check_json_depth
+from labelhive.storage import scope
 from labelhive.tasks import engine
 from labelhive.tasks import labeling
 from labelhive.tasks import presenter
@@ -76,8 +77,9 @@ def _json_project(ref: str) -> Project | tuple[Response, int]:
 def _state(project: Project, **extra: Any) -> dict[str, Any]:
     tasks = labeling.top_up(db.engine, project.id, current_user.id)
     counts = labeling.breakdown(project.id)
+    where = scope.for_project(project)
     return {
-        "tasks": [labeling.for_annotator(t) for t in tasks],
+        "tasks": [labeling.for_annotator(t, where) for t in tasks],
         "progress": {
             "mine": labeling.answered_by(project.id, current_user.id),
             "done": counts["done"],
@@ -181,7 +183,7 @@ def undo(ref: str) -> Any:
     if release is not None and release != claim.task["id"]:
         # the prefetched task makes room for the one taken back; the one on screen is kept
         engine.release(db.engine, release, current_user.id)
-    return jsonify(_state(project, task=labeling.for_annotator(claim.task)))
+    return jsonify(_state(project, task=labeling.for_annotator(claim.task, project)))
 
 
 @bp.post("/project/<ref>/label/heartbeat")

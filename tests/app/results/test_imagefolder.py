@@ -64,10 +64,11 @@ def s3_app(app: Flask, s3_server: LocalStackS3, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.fixture
-def bucket(s3_server: LocalStackS3) -> Iterator[str]:
-    # a bucket of its own: the S3 server is shared by the whole session
+def bucket(s3_app: Flask, s3_server: LocalStackS3) -> Iterator[str]:
+    # a bucket of its own: the S3 server is shared by the whole session; the only one allowed
     name = f"folder-{uuid.uuid4().hex[:12]}"
     s3_server.client().create_bucket(Bucket=name)
+    s3_app.config["S3_BUCKET"] = name
     yield name
 
 
@@ -115,8 +116,6 @@ def test_copy_writes_the_tree_and_manifest_and_a_rerun_moves_relabeled_items(
     s3 = s3_server.client()
     for key in ("pets/0.jpg", "pets/1.jpg", "pets/a b+%é.jpg", "pets/2.jpg", "pets/4.jpg"):
         s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
-    # something of the owner's under the prefix, not part of the tree: never touched
-    s3.put_object(Bucket=bucket, Key="ds/v1/README.txt", Body=b"mine")
     project, ids = _labeled_project(bucket)
 
     record = imagefolder.start(project, None, f"s3://{bucket}/ds/v1/")
@@ -133,7 +132,6 @@ def test_copy_writes_the_tree_and_manifest_and_a_rerun_moves_relabeled_items(
 
     tree = _objects(s3, bucket, "ds/v1/")
     assert {k: v for k, v in tree.items() if k != "ds/v1/manifest.jsonl"} == {
-        "ds/v1/README.txt": b"mine",
         "ds/v1/cat/pets/0.jpg": b"pets/0.jpg",
         "ds/v1/dog/pets/1.jpg": b"pets/1.jpg",
         "ds/v1/cat/pets/a b+%é.jpg": "pets/a b+%é.jpg".encode(),
@@ -152,6 +150,8 @@ def test_copy_writes_the_tree_and_manifest_and_a_rerun_moves_relabeled_items(
         "split": first["split"],
     }
     assert {m["split"] for m in manifest} <= {"train", "validation"}
+    # something of the owner's put under the prefix later, not part of the tree: never touched
+    s3.put_object(Bucket=bucket, Key="ds/v1/README.txt", Body=b"mine")
 
     # the owner relabels an item (gold answers win); a second run moves it, changes nothing else
     task = db.session.get(Task, ids["pets/0.jpg"])
@@ -191,6 +191,8 @@ def test_imagefolder_from_the_results_page_and_the_api(client, s3_app: Flask, bu
     page = client.get("/project/pets/results").get_data(as_text=True)
     assert "Could not start the copy" in page and "path segment" in page
     # a bare prefix needs S3_BUCKET
+    s3_app.config["S3_BUCKET"] = ""
+    s3_app.config["S3_BUCKETS"] = bucket
     client.post("/project/pets/dataset/imagefolder", data={"destination": "web"})
     assert "S3_BUCKET is not set" in client.get("/project/pets/results").get_data(as_text=True)
 

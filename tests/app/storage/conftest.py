@@ -13,6 +13,9 @@ def s3_config(s3_server: LocalStackS3) -> dict[str, object]:
         "S3_REGION": "us-east-1",
         "S3_PROXY_PREFIX": "/img",
         "S3_PRESIGN_TTL": 120,
+        # the buckets these tests use (labelhive.storage.scope refuses any other)
+        "S3_BUCKET": "unit",
+        "S3_BUCKETS": "bulk,listing,no-such-bucket",
     }
 
 

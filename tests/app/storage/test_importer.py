@@ -113,7 +113,12 @@ def test_unknown_project(app: Flask, s3_env: LocalStackS3, bulk_bucket: str) -> 
 
 
 def test_cli_import_s3(s3_env: LocalStackS3, bulk_bucket: str, sqlite_url: str) -> None:
-    env = {**s3_env.env(), "DATABASE_URL": sqlite_url}
+    env = {
+        **s3_env.env(),
+        "DATABASE_URL": sqlite_url,
+        "S3_BUCKET": bulk_bucket,
+        "S3_BUCKETS": "no-such-bucket",
+    }
     labelhive_cli("users", "create", "owner", env=env)
     labelhive_cli("projects", "create", "pics", "--owner", "owner", env=env)
     first = labelhive_cli("import-s3", "pics", f"s3://{bulk_bucket}/other/", env=env)

@@ -25,6 +25,7 @@ def test_s3_import_form_starts_a_job_and_a_rerun_adds_only_new_keys(client, s3_a
     # a bucket of its own: the S3 server is shared by the whole session
     bucket = f"jobs-{uuid.uuid4().hex[:12]}"
     s3_env.client().create_bucket(Bucket=bucket)
+    s3_app.config["S3_BUCKETS"] += f",{bucket}"
     s3_env.client().put_object(Bucket=bucket, Key="cats/a b+%é.jpg", Body=b"meow")
     alice = make_user("alice")
     project = make_project(alice)
@@ -50,7 +51,7 @@ def test_s3_import_form_starts_a_job_and_a_rerun_adds_only_new_keys(client, s3_a
     page = client.get(f"/project/pets/jobs/{again.id}").get_data(as_text=True)
     assert "Imported 1 tasks (1 were already there)" in page
     # a bucket that does not exist: the job fails with the listing's sentence
-    missing = settle(start(client, bucket="no-such-bucket-here", prefix=""))
+    missing = settle(start(client, bucket="no-such-bucket", prefix=""))
     assert missing.status == "failed" and "Listing S3 failed" in missing.error
 
 

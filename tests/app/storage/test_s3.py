@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from labelhive.storage import s3
+from labelhive.storage.scope import S3Scope
 from labelhive.tasks.images import image_url_for
 from tests.common.s3 import LocalStackS3
 
@@ -57,10 +58,14 @@ def test_to_proxy_path_keeps_the_signed_path_byte_for_byte() -> None:
         s3.to_proxy_path("http://h/bkt/a.jpg", "bkt", "/s3")
 
 
+# the storage of a project with the whole of the 'unit' bucket
+UNIT = S3Scope(("unit",))
+
+
 def test_image_url_is_presigned_with_the_configured_ttl_under_the_prefix(
     s3_app, s3_server: LocalStackS3
 ) -> None:  # noqa: ANN001
-    url = image_url_for({"url": "s3://unit/cats/a b+%é.jpg", "key": "cats/a b+%é.jpg"})
+    url = image_url_for({"url": "s3://unit/cats/a b+%é.jpg", "key": "cats/a b+%é.jpg"}, UNIT)
     parts = urlsplit(url)
     assert parts.scheme == "" and parts.netloc == ""
     assert parts.path == "/img/unit/cats/a%20b%2B%25%C3%A9.jpg"
@@ -74,9 +79,9 @@ def test_image_url_is_presigned_with_the_configured_ttl_under_the_prefix(
 
 
 def test_image_url_for_other_urls_is_unchanged_and_bad_s3_urls_give_none(s3_app) -> None:  # noqa: ANN001
-    assert image_url_for({"url": "https://example.org/a.png"}) == "https://example.org/a.png"
-    assert image_url_for({"url": "s3://unit/"}) is None
-    assert image_url_for({"url": "s3://NOPE/x.jpg"}) is None
+    assert image_url_for({"url": "https://example.org/a.png"}, UNIT) == "https://example.org/a.png"
+    assert image_url_for({"url": "s3://unit/"}, UNIT) is None
+    assert image_url_for({"url": "s3://NOPE/x.jpg"}, UNIT) is None
 
 
 def test_no_credentials_means_no_url_not_an_error(s3_app, monkeypatch) -> None:  # noqa: ANN001
@@ -87,7 +92,7 @@ def test_no_credentials_means_no_url_not_an_error(s3_app, monkeypatch) -> None: 
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     s3_app.extensions.pop("labelhive.s3", None)
-    assert image_url_for({"url": "s3://unit/cats/a b+%é.jpg"}) is None
+    assert image_url_for({"url": "s3://unit/cats/a b+%é.jpg"}, UNIT) is None
 
 
 def test_list_keys_filters_by_extension_and_skips_folder_markers(

@@ -6,6 +6,7 @@ import re
 
 from labelhive.answers.models import Answer
 from labelhive.extensions import db
+from labelhive.storage.scope import S3Scope
 from labelhive.tasks import engine
 from labelhive.tasks.images import image_url_for
 from labelhive.tasks.models import Lease
@@ -184,16 +185,19 @@ def test_json_endpoints_need_a_signed_in_contributor(client):
     assert post(client, "answer", {"task_id": 1, "answer": "cat"}).status_code == 404
 
 
+NO_S3 = S3Scope(())
+
+
 def test_image_url_for_loads_only_http_urls_and_own_static_files():
-    assert image_url_for({"url": "https://example.org/a.png"}) == "https://example.org/a.png"
-    assert image_url_for({"image": "http://h/x.jpg", "url": 3}) == "http://h/x.jpg"
+    assert image_url_for({"url": "https://example.org/a.png"}, NO_S3) == "https://example.org/a.png"
+    assert image_url_for({"image": "http://h/x.jpg", "url": 3}, NO_S3) == "http://h/x.jpg"
     for bad in ("javascript:alert(1)", "data:image/png;base64,AA", "/local.png", "//h/x", ""):
-        assert image_url_for({"url": bad}) is None
-    assert image_url_for(["not", "a", "dict"]) is None
+        assert image_url_for({"url": bad}, NO_S3) is None
+    assert image_url_for(["not", "a", "dict"], NO_S3) is None
     # the demo project's images are this site's static files
-    assert image_url_for({"url": "/static/demo/shape-01.svg"}) == "/static/demo/shape-01.svg"
+    assert image_url_for({"url": "/static/demo/shape-01.svg"}, NO_S3) == "/static/demo/shape-01.svg"
     for bad in ("/static/../config.py", "/static/..%2f/x", "/static\\x", "/staticx/a.png"):
-        assert image_url_for({"url": bad}) is None
+        assert image_url_for({"url": bad}, NO_S3) is None
 
 
 def test_the_labeling_page_has_its_own_generous_limit(client):
