@@ -22,6 +22,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         treated as that environment variable.
     """
     app = Flask(__name__)
+    # request.get_json() refuses NaN, Infinity, NUL and lone surrogates (400), as the API does
+    from labelhive.api.strict_json import StrictJSONProvider
+
+    app.json = StrictJSONProvider(app)
     overrides = dict(test_config or {})
     environ = dict(os.environ)
     if "DATABASE_URL" in overrides:

@@ -223,6 +223,7 @@ def users_create(
 ) -> None:
     """Create users and print one `NAME API_KEY` line each, for onboarding in bulk."""
     from labelhive.accounts import services as accounts
+    from labelhive.accounts.models import hash_api_key
     from labelhive.extensions import db as database
 
     api_key = None
@@ -244,11 +245,14 @@ def users_create(
                     )
                 else:
                     user.admin = user.admin or admin
-                    if api_key:
+                    if api_key and user.api_key_hash != hash_api_key(api_key):
+                        accounts.regenerate_api_key(user, api_key)
+                    elif api_key:
                         user.api_key = api_key
                     if password:
                         user.set_password(password)
-                lines.append(f"{user.name} {user.api_key}")
+                # only a hash is stored: an existing user's key is printed when it was given
+                lines.append(f"{user.name} {user.api_key or '(key unchanged)'}")
         except accounts.AccountError as exc:
             database.session.rollback()
             raise click.ClickException(str(exc)) from None

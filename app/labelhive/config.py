@@ -81,6 +81,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": int(env.get("LABELHIVE_MAX_UPLOAD_BYTES", str(64 * 1024 * 1024))),
         "MAX_IMPORT_ROWS": int(env.get("LABELHIVE_MAX_IMPORT_ROWS", "1000000")),
         "MAX_CELL_BYTES": int(env.get("LABELHIVE_MAX_CELL_BYTES", str(64 * 1024))),
+        "MAX_IMPORT_COLUMNS": int(env.get("LABELHIVE_MAX_IMPORT_COLUMNS", "1000")),
         # background jobs (labelhive.jobs). Export files are stored in the database in chunks
         # of EXPORT_CHUNK_BYTES (web and worker Pods share no disk; see jobs.exportfiles), and
         # the scheduler's clean-up deletes them after EXPORT_TTL_SECONDS
@@ -101,6 +102,15 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_API": env.get("RATELIMIT_API", "300 per 900 seconds"),
         # sign-in attempts per client address and login name (labelhive.security)
         "RATELIMIT_SIGNIN": env.get("RATELIMIT_SIGNIN", "10 per minute"),
+        # sign-in attempts per client address, whatever the login (password spraying)
+        "RATELIMIT_SIGNIN_ADDRESS": env.get("RATELIMIT_SIGNIN_ADDRESS", "50 per hour"),
+        # e-mail (address verification; labelhive.accounts.mail)
+        "SMTP_HOST": env.get("SMTP_HOST", ""),
+        "SMTP_PORT": int(env.get("SMTP_PORT") or "587"),
+        "SMTP_USERNAME": env.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
+        "SMTP_SECURITY": env.get("SMTP_SECURITY", "starttls"),
+        "MAIL_FROM": env.get("MAIL_FROM", ""),
         # helping materials uploaded through /api/helpingmaterial are stored in the database
         # (LABELHIVE_UPLOAD_DIR is gone: `labelhive helping import-files DIR` copies old files in)
         "MAX_HELPING_MATERIAL_BYTES": int(

@@ -1,8 +1,11 @@
 """Security headers on every response, and small shared guards against hostile input.
 
 - headers (below), registered by :func:`init_app`;
-- the sign-in rate limit's value and key (:func:`signin_limit`, :func:`signin_limit_key`), used
-  by ``accounts.views.signin``;
+- who a request counts against in the rate limits (:func:`rate_limit_key`: the resolved
+  account, else the client address);
+- the sign-in rate limits' values and keys (:func:`signin_limit`, :func:`signin_limit_key` per
+  address and login; :func:`signin_address_limit`, :func:`signin_address_key` per address
+  across logins, against password spraying), used by ``accounts.views.signin``;
 - :func:`check_json_depth` (JSON from users nests at most :data:`MAX_JSON_DEPTH` deep),
   :func:`has_dot_segments` (no ``..`` in proxied S3 keys), and a 413 that names the limit.
 
@@ -54,6 +57,7 @@ SITE_CSP = "; ".join(
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 SIGNIN_LIMIT_DEFAULT = "10 per minute"
+SIGNIN_ADDRESS_LIMIT_DEFAULT = "50 per hour"
 
 # how deep JSON from users (task info, answers, project info) may nest; deeper is refused with
 # a 400 before it reaches code that recurses (json itself, serialisers, the database)
@@ -150,6 +154,32 @@ def _headers(response: Response) -> Response:
     return response
 
 
+def rate_limit_key() -> str:
+    """Who a request counts against: the account its API key or session resolves to.
+
+    A key that resolves to no account (wrong, random, disabled) counts as anonymous, against
+    the client address: varying the key, its spacing or its ``Bearer`` prefix gives no fresh
+    bucket. Behind the Ingress and the HAProxy sidecar many people share an address, so known
+    accounts count on their own. Keys are resolved through the per-process key cache
+    (:func:`labelhive.accounts.services.api_key_owner`).
+    """
+    from labelhive.accounts.services import api_key_owner
+    from labelhive.api.auth import presented_keys
+
+    keys = presented_keys(request.headers.get("Authorization"), request.args.get("api_key"))
+    if keys:
+        for key in keys:
+            owner = api_key_owner(key)
+            if owner is not None:
+                return f"user:{owner.id}"
+        return get_remote_address()
+    from flask_login import current_user
+
+    if current_user and current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return get_remote_address()
+
+
 def signin_limit() -> str:
     """The sign-in limit (``RATELIMIT_SIGNIN``), read per request so tests can set it."""
     return str(current_app.config.get("RATELIMIT_SIGNIN") or SIGNIN_LIMIT_DEFAULT)
@@ -160,6 +190,17 @@ def signin_limit_key() -> str:
     attacker can neither guess one account's password quickly nor lock everyone out."""
     login = (request.form.get("login") or "").strip().lower()[:200]
     return f"signin:{get_remote_address()}:{login}"
+
+
+def signin_address_limit() -> str:
+    """Sign-in attempts per client address over every login (``RATELIMIT_SIGNIN_ADDRESS``)."""
+    return str(current_app.config.get("RATELIMIT_SIGNIN_ADDRESS") or SIGNIN_ADDRESS_LIMIT_DEFAULT)
+
+
+def signin_address_key() -> str:
+    """One address trying one password on many accounts (password spraying) is counted here,
+    whatever the login names."""
+    return f"signin-address:{get_remote_address()}"
 
 
 def init_app(app: Flask) -> None:

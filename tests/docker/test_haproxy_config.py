@@ -164,3 +164,105 @@ def test_probe_and_scrape_paths_are_not_served_through_haproxy(
         assert status(proxy.url + "/healthz") == 200
         # gunicorn's own port still answers them (the kubelet and Prometheus go there)
         assert status(f"http://127.0.0.1:{app_port}{path}") == 200
+
+
+# --- the S3 prefix: only well-formed presigned URLs of an object in an allowed bucket ---------
+
+SIGNED = (
+    "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+    "&X-Amz-Credential=AKIAEXAMPLE%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
+    "&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host"
+    "&X-Amz-Signature=" + "ab" * 32
+)
+PARAMS = [p.partition("=")[0] for p in SIGNED.split("&")]
+
+
+def raw_get(base_port: int, target: str) -> tuple[int, str]:
+    """GET with the request target exactly as given (no client-side normalisation)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", base_port, timeout=5)
+    try:
+        conn.putrequest("GET", target, skip_accept_encoding=True)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, response.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def hostile_s3_targets(bucket: str, key: str, signed: str) -> dict[str, str]:
+    """Requests that must not reach S3, built around a genuine object path and signed query."""
+    without = {
+        f"missing {name}": "&".join(p for p in signed.split("&") if not p.startswith(name + "="))
+        for name in [p.partition("=")[0] for p in signed.split("&")]
+    }
+    return {
+        "semicolon": f"/s3/{bucket}/{key}?a=;X-Amz-Signature={'0' * 64}"
+        "&b=;X-Amz-Algorithm=AWS4-HMAC-SHA256",
+        "question mark": f"/s3/{bucket}/{key}?a=?X-Amz-Signature={'0' * 64}"
+        "&b=?X-Amz-Algorithm=AWS4-HMAC-SHA256",
+        "semicolon after a signed query": f"/s3/{bucket}/{key}?{signed}&a=;b",
+        "second question mark": f"/s3/{bucket}/{key}?{signed}&a=?b",
+        "duplicated signature": f"/s3/{bucket}/{key}?{signed}&X-Amz-Signature={'0' * 64}",
+        "duplicated date, other case": f"/s3/{bucket}/{key}?{signed}&x-amz-date=20260101T000000Z",
+        "encoded parameter name": f"/s3/{bucket}/{key}?{signed}&X%2DAmz-Signature={'0' * 64}",
+        "wrong algorithm": f"/s3/{bucket}/{key}?"
+        + signed.replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA256X"),
+        "lower-case names": f"/s3/{bucket}/{key}?{signed.lower()}",
+        **{name: f"/s3/{bucket}/{key}?{query}" for name, query in without.items()},
+        "another bucket": f"/s3/other-bucket/{key}?{signed}",
+        "a bucket whose name has the allowed one as prefix": f"/s3/{bucket}x/{key}?{signed}",
+        "dot segments": f"/s3/{bucket}/../other-bucket/{key}?{signed}",
+        "encoded dot segments": f"/s3/{bucket}/%2e%2e/other-bucket/{key}?{signed}",
+        "bucket listing": f"/s3/{bucket}/?{signed}",
+        "bucket listing without slash": f"/s3/{bucket}?{signed}",
+        "service listing": f"/s3/?{signed}",
+    }
+
+
+@pytest.fixture
+def s3_proxy() -> Iterator[tuple[HAProxyServer, int]]:
+    """HAProxy in front of a stand-in S3 that answers every request with its path (200)."""
+    s3_port = free_port()
+    config = {
+        "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
+        "S3_BUCKET": "images",
+        "S3_BUCKETS": "more.images",
+    }
+    with backend(s3_port), haproxy(config, free_port()) as proxy:
+        yield proxy, s3_port
+
+
+def test_the_sidecar_knows_the_buckets(s3_proxy: tuple[HAProxyServer, int]) -> None:
+    proxy, _ = s3_proxy
+    assert proxy.env["S3_PROXY_BUCKETS"] == "images more.images"
+
+
+@pytest.mark.parametrize("bucket", ["images", "more.images"])
+def test_a_well_formed_presigned_url_reaches_s3(
+    s3_proxy: tuple[HAProxyServer, int], bucket: str
+) -> None:
+    proxy, _ = s3_proxy
+    code, body = raw_get(proxy.port, f"/s3/{bucket}/pets/a%20b.png?{SIGNED}")
+    # the stand-in echoes what it got: prefix stripped, query untouched
+    assert (code, body) == (200, f"/{bucket}/pets/a%20b.png?{SIGNED}")
+
+
+@pytest.mark.parametrize("name", list(hostile_s3_targets("images", "pets/a.png", SIGNED)), ids=str)
+def test_a_malformed_or_foreign_s3_request_never_reaches_s3(
+    s3_proxy: tuple[HAProxyServer, int], name: str
+) -> None:
+    proxy, _ = s3_proxy
+    target = hostile_s3_targets("images", "pets/a.png", SIGNED)[name]
+    code, body = raw_get(proxy.port, target)
+    # HAProxy's own refusal, not the stand-in's 200
+    assert code == 403, (target, body)
+    assert "administrative rules" in body
+
+
+def test_without_buckets_the_s3_prefix_is_closed() -> None:
+    s3_port = free_port()
+    with backend(s3_port), haproxy({"S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}"}, 9) as px:
+        assert "S3_PROXY_BUCKETS" not in px.env
+        assert raw_get(px.port, f"/s3/images/pets/a.png?{SIGNED}")[0] == 403

@@ -31,6 +31,8 @@ from tests.common.web import PASSWORD
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.conftest import make_app
+from tests.docker.test_haproxy_config import hostile_s3_targets  # the same cases, stand-in S3
+from tests.docker.test_haproxy_config import raw_get
 
 BUCKET = "private-images"
 # keys a browser and a proxy can get wrong: spaces, plus signs, percent signs, non-ASCII
@@ -318,3 +320,28 @@ def test_probe_and_scrape_endpoints_stay_inside_the_pod(site: Site, path: str) -
     direct = requests.get(site.server.url + path, timeout=10)
     assert direct.status_code == 200, direct.text
     assert requests.get(site.url + "/healthz", timeout=10).status_code == 200
+
+
+def test_only_well_formed_presigned_urls_of_the_bucket_pass(site: Site) -> None:
+    """Unsigned requests dressed up as presigned ones, and signed ones pointed elsewhere, get
+    HAProxy's own 403: LocalStack (like a bucket that trusts the VPC endpoint) would serve an
+    unsigned request, so nothing but a well-formed presigned URL of the bucket may reach it."""
+    url = site.newtask("alice")["image_url"]
+    path, _, signed = url.partition("?")
+    key = path[len(f"/s3/{BUCKET}/") :]
+    client = site.s3.client()
+    client.create_bucket(Bucket="other-bucket")
+    client.put_object(Bucket="other-bucket", Key=requests.utils.unquote(key), Body=b"other")
+    port = site.proxy.port
+    for name, target in hostile_s3_targets(BUCKET, key, signed).items():
+        code, body = raw_get(port, target)
+        assert (code, "administrative rules" in body) == (403, True), (name, target, body)
+    # the bypasses above did reach S3 before: unsigned, it serves the object...
+    direct = requests.get(f"{site.s3.endpoint_url}/{BUCKET}/{key}?a=;X-Amz-Signature=x", timeout=10)
+    assert direct.status_code == 200 and direct.content in site.images.values()
+    # ...and lists the bucket
+    listing = requests.get(f"{site.s3.endpoint_url}/{BUCKET}/", timeout=10)
+    assert listing.status_code == 200 and "ListBucketResult" in listing.text
+    # the genuine URL, as the app made it: served
+    code, _ = raw_get(port, url)
+    assert code == 200

@@ -321,10 +321,13 @@ def cut_submits_stored(engine: Engine, crowd: Crowd) -> tuple[int, int]:
     2xx of its own.
     """
     from labelhive.accounts.models import User
+    from labelhive.accounts.models import hash_api_key
 
     cut = [o for o in crowd.outcomes if o.call == "taskrun" and o.status == CONNECTION_ERROR]
     with engine.connect() as conn:
-        users = dict(conn.execute(select(User.api_key, User.id)).all())
+        # only hashes are stored: the crowd's keys map to users through them
+        hashed = dict(conn.execute(select(User.api_key_hash, User.id)).all())
+        users = {key: hashed.get(hash_api_key(key)) for key in {o.key for o in crowd.outcomes}}
         stored = {
             (row.user_id, row.task_id)
             for row in conn.execute(select(Answer.user_id, Answer.task_id))

@@ -1,10 +1,11 @@
 """Schemathesis against ``labelhive serve`` (gunicorn): every documented operation, fuzzed.
 
-The server runs on a seeded SQLite database (an admin, an owner, a contributor, two projects
-with tasks, answers and a result). Path ids are narrowed to the seeded range so that most
-cases reach real objects rather than 404s. Each case is called with the owner's or the
-admin's API key and must answer without a 5xx, with a documented status, content type and
-body. The OpenAPI document itself must describe every rule of the ``api`` blueprint.
+The server runs on a seeded SQLite database, then on a seeded PostgreSQL one (an admin, an
+owner, a contributor, two projects with tasks, answers and a result). Path ids are narrowed to
+the seeded range so that most cases reach real objects rather than 404s. Each case is called
+with the owner's or the admin's API key and must answer without a 5xx, with a documented
+status, content type and body. The OpenAPI document itself must describe every rule of the
+``api`` blueprint.
 """
 
 from __future__ import annotations
@@ -92,10 +93,18 @@ class Live:
         self.statuses: dict[int, int] = {}
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    """The server on SQLite, then on PostgreSQL: hostile values fail differently on each
+    (PostgreSQL's integer columns are 32-bit, its text refuses NUL, psycopg refuses lone
+    surrogates)."""
     path: Path = tmp_path_factory.mktemp("fuzz") / "labelhive.db"
-    url = f"sqlite:///{path}"
+    if request.param == "sqlite":
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("pg_server").create_database(f"fuzz_{os.getpid()}")
     keys = seed(url)
     env = {
         "DATABASE_URL": url,
@@ -111,7 +120,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         yield live
     finally:
         server.stop()
-        print(f"\nschemathesis: {live.cases} cases, statuses {sorted(live.statuses.items())}")
+        print(
+            f"\nschemathesis on {request.param}: {live.cases} cases,"
+            f" statuses {sorted(live.statuses.items())}"
+        )
 
 
 def _narrow_ids(document: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from labelhive.accounts.models import User
+from labelhive.accounts.models import hash_api_key
 from labelhive.accounts.services import create_user
+from labelhive.accounts.services import regenerate_api_key
 from labelhive.extensions import db
 from labelhive.helping import services as helping
 from labelhive.jobs import services as jobs
@@ -69,6 +71,7 @@ class World:
             self.users[name] = create_user(name, email=f"{name}@example.org")
         db.session.commit()
         self.ids = {name: user.id for name, user in self.users.items()}
+        self.keys = {name: user.api_key for name, user in self.users.items()}
         self.a = self.target("alpha")
         self.b = self.project(self.users["other"], "beta").id
         db.session.commit()
@@ -128,9 +131,14 @@ class World:
         )
 
     def key(self, role: str) -> str:
-        # read each time: /account/api-key replaces the caller's key
+        # /account/api-key replaces the caller's key, and only its hash is stored: a key that
+        # no longer matches is replaced by a new known one
         with self.app.app_context():
-            return db.session.get(User, self.ids[role]).api_key
+            user = db.session.get(User, self.ids[role])
+            if user.api_key_hash != hash_api_key(self.keys[role]):
+                self.keys[role] = regenerate_api_key(user)
+                db.session.commit()
+            return self.keys[role]
 
     def fresh_target(self) -> Target:
         with self.app.app_context():
@@ -142,7 +150,9 @@ class World:
         client = self.app.test_client()
         if role != "anon":
             with client.session_transaction() as session:
-                session["_user_id"] = str(self.ids[role])
+                # id:session_version: signing out everywhere or a new key moves it on
+                with self.app.app_context():
+                    session["_user_id"] = db.session.get(User, self.ids[role]).get_id()
                 session["_fresh"] = True
         return client
 
@@ -264,7 +274,32 @@ row("accounts.signup", "GET", Call("/account/signup"), 200, 302, 302, 302, 302)
 row("accounts.signup", "POST", Call("/account/signup", form={}), 200, 302, 302, 302, 302)
 row("accounts.signout", "POST", Call("/account/signout", form={}), 0, 0, 0, 0, 0)
 row("accounts.account", "GET", Call("/account/"), 0, 200, 200, 200, 200)
-row("accounts.regenerate_api_key", "POST", Call("/account/api-key", form={}), 0, 302, 302, 302, 302)
+# the new key is shown once, in the response (issue 22)
+row("accounts.regenerate_api_key", "POST", Call("/account/api-key", form={}), 0, 200, 200, 200, 200)
+row("accounts.change_password", "GET", Call("/account/password"), 0, 200, 200, 200, 200)
+row("accounts.change_password", "POST", Call("/account/password", form={}), 0, 200, 200, 200, 200)
+row(
+    "accounts.signout_everywhere",
+    "POST",
+    Call("/account/signout-everywhere", form={}),
+    0,
+    0,
+    0,
+    0,
+    0,
+)
+row("accounts.verify", "GET", Call("/account/verify/forged"), 0, 0, 0, 0, 0)
+row("accounts.verify", "POST", Call("/account/verify/forged", form={}), 0, 0, 0, 0, 0)
+row(
+    "accounts.approve",
+    "POST",
+    Call("/admin/users/{victim}/approve", form={}),
+    0,
+    403,
+    403,
+    403,
+    302,
+)
 row("accounts.users", "GET", Call("/admin/users"), 0, 403, 403, 403, 200)
 row("accounts.new_user", "POST", Call("/admin/users/new", form={}), 0, 403, 403, 403, 302)
 row(

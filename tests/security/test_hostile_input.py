@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import os
 import socket
 import threading
 import zipfile
@@ -32,11 +33,18 @@ LIMIT = 64 * 1024
 APP_ROOT = Path(__file__).resolve().parents[2] / "app" / "labelhive"
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, User, Project]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Flask, User, Project]]:
     """An app with a small upload limit, an owner and a published project, shared by the
-    module (each test's requests stand alone; set-up costs a migration and a password hash)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'labelhive.db'}"
+    module (each test's requests stand alone; set-up costs a migration and a password hash).
+    Every test runs on SQLite and on PostgreSQL, which refuses more (32-bit integers, no NUL in
+    text, no lone surrogates through psycopg): what it refuses must be a 4xx there too."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'labelhive.db'}"
+    else:
+        url = request.getfixturevalue("pg_server").create_database(f"hostile_{os.getpid()}")
     # many sign-ins below from one address: the sign-in limit is tested in test_sessions.py
     app = make_app(
         url, WTF_CSRF_ENABLED=False, MAX_CONTENT_LENGTH=LIMIT, RATELIMIT_SIGNIN="1000 per minute"
@@ -273,7 +281,8 @@ def test_export_names_cannot_traverse(world, owner_client, name) -> None:  # noq
     api = owner_client.get(
         f"/api/project/{project.id}/export/{name}", headers={"Authorization": owner.api_key}
     )
-    assert api.status_code == 404
+    # a NUL is refused before routing (400), the rest find no file (404)
+    assert api.status_code == (400 if "%00" in name else 404)
     web = owner_client.get(f"/project/pets/download/{name}")
     assert web.status_code == 404
     helping = owner_client.get(f"/helping/{project.id}/{name}")
@@ -443,3 +452,144 @@ def test_next_to_a_local_page_is_kept(world) -> None:  # noqa: ANN001
         data={"login": "owner", "password": "correct horse battery", "next": "/project/pets/"},
     )
     assert response.headers["Location"] == "/project/pets/"
+
+
+# --- hostile identifiers and values: 4xx on both databases -------------------------------------
+
+BIG = [2**31, 2**49, 2**63, 2**64]
+
+
+def _api(client: FlaskClient, owner: User, method: str, path: str, data: str | None = None):  # noqa: ANN202
+    headers = {"Authorization": owner.api_key, "Content-Type": "application/json"}
+    return client.open(path, method=method, data=data, headers=headers)
+
+
+def _is_4xx(response) -> bool:  # noqa: ANN001
+    return 400 <= response.status_code < 500 and bool(response.get_json()["exception_msg"])
+
+
+@pytest.mark.parametrize("number", BIG)
+def test_ids_beyond_the_integer_columns_are_4xx(world, owner_client, number) -> None:  # noqa: ANN001
+    _, owner, project = world
+    for path in (
+        f"/api/task/{number}",
+        f"/api/project/{number}",
+        f"/api/project/{number}/newtask",
+        f"/api/project/{number}/userprogress",
+        f"/api/task?id={number}",
+        f"/api/task?last_id={number}",
+        f"/api/taskrun?task_id={number}",
+        f"/api/project?all=1&owner_id={number}",
+    ):
+        response = _api(owner_client, owner, "GET", path)
+        assert _is_4xx(response), (path, response.status_code, response.get_data(as_text=True))
+    for body in (
+        {"project_id": number, "info": {"url": "https://x.test/a.png"}},
+        {"project_id": str(number), "info": {"url": "https://x.test/a.png"}},
+    ):
+        response = _api(owner_client, owner, "POST", "/api/task", json.dumps(body))
+        assert response.status_code == 400, response.get_data(as_text=True)
+        assert "project_id" in response.get_json()["exception_msg"]
+    response = _api(
+        owner_client, owner, "POST", "/api/taskrun", json.dumps({"task_id": number, "info": "x"})
+    )
+    assert _is_4xx(response), response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("digits", ["³", "٣", "１", "²³"])
+def test_non_ascii_digits_are_not_ids(world, owner_client, digits) -> None:  # noqa: ANN001
+    _, owner, project = world
+    for path in (
+        f"/api/project/{digits}/newtask",
+        f"/api/project/{digits}/userprogress",
+        f"/api/task?id={digits}",
+        f"/api/task?last_id={digits}",
+        f"/api/project/{project.id}/jobs?limit={digits}",
+    ):
+        response = _api(owner_client, owner, "GET", path)
+        assert _is_4xx(response), (path, response.status_code, response.get_data(as_text=True))
+    body = json.dumps({"project_id": digits, "info": {"url": "https://x.test/a.png"}})
+    response = _api(owner_client, owner, "POST", "/api/task", body)
+    assert response.status_code == 400 and "whole number" in response.get_json()["exception_msg"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/project?name=a%00b",
+        "/api/project?created=2026%00",
+        "/api/task?info=url::a%00",
+        "/api/project/pe%00ts/newtask",
+        "/api/user?name=%00",
+        "/api/project?all=1&x%00=1",
+    ],
+)
+def test_nul_in_the_url_is_400(world, owner_client, path) -> None:  # noqa: ANN001
+    _, owner, _ = world
+    response = _api(owner_client, owner, "GET", path)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "NUL" in response.get_json()["exception_msg"]
+
+
+def _project_body(**values: object) -> dict:
+    return {"name": "Nul", "short_name": "nul", "info": {"answers": ["a", "b"]}, **values}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (json.dumps(_project_body(name="a\u0000b")), "NUL"),
+        (json.dumps(_project_body(description="x\u0000")), "NUL"),
+        (json.dumps(_project_body(info={"answers": ["a", "b"], "k\u0000": 1})), "NUL"),
+        ('{"name": "\\ud800", "short_name": "s1", "info": {"answers": ["a", "b"]}}', "surrogate"),
+        ('{"name": "x", "short_name": "s2", "info": {"answers": ["\\udfff", "b"]}}', "surrogate"),
+        ('{"name": "x", "short_name": "s3", "info": {"answers": ["a", "b"], "w": NaN}}', "NaN"),
+        (
+            '{"name": "x", "short_name": "s4", "info": {"w": Infinity, "answers": ["a"]}}',
+            "Infinity",
+        ),
+        (
+            '{"name": "x", "short_name": "s5", "info": {"w": -Infinity, "answers": ["a"]}}',
+            "Infinity",
+        ),
+        (json.dumps(_project_body(short_name={})), "short_name must be a string"),
+        (json.dumps(_project_body(short_name=["pets"])), "short_name must be a string"),
+        (json.dumps(_project_body(name={"a": 1})), "name must be a string"),
+        (json.dumps(_project_body(description=5)), "description must be a string"),
+    ],
+)
+def test_hostile_project_bodies_are_400(world, owner_client, body, reason) -> None:  # noqa: ANN001
+    _, owner, project = world
+    for method, path in (("POST", "/api/project"), ("PUT", f"/api/project/{project.id}")):
+        response = _api(owner_client, owner, method, path, body)
+        assert response.status_code == 400, (method, response.get_data(as_text=True))
+        assert reason in response.get_json()["exception_msg"]
+
+
+@pytest.mark.parametrize(
+    "info", ['{"url": "https://x.test/a.png", "n": NaN}', '{"url": "a\\u0000.png"}', '"\\ud800"']
+)
+def test_hostile_task_and_answer_bodies_are_400(world, owner_client, info) -> None:  # noqa: ANN001
+    _, owner, project = world
+    task = _api(
+        owner_client, owner, "POST", "/api/task", f'{{"project_id": {project.id}, "info": {info}}}'
+    )
+    assert task.status_code == 400, task.get_data(as_text=True)
+    answer = _api(owner_client, owner, "POST", "/api/taskrun", f'{{"task_id": 1, "info": {info}}}')
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    # the labeling page's own JSON endpoint reads bodies with request.get_json(): refused too
+    web = owner_client.post(
+        "/project/pets/label/answer",
+        data=f'{{"task_id": 1, "answer": {info}}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert web.status_code == 400, web.get_data(as_text=True)
+
+
+def test_a_very_wide_csv_is_refused_at_preview(owner_client: FlaskClient) -> None:
+    header = ",".join(["url"] + [f"c{i}" for i in range(2_000)])
+    data = f"{header}\nhttps://x.test/a.png{',1' * 2_000}\n".encode()
+    assert len(data) < LIMIT
+    text = _upload(owner_client, "tasks.csv", data).get_data(as_text=True)
+    assert 'id="file-errors"' in text and "2,001 columns; at most 1,000" in text
+    assert "/import/confirm" not in text

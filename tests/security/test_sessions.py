@@ -141,7 +141,8 @@ def test_sign_in_starts_a_fresh_session(csrf_app: Flask) -> None:
     )
     assert response.status_code == 302
     after = _decode(csrf_app, client)
-    assert after["_user_id"] == str(csrf_app.config["ADMIN_ID"])
+    # id:session_version (tests/security/test_sessions_revocation.py)
+    assert after["_user_id"] == f"{csrf_app.config['ADMIN_ID']}:0"
     assert "planted" not in after and "pending_import" not in after
     assert client.get_cookie("session").value != before
     # the pre-sign-in CSRF token does not carry over either
@@ -190,9 +191,10 @@ def test_api_key_is_shown_only_to_its_owner(csrf_app: Flask) -> None:
             body = client.get(path, headers={"Authorization": caller}).get_data(as_text=True)
             assert admin_key not in body and other_key not in body
             assert "api_key" not in body
-    # the account page shows the signed-in user's own key, and only theirs
+    # the account page shows no key: a key is shown once, when it is made (only its hash is
+    # stored; tests/security/test_sessions_revocation.py)
     own = _signed_in(csrf_app, other_id).get("/account/").get_data(as_text=True)
-    assert other_key in own and admin_key not in own
+    assert other_key not in own and admin_key not in own
     users = _signed_in(csrf_app, csrf_app.config["ADMIN_ID"]).get("/admin/users")
     assert users.status_code == 200
     assert other_key not in users.get_data(as_text=True)

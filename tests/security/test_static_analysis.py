@@ -68,6 +68,10 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("B108", "operator/labelhive_operator/builders/web.py", '"mountPath": "/tmp"'): (
         "a Pod volume mount path (emptyDir for HAProxy), not a temporary file"
     ),
+    ("B104", "operator/labelhive_operator/builders/web.py", '"0.0.0.0",  # the probes'): (
+        "gunicorn in the web Pod listens on the Pod IP because the kubelet sends its probes"
+        " there; the NetworkPolicy lets other Pods reach only HAProxy's port"
+    ),
     ("B606", "operator/labelhive_operator/cli.py", 'os.execvp("kopf"'): (
         "replaces the process with kopf and a fixed argument list; no shell"
     ),

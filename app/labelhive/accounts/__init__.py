@@ -13,7 +13,7 @@ from labelhive.extensions import login_manager
 
 def init_app(app: Flask) -> None:
     app.session_interface = sessions.SessionInterface()
-    login_manager.user_loader(services.load_user)
+    login_manager.user_loader(services.load_session_user)
     login_manager.login_view = "accounts.signin"
     login_manager.login_message = "Please sign in to see this page."
     login_manager.login_message_category = "info"

@@ -59,6 +59,27 @@ class SignInForm(FlaskForm):
     next = HiddenField()
 
 
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(
+        "Current password",
+        validators=[DataRequired()],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(),
+            Length(min=8, max=200, message="Passwords must have at least 8 characters."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[EqualTo("password", message="The passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: carries only the CSRF token."""
 

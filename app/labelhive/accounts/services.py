@@ -1,4 +1,10 @@
-"""Users: creation (the first becomes admin), look-up by API key, key rotation.
+"""Users: creation (the first becomes admin), sign-in, look-up by API key, key rotation,
+password changes and the session version.
+
+API keys are stored as hashes (:func:`labelhive.accounts.models.hash_api_key`); the plain key
+exists only on the ``User`` object that made it, to be shown once. Every session cookie carries
+the user's ``session_version`` (:meth:`User.get_id`): signing out everywhere, changing the
+password and making a new API key bump it, which ends every other session at once.
 
 API keys are looked up on every API request, so :func:`api_key_owner` answers from a small
 per-process cache (keyed by a hash of the key, never the key itself) for
@@ -9,16 +15,20 @@ process's cache at once; the other processes stop accepting the old key within t
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import functools
 import re
+import secrets
 import threading
 import time
 
 from flask import current_app
 from sqlalchemy import func
 from sqlalchemy import select
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
 
 from labelhive.accounts.models import User
+from labelhive.accounts.models import hash_api_key
 from labelhive.accounts.models import new_api_key
 from labelhive.extensions import db
 
@@ -33,11 +43,29 @@ def load_user(user_id: str) -> User | None:
     return db.session.get(User, int(user_id)) if user_id.isdigit() else None
 
 
+def load_session_user(session_id: str) -> User | None:
+    """Flask-Login's user loader: ``id:version`` from the cookie, refused when the user's
+    session version moved on (a bare ``id``, from before versions, is version 0)."""
+    user_id, _, version = session_id.partition(":")
+    user = load_user(user_id)
+    if user is None or not user.is_active:
+        return None
+    if not (version or "0").isdigit() or int(version or "0") != (user.session_version or 0):
+        return None
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """End every session of ``user`` (other browsers' cookies are refused from now on)."""
+    user.session_version = (user.session_version or 0) + 1
+    db.session.flush()
+
+
 def by_api_key(api_key: str | None) -> User | None:
     if not api_key:
         return None
-    user = db.session.scalar(select(User).where(User.api_key == api_key))
-    return user if user is not None and user.enabled else None
+    user = db.session.scalar(select(User).where(User.api_key_hash == hash_api_key(api_key)))
+    return user if user is not None and user.is_active else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +104,8 @@ def api_key_owner(api_key: str | None, *, now: float | None = None) -> KeyOwner 
     if not api_key:
         return None
     now = time.monotonic() if now is None else now
-    digest = hashlib.sha256(api_key.encode()).digest()
+    hashed = hash_api_key(api_key)
+    digest = bytes.fromhex(hashed)
     cache = _key_cache()
     cached = cache.get(digest)
     if cached is not None and cached[1] > now:
@@ -86,7 +115,11 @@ def api_key_owner(api_key: str | None, *, now: float | None = None) -> KeyOwner 
             # one read decides nothing else: no BEGIN/ROLLBACK round trips
             conn.execution_options(isolation_level="AUTOCOMMIT")
         row = conn.execute(
-            select(User.id, User.admin).where(User.api_key == api_key, User.enabled.is_(True))
+            select(User.id, User.admin).where(
+                User.api_key_hash == hashed,
+                User.enabled.is_(True),
+                User.verification_pending.is_(False),
+            )
         ).one_or_none()
     if row is None:
         with _key_cache_lock:
@@ -122,11 +155,17 @@ def create_user(
     fullname: str = "",
     admin: bool | None = None,
     api_key: str | None = None,
+    verification_pending: bool = False,
 ) -> User:
     """Create a user.
 
     :param admin: ``None`` makes the user an admin when the deployment has none yet, so the
         first person to sign up administers it.
+
+    :param api_key: the key to give (``--api-key-from-env``), else a new random one; only
+        its hash is stored, the plain key is ``user.api_key`` on the returned object.
+    :param verification_pending: the user must confirm the e-mail address before doing
+        anything (sign-up under the e-mail domain restriction).
 
     :raise AccountError: the name is malformed or taken, or the password is too short.
     """
@@ -137,19 +176,20 @@ def create_user(
         )
     if by_name(name) is not None:
         raise AccountError(f"User name {name!r} is already taken.")
-    if email and db.session.scalar(select(User.id).where(User.email_addr == email)):
+    if email and by_email(email) is not None:
         raise AccountError(f"E-mail address {email!r} is already registered.")
     if password is not None and len(password) < 8:
         raise AccountError("Passwords must have at least 8 characters.")
-    if api_key is not None and (len(api_key) < 20 or len(api_key) > 64):
-        raise AccountError("An API key must have 20 to 64 characters.")
+    if api_key is not None:
+        check_api_key(api_key)
     user = User(
         name=name,
         fullname=fullname or name,
         email_addr=email or None,
         admin=(not has_admin()) if admin is None else admin,
-        api_key=api_key or new_api_key(),
+        verification_pending=verification_pending,
     )
+    user.set_api_key(api_key or new_api_key())
     if password is not None:
         user.set_password(password)
     db.session.add(user)
@@ -157,19 +197,72 @@ def create_user(
     return user
 
 
-def regenerate_api_key(user: User) -> str:
-    user.api_key = new_api_key()
-    db.session.flush()
+def check_api_key(api_key: str) -> None:
+    """:raise AccountError: ``api_key`` is too short or too long to be given to a user."""
+    if len(api_key) < 20 or len(api_key) > 64:
+        raise AccountError("An API key must have 20 to 64 characters.")
+
+
+def regenerate_api_key(user: User, api_key: str | None = None) -> str:
+    """Give ``user`` a new API key (``api_key``, else a random one) and end their sessions.
+
+    :return: the plain key, to be shown once: only its hash is stored.
+    """
+    if api_key is not None:
+        check_api_key(api_key)
+    key = user.set_api_key(api_key or new_api_key())
+    end_sessions(user)
     forget_api_keys()
-    return user.api_key
+    return key
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change ``user``'s password and end every session (the caller signs the user in again).
+
+    :raise AccountError: ``current`` is wrong, or ``new`` is too short.
+    """
+    if not user.check_password(current or ""):
+        raise AccountError("The current password is wrong.")
+    if len(new or "") < 8:
+        raise AccountError("Passwords must have at least 8 characters.")
+    user.set_password(new)
+    end_sessions(user)
+
+
+def by_email(email: str) -> User | None:
+    """The user with this e-mail address, whatever its case."""
+    return db.session.scalar(select(User).where(func.lower(User.email_addr) == email.lower()))
 
 
 def by_name_or_email(login: str) -> User | None:
     """The user signing in with their user name or e-mail address."""
     login = (login or "").strip()
     if "@" in login:
-        return db.session.scalar(select(User).where(func.lower(User.email_addr) == login.lower()))
+        return by_email(login)
     return by_name(login)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the login names nobody, so an unknown login costs what a known
+    one does and the answer's timing does not tell which accounts exist (same method and
+    cost as real hashes: werkzeug's default)."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """The enabled user whose login and password these are, else ``None``; the same password
+    hash check runs whether or not the login exists.
+
+    A user whose e-mail verification is pending is returned too: the caller says what is left.
+    """
+    user = by_name_or_email(login)
+    if user is None or not user.password_hash:
+        check_password_hash(_dummy_hash(), password or "")
+        return None
+    if not user.check_password(password or ""):
+        return None
+    return user if user.enabled else None
 
 
 def all_users() -> list[User]:

@@ -7,7 +7,9 @@ from typing import Any
 
 from flask import Blueprint
 from flask import abort
+from flask import current_app
 from flask import flash
+from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -19,9 +21,14 @@ from flask_login import login_user
 from flask_login import logout_user
 
 from labelhive.accounts import forms
+from labelhive.accounts import mail
 from labelhive.accounts import services
+from labelhive.accounts import verification
+from labelhive.accounts.models import User
 from labelhive.extensions import db
 from labelhive.extensions import limiter
+from labelhive.security import signin_address_key
+from labelhive.security import signin_address_limit
 from labelhive.security import signin_limit
 from labelhive.security import signin_limit_key
 from labelhive.settings import services as settings
@@ -47,8 +54,13 @@ def signup() -> Any:
         return redirect(url_for("projects.index"))
     form = forms.SignUpForm()
     first = services.user_count() == 0
-    refusal = None if first else settings.signup_policy().refusal(form.email.data or None)
-    closed = not first and settings.signup_policy().mode == "closed"
+    policy = settings.signup_policy()
+    refusal = None if first else policy.refusal(form.email.data or None)
+    closed = not first and policy.mode == "closed"
+    # the domain restriction means something only once the address is proven
+    verify = not first and policy.mode == "domains"
+    if verify and not refusal and not mail.configured(current_app.config):
+        refusal = "This site cannot send e-mail yet, so sign-up is paused: ask an administrator."
     if form.validate_on_submit():
         if refusal:
             form.email.errors.append(refusal)
@@ -59,10 +71,13 @@ def signup() -> Any:
                     password=form.password.data,
                     email=form.email.data.strip(),
                     fullname=(form.fullname.data or "").strip(),
+                    verification_pending=verify,
                 )
             except services.AccountError as exc:
                 form.name.errors.append(str(exc))
             else:
+                if verify:
+                    return _send_verification(user)
                 db.session.commit()
                 session.clear()  # a fresh session at sign-in (see signin)
                 login_user(user)
@@ -77,15 +92,19 @@ def signup() -> Any:
 
 
 @bp.route("/account/signin", methods=["GET", "POST"])
-# attempts (POSTs) per address and login name; showing the form is not limited
+# attempts (POSTs) per address and login name, and per address across logins (password
+# spraying); showing the form is not limited
 @limiter.limit(signin_limit, key_func=signin_limit_key, methods=["POST"])
+@limiter.limit(signin_address_limit, key_func=signin_address_key, methods=["POST"])
 def signin() -> Any:
     form = forms.SignInForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        user = services.by_name_or_email(form.login.data)
-        if user is not None and user.enabled and user.check_password(form.password.data):
+        user = services.authenticate(form.login.data, form.password.data)
+        if user is not None and user.verification_pending:
+            return _send_verification(user)
+        if user is not None:
             # a fresh session: nothing set before sign-in (by an attacker who planted the
             # cookie, say) survives into the signed-in session
             target = safe_next(form.next.data, url_for("projects.index"))
@@ -97,6 +116,36 @@ def signin() -> Any:
     return render_template("accounts/signin.html", form=form)
 
 
+def _send_verification(user: User) -> Any:
+    """Commit the pending account and mail its link; the page says what to do next."""
+    try:
+        verification.send_link(user)
+    except mail.MailError as exc:
+        db.session.rollback()
+        flash(f"{exc} Try again later.", "error")
+        return redirect(url_for("accounts.signup"))
+    db.session.commit()
+    return render_template("accounts/verify_sent.html", email=user.email_addr)
+
+
+@bp.route("/account/verify/<token>", methods=["GET", "POST"])
+def verify(token: str) -> Any:
+    """The link in the mail: a button (a POST) confirms, so a mail scanner's GET does not."""
+    user = verification.user_for_token(token)
+    if user is None:
+        flash(
+            "This confirmation link is invalid or has expired: sign in to get a new one.", "error"
+        )
+        return redirect(url_for("accounts.signin"))
+    form = forms.ActionForm()
+    if form.validate_on_submit():
+        user.verification_pending = False
+        db.session.commit()
+        flash("Your e-mail address is confirmed: you can sign in now.", "success")
+        return redirect(url_for("accounts.signin"))
+    return render_template("accounts/verify.html", form=form, user=user)
+
+
 @bp.post("/account/signout")
 def signout() -> Any:
     form = forms.ActionForm()
@@ -104,6 +153,24 @@ def signout() -> Any:
         logout_user()
         flash("You are signed out.", "info")
     return redirect(url_for("accounts.signin"))
+
+
+@bp.post("/account/signout-everywhere")
+@login_required
+def signout_everywhere() -> Any:
+    """End every session of this user, in every browser (this one included)."""
+    if forms.ActionForm().validate_on_submit():
+        services.end_sessions(current_user)
+        db.session.commit()
+        logout_user()
+        flash("You are signed out everywhere.", "info")
+    return redirect(url_for("accounts.signin"))
+
+
+def _signed_in_again(user: User) -> None:
+    """Keep this browser signed in after the session version moved on (a fresh session)."""
+    session.clear()
+    login_user(user)
 
 
 @bp.get("/account/")
@@ -115,11 +182,36 @@ def account() -> Any:
 @bp.post("/account/api-key")
 @login_required
 def regenerate_api_key() -> Any:
-    if forms.ActionForm().validate_on_submit():
-        services.regenerate_api_key(current_user)
-        db.session.commit()
-        flash("A new API key was made; the old one no longer works.", "success")
-    return redirect(url_for("accounts.account"))
+    """Make a new key and show it once, in this response only (it is stored as a hash)."""
+    if not forms.ActionForm().validate_on_submit():
+        return redirect(url_for("accounts.account"))
+    user = current_user._get_current_object()
+    key = services.regenerate_api_key(user)
+    db.session.commit()
+    _signed_in_again(user)
+    response = make_response(
+        render_template("accounts/account.html", form=forms.ActionForm(), new_api_key=key)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> Any:
+    form = forms.ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            services.change_password(user, form.current.data, form.password.data)
+        except services.AccountError as exc:
+            form.current.errors.append(str(exc))
+        else:
+            db.session.commit()
+            _signed_in_again(user)
+            flash("Your password was changed; your other sessions are signed out.", "success")
+            return redirect(url_for("accounts.account"))
+    return render_template("accounts/password.html", form=form)
 
 
 @bp.get("/admin/users")
@@ -169,6 +261,18 @@ def user_flags(user_id: int) -> Any:
         else:
             db.session.commit()
             flash(f"Saved {user.name}.", "success")
+    return redirect(url_for("accounts.users"))
+
+
+@bp.post("/admin/users/<int:user_id>/approve")
+@admin_required
+def approve(user_id: int) -> Any:
+    """An admin vouches for an account whose e-mail confirmation is pending."""
+    user = services.load_user(str(user_id)) or abort(404)
+    if forms.ActionForm().validate_on_submit():
+        user.verification_pending = False
+        db.session.commit()
+        flash(f"Approved {user.name}.", "success")
     return redirect(url_for("accounts.users"))
 
 

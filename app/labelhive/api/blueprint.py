@@ -18,6 +18,17 @@ from labelhive.api import auth
 from labelhive.api import errors
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.before_request
+def _refuse_nul() -> None:
+    """A NUL character in the path or a query argument: 400 (PostgreSQL's text holds none, so
+    it would fail in the database rather than match nothing)."""
+    texts = [request.path, *request.args.keys(), *request.args.values()]
+    if any("\x00" in text for text in texts):
+        raise errors.bad_request("The URL holds a NUL character (%00); no value has one.")
+
+
 bp.before_request(auth.authenticate)
 errors.register(bp)
 

@@ -91,7 +91,7 @@ def job_download(job_id: str) -> Response:
 def project_jobs(oid: int) -> Response:
     project = _managed(oid)
     raw = request.args.get("limit", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_JOBS_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_JOBS_LIMIT:
         raise errors.unsupported(
             "ValueError", f"limit must be a whole number from 1 to {MAX_JOBS_LIMIT}."
         )
@@ -148,6 +148,7 @@ def project_import(oid: int) -> tuple[Response, int]:
                 "json",
                 max_rows=current_app.config["MAX_IMPORT_ROWS"],
                 max_cell_bytes=current_app.config["MAX_CELL_BYTES"],
+                max_columns=current_app.config["MAX_IMPORT_COLUMNS"],
                 s3_scope=scope.for_project(project),
             )
             key = _text(body.get("key"), "key") or None

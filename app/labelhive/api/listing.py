@@ -26,19 +26,22 @@ def page(
     :param resource: ``project``, ``task``, ``taskrun``, ``result`` or ``user``.
     :param anonymous: whether anonymous callers may list this resource at all.
     :param check: called with the parsed arguments before the query; may raise.
-    :raise errors.ApiError: 401 for a refused anonymous caller, 415 for bad arguments.
+    :raise errors.ApiError: 401 for a refused anonymous caller, 415 for bad arguments, 400
+        for a sort or filter on a column the caller may not read.
     """
     user = auth.user()
     if user is None and not anonymous:
         raise errors.unauthorized()
+    kinds = services.column_kinds(resource)
     try:
         args = query.parse_list_args(
-            request.args.items(multi=True),
-            services.column_kinds(resource),
-            services.MODEL_NAMES[resource],
+            request.args.items(multi=True), kinds, services.MODEL_NAMES[resource]
         )
     except query.QueryError as exc:
         raise errors.unsupported(exc.cls, str(exc)) from None
+    refused = query.refused_column(args, kinds, services.readable_columns(resource, user, args.all))
+    if refused:
+        raise errors.bad_request(refused)
     if check is not None:
         check(args)
     return args, services.list_rows(resource, args, user)

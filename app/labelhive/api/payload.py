@@ -12,7 +12,6 @@ got, minus a few keys, plus ``link``/``links``). So a body key is one of:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Mapping
@@ -20,6 +19,8 @@ from typing import Any
 
 from labelhive import security
 from labelhive.api import errors
+from labelhive.api import strict_json
+from labelhive.api.query import MAX_INT
 
 DROPPED = frozenset({"link", "links"})
 
@@ -29,14 +30,17 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
 
     :raise errors.ApiError: 415 ``ValueError`` for malformed JSON, 415 ``TypeError`` for
         JSON that is not an object, 400 for JSON nested deeper than
-        :data:`labelhive.security.MAX_JSON_DEPTH`.
+        :data:`labelhive.security.MAX_JSON_DEPTH` and for values no database stores as sent
+        (``NaN``, ``Infinity``, NUL characters, lone surrogates: :mod:`.strict_json`).
     """
     try:
-        value = security.check_json_depth(json.loads(data or b"null"), "The body")
+        value = security.check_json_depth(strict_json.loads(data or b"null"), "The body")
     except security.TooDeep as exc:
         raise errors.bad_request(str(exc)) from None
     except RecursionError:
         raise errors.bad_request(str(security.TooDeep("The body"))) from None
+    except strict_json.BadJSON as exc:
+        raise errors.bad_request(f"The body is refused: {exc}.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.unsupported("ValueError", f"The body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
@@ -87,8 +91,14 @@ def whole_number(name: str, value: Any, *, required: bool = False) -> int | None
     """
     if value is None and not required:
         return None
+    number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise errors.bad_request(f"{name} must be a whole number, not {value!r}.")
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        # ASCII only: str.isdigit() also takes "³" and "٣", which int() then refuses
+        number = int(value.strip())
+    if number is None:
+        raise errors.bad_request(f"{name} must be a whole number, not {value!r}.")
+    if abs(number) > MAX_INT:
+        raise errors.bad_request(f"{name} is out of range: {value!r}.")
+    return number

@@ -31,6 +31,7 @@ from labelhive.projects.models import Project
 RESERVED = ("id", "created", "updated", "completed", "contacted", "secret_key")
 # values the server computes; clients echo them back (``stats`` from ``?stats=1``)
 IGNORED = ("stats",)
+TEXT_FIELDS = ("name", "short_name", "description", "long_description")
 
 
 def visible(user: User | None, project: Project) -> bool:
@@ -69,6 +70,10 @@ def _values(body: dict[str, Any], owner_id: int, exclude_id: int | None) -> dict
         read_only={"owner_id": lambda: owner_id, "owners_ids": lambda: [owner_id]},
         ignored=IGNORED,
     )
+    for key in TEXT_FIELDS:
+        # before any query compares them: a dict or a list is no name (and no SQL parameter)
+        if key in values and not isinstance(values[key], str):
+            raise errors.bad_request(f"{key} must be a string, not {type(values[key]).__name__}.")
     if values.get("category_id") is not None:
         category_id = payload.whole_number("category_id", values["category_id"])
         if helping.category_by_id(category_id) is None:

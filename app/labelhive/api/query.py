@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Collection
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-# the largest id (and integer filter value) a database column holds: 64-bit signed; larger
-# numbers would overflow in the driver (a 500) instead of simply matching nothing
-MAX_INT = 2**63 - 1
+# the largest id (and integer filter value) a database column holds: PostgreSQL's integer is
+# 32-bit signed; larger numbers fail in the database (a 500) instead of simply matching nothing
+MAX_INT = 2**31 - 1
 
 # arguments that are not column filters; those LabelHive does not act on are accepted silently
 # (``_`` is jQuery's cache buster, ``external_uid`` PYBOSSA's anonymous-contributor id)
@@ -99,6 +100,9 @@ def is_true(value: str | None) -> bool:
 
 def _whole(name: str, value: str) -> int:
     try:
+        # ASCII digits only: int() also reads "³" and "٣"
+        if not value.isascii():
+            raise ValueError(value)
         number = int(value)
     except ValueError:
         raise QueryError("ValueError", f"{name} must be a whole number, not {value!r}.") from None
@@ -123,7 +127,7 @@ def _model_attribute_error(model_name: str, column: str) -> QueryError:
 def _filter(column: str, kind: str, value: str) -> Filter:
     if column == "project_id":
         # PYBOSSA extracts every group of digits and ORs them: project_id=1,2 matches both
-        ids = (int(d) for d in re.findall(r"\d+", value))
+        ids = (int(d) for d in re.findall(r"[0-9]+", value))
         return Filter(column, "in", tuple(i for i in ids if i <= MAX_INT))
     if kind == "int":
         return Filter(column, "eq", _whole(column, value))
@@ -203,3 +207,31 @@ def parse_list_args(
         all=values.get("all") == "1",
         stats=is_true(values.get("stats")),
     )
+
+
+def refused_column(
+    args: ListArgs, kinds: Mapping[str, str], readable: Collection[str]
+) -> str | None:
+    """Why a parsed list may not run for this caller (a sentence), or ``None``.
+
+    A sort or a filter on a value is an oracle for that value: over enough requests the order
+    of the rows, or which rows match, spells it out. So both are allowed only on the columns
+    the caller may read on every row the list can return. JSON columns are never sorted: their
+    order is the order of their whole text, every key included (filters on them take
+    ``key::value`` pairs, which the resource checks key by key).
+
+    :param args: the parsed arguments.
+    :param kinds: the resource's columns and kinds (see :func:`parse_list_args`).
+    :param readable: the columns this caller may read.
+    """
+    if kinds.get(args.orderby) == "json":
+        return (
+            f"orderby={args.orderby} is refused: {args.orderby} is a JSON object, which has no"
+            " order."
+        )
+    if args.orderby not in readable:
+        return f"orderby={args.orderby} is refused: you may not read {args.orderby} on every row."
+    for flt in args.filters:
+        if flt.column not in readable:
+            return f"Filtering on {flt.column} is refused: you may not read it on every row."
+    return None

@@ -8,7 +8,7 @@ ten or fewer requests remain. Flask-Limiter (configured in :func:`labelhive.crea
 and writes the headers; this module gives the API its shared per-resource limit
 (``RATELIMIT_API``) in place of the site's default.
 
-Callers are counted by :func:`labelhive.extensions.rate_limit_key`: per account when a key or
+Callers are counted by :func:`labelhive.security.rate_limit_key`: per account when a key or
 session is presented, else per address. ``pbs`` sends its ``HEAD /api/task`` without a key, so
 that request counts against the address; pbs sends one HEAD per POST, so both buckets advance
 together and the HEAD's numbers stay within pbs's ten-request margin of the POSTs' bucket.

@@ -32,7 +32,10 @@ from labelhive.tasks.images import image_url_for
 
 
 def _project(ref: str) -> tuple[Project, User]:
-    project = projects.by_id_or_short_name(ref)
+    # services.project_id_of reads ASCII digits in the id range only: "³", "１" or 2**40 name
+    # no project (by_id_or_short_name would pass them to int() or to the database)
+    project_id = services.project_id_of(ref)
+    project = projects.get(project_id) if project_id is not None else None
     if project is None:
         raise errors.not_found(f"Project {ref} does not exist.")
     user = auth.user()

@@ -28,6 +28,7 @@ from sqlalchemy.types import JSON
 
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
+from labelhive.api import serialize
 from labelhive.api.query import MAX_INT
 from labelhive.api.query import ListArgs
 from labelhive.extensions import db
@@ -92,6 +93,25 @@ def column_kinds(resource: str) -> dict[str, str]:
     """Filterable columns of a resource and their kinds (see :mod:`labelhive.api.query`)."""
     table = MODELS[resource].__table__
     return {name: _kind(table.c[name]) for name in FILTERABLE[resource].split()}
+
+
+def readable_columns(resource: str, user: User | None, all_: bool) -> frozenset[str]:
+    """The filterable columns ``user`` may read on every row a list of ``resource`` returns.
+
+    Rows outside the caller's own projects show only their public fields: other users' (all
+    but ``id`` and ``name``, see ``serialize.USER_PUBLIC``) and, for anyone but an admin
+    listing with ``all=1`` or anonymously, other projects' private columns.
+    """
+    names = frozenset(FILTERABLE[resource].split())
+    if user is not None and user.admin:
+        return names
+    if resource == "user":
+        return names & frozenset(serialize.USER_PUBLIC)
+    if resource == "project" and (user is None or all_):
+        return names - frozenset(serialize.PROJECT_PRIVATE)
+    # tasks, answers, results: only rows of the caller's projects (and their own answers);
+    # categories and helping materials: every column is shown to whoever may list them
+    return names
 
 
 def _owned(user: User) -> Any:
@@ -175,8 +195,10 @@ def _read_one(stmt: Any) -> Any:
 def project_id_of(ref: str) -> int | None:
     """The id named by ``ref``: digits are the id, taken without a read (the claim reads the
     project anyway); a short name is looked up. ``None`` when it names nothing."""
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():
         return int(ref) if int(ref) <= MAX_INT else None
+    if "\x00" in ref:
+        return None  # PostgreSQL's text holds no NUL: no project is named so
     row = _read_one(select(Project.id).where(Project.short_name == ref))
     return None if row is None else row.id
 
@@ -235,20 +257,25 @@ def works_on(task_id: int, user_id: int) -> bool:
 
 
 def user_progress(project_id: int, user_id: int) -> dict[str, int]:
-    """PYBOSSA's ``userprogress``: the caller's answers and the project's tasks (gold aside)."""
-    real = Task.gold_answer.is_(None)
+    """PYBOSSA's ``userprogress``: the caller's answers and the project's tasks.
+
+    Gold tasks count in both figures like any other task: leaving them out made ``done`` stand
+    still after a gold answer, which told the annotator which tasks were gold.
+    """
     done = db.session.scalar(
         select(func.count())
         .select_from(Answer)
-        .join(Task, Task.id == Answer.task_id)
-        .where(Answer.project_id == project_id, Answer.user_id == user_id, real)
+        .where(Answer.project_id == project_id, Answer.user_id == user_id)
     )
     total = db.session.scalar(
-        select(func.count()).select_from(Task).where(Task.project_id == project_id, real)
+        select(func.count()).select_from(Task).where(Task.project_id == project_id)
     )
     return {"done": done or 0, "total": total or 0}
 
 
 def email_taken(email: str, exclude_id: int) -> bool:
-    query = select(User.id).where(User.email_addr == email, User.id != exclude_id)
+    # whatever the case: e-mail sign-in ignores it (migration 0008's unique index)
+    query = select(User.id).where(
+        func.lower(User.email_addr) == email.lower(), User.id != exclude_id
+    )
     return db.session.scalar(query.limit(1)) is not None

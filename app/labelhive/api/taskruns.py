@@ -6,7 +6,10 @@
 - PUT (the author only) replaces the answer: the engine takes it back (``undo``, which leases
   the task to the author again) and submits the new one, so the answer gets a new id.
 - DELETE (the author or a manager) takes the answer back and frees its slot.
-Both refuse once the task is complete (its result used the answer), with 403 as PYBOSSA does.
+Both refuse once the task is complete (its result used the answer), with 403 as PYBOSSA does,
+and, for the author, once they may no longer contribute to the project (it was unpublished):
+an answer is changed or taken back only while its author could still give it. Managers keep
+their rights over their projects' answers.
 """
 
 from __future__ import annotations
@@ -58,6 +61,25 @@ def refusal(exc: EngineError) -> errors.ApiError:
 
 def _readable(user: User, answer: Answer) -> bool:
     return answer.user_id == user.id or access.can_manage(user, services.project_of(answer))
+
+
+def _contributing(user: User, *, managers_too: bool = False) -> engine.Authorize:
+    """An ``authorize`` for the engine: the author must still be able to contribute.
+
+    :param managers_too: the project's managers pass as well (DELETE).
+    """
+
+    def authorize(project: engine.ProjectRef | None) -> None:
+        if project is None:
+            raise errors.forbidden("You may not contribute to this project.")
+        if managers_too and access.can_manage(user, project):
+            return
+        if not access.can_contribute(user, project):
+            raise errors.forbidden(
+                "You may no longer change answers in this project: it is not open to you."
+            )
+
+    return authorize
 
 
 def _submit(task_id: int, user_id: int, info: Any, **kwargs: Any) -> Response:
@@ -140,11 +162,12 @@ def taskrun_update(oid: int) -> Response:
         raise errors.bad_request(error)
     task_id, project_id, user_id = answer.task_id, answer.project_id, user.id
     services.end_transaction()
+    authorize = _contributing(user)
     try:
-        engine.undo(db.engine, oid, user_id)
+        engine.undo(db.engine, oid, user_id, authorize=authorize)
     except EngineError as exc:
         raise refusal(exc) from None
-    return _submit(task_id, user_id, values["info"], project_id=project_id)
+    return _submit(task_id, user_id, values["info"], project_id=project_id, authorize=authorize)
 
 
 @bp.delete("/taskrun/<int:oid>")
@@ -158,7 +181,7 @@ def taskrun_delete(oid: int) -> tuple[str, int]:
     task_id, author_id = answer.task_id, answer.user_id
     services.end_transaction()
     try:
-        engine.undo(db.engine, oid, author_id)
+        engine.undo(db.engine, oid, author_id, authorize=_contributing(user, managers_too=True))
     except EngineError as exc:
         raise refusal(exc) from None
     # undo leased the task back to the author; a deletion frees the slot instead

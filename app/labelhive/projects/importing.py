@@ -54,6 +54,7 @@ def _limits(project: Project) -> dict[str, Any]:
     return {
         "max_rows": current_app.config["MAX_IMPORT_ROWS"],
         "max_cell_bytes": current_app.config["MAX_CELL_BYTES"],
+        "max_columns": current_app.config["MAX_IMPORT_COLUMNS"],
         # an s3:// image outside the project's storage refuses the file at preview
         "s3_scope": scope.for_project(project),
     }
@@ -79,13 +80,16 @@ def _forget() -> None:
             (_upload_dir() / f"{token}.upload").unlink(missing_ok=True)
 
 
-def _columns(specs: list[importers.TaskSpec]) -> list[str]:
-    columns: list[str] = []
+def _columns(specs: list[importers.TaskSpec], shown: int = 8) -> list[str]:
+    """The first ``shown`` info keys of the previewed tasks, in order (linear: a dict, never
+    ``key in list`` over every column)."""
+    columns: dict[str, None] = {}
     for spec in specs:
         for key in spec.info:
-            if key not in columns:
-                columns.append(key)
-    return columns[:8]
+            columns.setdefault(key)
+            if len(columns) == shown:
+                return list(columns)
+    return list(columns)
 
 
 @bp.route("/project/<ref>/import", methods=["GET", "POST"])

@@ -125,8 +125,8 @@
   function apply(data) {
     if (!data || !data.tasks) { return; }
     if (data.progress) {
-      progress.textContent = "You: " + data.progress.mine + " answers · " + data.progress.done +
-        " of " + data.progress.total + " tasks done";
+      progress.textContent = "You: " + data.progress.mine + " answers · " +
+        data.progress.total + " tasks in the project";
     }
     var tasks = data.tasks;
     if (!current) {

@@ -47,8 +47,8 @@
     tasks = state.tasks || [];
     if (state.progress) {
       document.getElementById("progress").textContent =
-        state.progress.mine + " answered by you · " + state.progress.done + " of " +
-        state.progress.total + " tasks complete";
+        state.progress.mine + " answered by you · " + state.progress.total +
+        " tasks in the project";
     }
   }
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from labelhive.storage import scope
+
 CONFIG_ENV = "LABELHIVE_HAPROXY_CONFIG"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -49,7 +51,8 @@ def haproxy_env(
 ) -> dict[str, str]:
     """Every variable ``haproxy/haproxy.cfg`` reads, from the app config.
 
-    :param config: the app config (``S3_ENDPOINT_URL``, ``S3_REGION``, ``S3_PROXY_PREFIX``).
+    :param config: the app config (``S3_ENDPOINT_URL``, ``S3_REGION``, ``S3_PROXY_PREFIX``,
+        ``S3_BUCKET``, ``S3_BUCKETS``).
     :param listen: ``address:port`` HAProxy listens on.
     :param app: gunicorn's ``address:port``.
     :param ca_file: CA bundle for a TLS endpoint (the system's by default).
@@ -60,6 +63,10 @@ def haproxy_env(
         "S3_PROXY_PREFIX": (config.get("S3_PROXY_PREFIX") or "/s3").rstrip("/") or "/s3",
         **s3_upstream(config.get("S3_ENDPOINT_URL") or None, config.get("S3_REGION") or ""),
     }
+    buckets = scope.allowed_buckets(config)
+    if buckets:
+        # the only buckets a proxied URL may name (unset: the file refuses every one)
+        env["S3_PROXY_BUCKETS"] = " ".join(buckets)
     if ca_file:
         env["S3_UPSTREAM_CA_FILE"] = ca_file
     return env

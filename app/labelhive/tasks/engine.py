@@ -1115,9 +1115,19 @@ def renew(
     return _retrying(run)
 
 
-def undo(engine: Engine, answer_id: int, user_id: int, *, now: dt.datetime | None = None) -> Claim:
+def undo(
+    engine: Engine,
+    answer_id: int,
+    user_id: int,
+    *,
+    now: dt.datetime | None = None,
+    authorize: Authorize | None = None,
+) -> Claim:
     """Take back the user's answer while its task is not complete, and lease the task again.
 
+    :param authorize: checks the caller against the answer's project, read under the task's
+        row lock before anything is written (so an unpublished project cannot slip between
+        the check and the undo); it raises to refuse.
     :raise EngineError: ``TASK_NOT_FOUND`` when there is no such answer of this user,
         ``TASK_COMPLETED`` when the task is complete (its result already used the answer).
     """
@@ -1133,10 +1143,17 @@ def undo(engine: Engine, answer_id: int, user_id: int, *, now: dt.datetime | Non
             task = (
                 conn.execute(select(T).where(T.c.id == task_id).with_for_update()).mappings().one()
             )
+            project = conn.execute(
+                select(P.c.id, P.c.owner_id, P.c.published, P.c.lease_ttl).where(
+                    P.c.id == task["project_id"]
+                )
+            ).one()
+            if authorize is not None:
+                authorize(ProjectRef(project.id, project.owner_id, project.published))
             if task["state"] == "completed":
                 raise EngineError(Refusal.TASK_COMPLETED)
             conn.execute(delete(A).where(A.c.id == answer_id))
-            ttl = conn.scalar(select(P.c.lease_ttl).where(P.c.id == task["project_id"]))
+            ttl = project.lease_ttl
             expires = rules.lease_expiry(now, ttl)
             conn.execute(
                 insert(L).values(

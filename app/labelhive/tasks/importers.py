@@ -46,6 +46,8 @@ from labelhive.storage.scope import S3Scope
 from labelhive.tasks import rules
 
 FORMATS = ("csv", "json", "jsonl")
+# the most columns (CSV) or keys (JSON) a task file may have; LABELHIVE_MAX_IMPORT_COLUMNS
+MAX_COLUMNS = 1000
 
 URL_KEYS = ("url", "image_url", "image")
 # field name -> the keys (lower case) that may carry it, preferred first
@@ -143,6 +145,7 @@ def parse_tasks(
     *,
     max_rows: int = 1_000_000,
     max_cell_bytes: int = 65_536,
+    max_columns: int = MAX_COLUMNS,
     s3_scope: S3Scope | None = None,
 ) -> list[TaskSpec]:
     """Parse a whole task file; every row is checked before any is returned.
@@ -150,6 +153,9 @@ def parse_tasks(
     :param data: the file's bytes, or a binary file object (read to the end).
     :param fmt: one of :data:`FORMATS` (see :func:`detect_format`).
     :param max_rows: the most tasks one file may hold.
+    :param max_columns: the most columns a CSV header, or keys a JSON object, may have: every
+        step after parsing is linear in rows x columns, and a narrow file of very many columns
+        would still cost far more than its size suggests.
     :param max_cell_bytes: the largest CSV cell, or JSON string value, in UTF-8 bytes. For CSV it
         is also capped by :func:`csv.field_size_limit` (131072 characters by default), which is
         process-wide and therefore left alone.
@@ -159,7 +165,14 @@ def parse_tasks(
     :raise ImportFormatError: the first problem found, with its row or line.
     """
     return list(
-        iter_tasks(data, fmt, max_rows=max_rows, max_cell_bytes=max_cell_bytes, s3_scope=s3_scope)
+        iter_tasks(
+            data,
+            fmt,
+            max_rows=max_rows,
+            max_cell_bytes=max_cell_bytes,
+            max_columns=max_columns,
+            s3_scope=s3_scope,
+        )
     )
 
 
@@ -169,6 +182,7 @@ def iter_tasks(
     *,
     max_rows: int = 1_000_000,
     max_cell_bytes: int = 65_536,
+    max_columns: int = MAX_COLUMNS,
     s3_scope: S3Scope | None = None,
 ) -> Iterator[TaskSpec]:
     """Parse a task file lazily: :func:`parse_tasks` one task at a time, in constant memory.
@@ -183,7 +197,12 @@ def iter_tasks(
     if fmt not in FORMATS:
         raise ImportFormatError(f"Unknown import format {fmt!r}; use one of {', '.join(FORMATS)}.")
     raw = bytes(data if isinstance(data, bytes | bytearray | memoryview) else data.read())
-    limits = _Limits(max_rows=max_rows, max_cell_bytes=max_cell_bytes, s3_scope=s3_scope)
+    limits = _Limits(
+        max_rows=max_rows,
+        max_cell_bytes=max_cell_bytes,
+        max_columns=max_columns,
+        s3_scope=s3_scope,
+    )
     if fmt == "csv":
         # checked a piece at a time, then read as a stream: the whole text would be one more
         # copy of the file (a StringIO of it four bytes per character), and newline="" splits
@@ -218,7 +237,15 @@ def preview(data: bytes, fmt: str, n: int = 5, **limits: Any) -> tuple[list[Task
 class _Limits:
     max_rows: int
     max_cell_bytes: int
+    max_columns: int = MAX_COLUMNS
     s3_scope: S3Scope | None = None
+
+    def check_columns(self, count: int, where: str) -> None:
+        if count > self.max_columns:
+            raise ImportFormatError(
+                f"{where} has {count:,} columns; at most {self.max_columns:,} are allowed"
+                " (LABELHIVE_MAX_IMPORT_COLUMNS). Keep the columns the tasks need."
+            )
 
     def check_rows(self, count: int) -> None:
         if count > self.max_rows:
@@ -287,6 +314,7 @@ def _parse_csv(stream: IO[str], limits: _Limits) -> Iterator[TaskSpec]:
     header_line, header = next(rows, (0, None))
     if header is None:
         raise ImportFormatError("The file contains no tasks.")
+    limits.check_columns(len(header), f"The header (line {header_line})")
     columns = _csv_columns(header, header_line)
     shape = _shape(columns, "The header")
     if shape.url_key is None and shape.info_key is None:
@@ -435,6 +463,7 @@ def _json_specs(document: list[Any], limits: _Limits) -> Iterator[TaskSpec]:
             raise ImportFormatError(
                 f"JSON imports must be a list of objects: item {number} is {_json_type(item)}."
             )
+        limits.check_columns(len(item), where)
         _check_json_values(item, where, limits.max_cell_bytes)
         yield _spec(item, _cached_shape(shapes, item, where), where, csv_text=False, limits=limits)
 
@@ -472,6 +501,7 @@ def _parse_jsonl(text: str, limits: _Limits) -> Iterator[TaskSpec]:
             )
         count += 1
         limits.check_rows(count)
+        limits.check_columns(len(item), where)
         _check_json_values(item, where, limits.max_cell_bytes)
         yield _spec(item, _cached_shape(shapes, item, where), where, csv_text=False, limits=limits)
 

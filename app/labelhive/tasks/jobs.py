@@ -59,6 +59,7 @@ def _import(run: records.Run, project_id: int, fmt: str, n_answers: int | None) 
         fmt,
         max_rows=config["MAX_IMPORT_ROWS"],
         max_cell_bytes=config["MAX_CELL_BYTES"],
+        max_columns=config["MAX_IMPORT_COLUMNS"],
         s3_scope=scope.for_project(project),
     )
     del data

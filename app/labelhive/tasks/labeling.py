@@ -109,6 +109,14 @@ def answered_by(project_id: int, user_id: int) -> int:
     )
 
 
+def task_count(project_id: int) -> int:
+    """The project's tasks, gold included: the one total an annotator is shown."""
+    return (
+        db.session.scalar(select(func.count()).select_from(T).where(T.c.project_id == project_id))
+        or 0
+    )
+
+
 def breakdown(project_id: int) -> dict[str, int]:
     """Non-gold tasks by progress: done, in progress (some answers or leases), not started."""
     started = (T.c.n_done + T.c.n_reserved) > 0

@@ -9,7 +9,9 @@ parent page's DOM, and ``connect-src 'none'`` stops every fetch, so owner-writte
 never acts with the annotator's session. The frame talks to the page only through
 ``postMessage``: a small shim gives it pybossa.js's ``taskLoaded``/``presentTask``/
 ``saveTask``/``run``, and the page (``static/presenter-host.js``) submits through the labeling
-page's own endpoints, with the CSRF token the frame never sees.
+page's own endpoints, with the CSRF token the frame never sees. The frame is served only as a
+frame: a browser's top-level navigation to it (``Sec-Fetch-Dest: document``) is refused, and
+``frame-ancestors 'self'`` keeps other sites from framing it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from flask import Blueprint
 from flask import Response
 from flask import abort
+from flask import request
 
 from labelhive.projects.models import Project
 from labelhive.web import project_for
@@ -31,8 +34,10 @@ FRAME_CSP = "; ".join(
         "default-src 'none'",
         "script-src 'unsafe-inline'",
         "style-src 'unsafe-inline'",
-        "img-src https: data:",
-        "media-src https: data:",
+        # the site itself only ('self' covers the /s3/ proxy of the project's storage): an
+        # image from anywhere would let the presenter beacon out what the annotator sees
+        "img-src 'self' data:",
+        "media-src 'self' data:",
         "font-src data:",
         "connect-src 'none'",
         "form-action 'none'",
@@ -62,8 +67,29 @@ def frame_document(presenter: str) -> str:
     )
 
 
+# what a browser that sends Fetch Metadata may load the frame as
+FRAME_DESTINATIONS = frozenset({"iframe"})
+
+
+def refuse_navigation(dest: str | None) -> str | None:
+    """Why a request for the frame is refused (``None``: served).
+
+    Browsers that send ``Sec-Fetch-Dest`` must be loading it into an iframe: opened as a page
+    of its own, the owner's HTML would look like a page of the site. Requests without the
+    header (older browsers, scripts) are served: the CSP's ``sandbox`` still gives the document
+    an opaque origin when opened on its own, and ``frame-ancestors 'self'`` stops any other site
+    from framing it.
+    """
+    if dest is None or dest in FRAME_DESTINATIONS:
+        return None
+    return "The task presenter is shown only inside its project's labeling page."
+
+
 @bp.get("/<ref>/frame")
 def frame(ref: str) -> Response:
+    refused = refuse_navigation(request.headers.get("Sec-Fetch-Dest"))
+    if refused:
+        return Response(refused + "\n", status=400, mimetype="text/plain")
     project = project_for(ref, "contribute")
     if not uses_presenter(project):
         abort(404)

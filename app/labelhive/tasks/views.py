@@ -76,14 +76,15 @@ def _json_project(ref: str) -> Project | tuple[Response, int]:
 
 def _state(project: Project, **extra: Any) -> dict[str, Any]:
     tasks = labeling.top_up(db.engine, project.id, current_user.id)
-    counts = labeling.breakdown(project.id)
     where = scope.for_project(project)
     return {
         "tasks": [labeling.for_annotator(t, where) for t in tasks],
+        # only figures that move alike for gold and real tasks: the annotator's own answers
+        # and the project's task count, gold included (a count of completed tasks would move
+        # for a real answer and not for a gold one, and so point at the gold tasks)
         "progress": {
             "mine": labeling.answered_by(project.id, current_user.id),
-            "done": counts["done"],
-            "total": sum(counts.values()),
+            "total": labeling.task_count(project.id),
         },
         **extra,
     }
@@ -160,6 +161,10 @@ def skip(ref: str) -> Any:
     return jsonify(_state(project, skipped=task_id))
 
 
+class _NoLongerOpen(Exception):
+    """The answer's author may no longer contribute to its project."""
+
+
 @bp.post("/project/<ref>/label/undo")
 @_limited
 def undo(ref: str) -> Any:
@@ -170,8 +175,21 @@ def undo(ref: str) -> Any:
     answer_id = _int(body.get("answer_id"))
     if answer_id is None:
         return jsonify(error="Send answer_id.", reason="bad_request"), 400
+    user = current_user._get_current_object()
+
+    # read by the engine under the task's lock: the answer must be of this page's project, and
+    # its author must still be able to contribute there
+    def authorize(where: engine.ProjectRef | None) -> None:
+        if where is None or where.id != project.id:
+            raise engine.EngineError(Refusal.TASK_NOT_FOUND, "No such answer of yours to undo.")
+        if not access.can_contribute(user, where):
+            raise _NoLongerOpen()
+
     try:
-        claim = engine.undo(db.engine, answer_id, current_user.id)
+        claim = engine.undo(db.engine, answer_id, current_user.id, authorize=authorize)
+    except _NoLongerOpen:
+        message = "You may no longer change answers in this project: it is not open to you."
+        return jsonify(error=message, reason="forbidden"), 403
     except engine.EngineError as exc:
         message = (
             "Too late to undo: that task already has all its answers."

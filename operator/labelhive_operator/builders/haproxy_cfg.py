@@ -4,7 +4,8 @@
 The operator image installs the distribution without the repository around it, so the file
 travels as this module. ``tests/operator/builders/test_haproxy.py`` checks that :data:`TEXT` is
 byte for byte ``haproxy/haproxy.cfg``; after editing that file, paste it here between the quotes
-(the file holds no backslash and no triple quote, so a raw string keeps it verbatim).
+(the file holds no triple quote and does not end in a backslash, so a raw string keeps it
+verbatim).
 
 Do not edit the configuration here: edit ``haproxy/haproxy.cfg``, which the integration tests run
 with a real HAProxy, then copy it.
@@ -16,9 +17,10 @@ TEXT = r"""# LabelHive's HAProxy sidecar: the web Pod's entry point.
 #   /haproxy-health          answered by HAProxy itself (the Pod's readiness probe): 200 only
 #                            while gunicorn is up in HAProxy's view, else 503
 #   /metrics, /readyz        404: Prometheus and the kubelet reach gunicorn's port directly
-#   ${S3_PROXY_PREFIX}/...   presigned GET/HEAD only, prefix stripped, Host set to the signed
-#                            host, forwarded to the private S3 endpoint, which checks the signature
-#                            and the expiry itself
+#   ${S3_PROXY_PREFIX}/...   GET/HEAD of a well-formed presigned URL of an object in one of
+#                            S3_PROXY_BUCKETS only (else 405/403), prefix stripped, Host set to the
+#                            signed host, forwarded to the private S3 endpoint, which checks the
+#                            signature and the expiry itself
 #   everything else          gunicorn
 #
 # No rendering step: HAProxy substitutes the environment variables itself ("${NAME-default}").
@@ -27,6 +29,8 @@ TEXT = r"""# LabelHive's HAProxy sidecar: the web Pod's entry point.
 #   HAPROXY_LISTEN        address:port to listen on                          default :8080
 #   HAPROXY_APP           gunicorn's address:port                            default 127.0.0.1:5000
 #   S3_PROXY_PREFIX       path prefix the app's image URLs start with        default /s3
+#   S3_PROXY_BUCKETS      the buckets image URLs may name, space-separated (the app's S3_BUCKET
+#                         and S3_BUCKETS); unset or empty: every S3 request is refused (403)
 #   S3_UPSTREAM           S3 endpoint address:port; unset: no S3 (503)
 #   S3_UPSTREAM_HOST      the Host header the URLs were signed for: the host of S3_ENDPOINT_URL,
 #                         with its port only when it is not the scheme's default
@@ -67,13 +71,7 @@ frontend http
 
     acl s3_path     path_beg "${S3_PROXY_PREFIX-/s3}/"
     acl read_method method GET HEAD
-    # a SigV4 query signature: S3 verifies it; without one S3 might serve the object anyway
-    # (LocalStack does; a bucket policy that trusts the VPC endpoint would too)
-    acl presigned   url_param(X-Amz-Signature) -m found
-    acl sigv4       url_param(X-Amz-Algorithm) -m str AWS4-HMAC-SHA256
-
     http-request deny deny_status 405 if s3_path !read_method
-    http-request deny deny_status 403 if s3_path !presigned or s3_path !sigv4
 
     use_backend s3 if s3_path
     default_backend app
@@ -85,6 +83,35 @@ backend app
     server app "${HAPROXY_APP-127.0.0.1:5000}" check inter 5s fastinter 1s downinter 1s rise 1 fall 3
 
 backend s3
+    # Only well-formed presigned URLs of an object in one of the buckets go on. S3 verifies a
+    # signature when there is one; without one it may serve the object anyway (LocalStack does;
+    # a bucket policy that trusts the VPC endpoint would too), so "there is one" is decided
+    # here exactly as S3 reads the query: pairs split on "&" only (url_param also splits on ";"
+    # and "?", which once let "?a=;X-Amz-Signature=x" pass unsigned), names taken literally.
+
+    # the bucket (the first segment after the prefix, undecoded) and a key after it
+    acl s3_bucket   "path,regsub(^${S3_PROXY_PREFIX-/s3}/,),field(1,/)" -m str "${S3_PROXY_BUCKETS[*]}"
+    acl s3_key      path -m reg "^${S3_PROXY_PREFIX-/s3}/[^/]+/[^/]"
+    # "." and ".." segments, plain or percent-encoded: no key the app signs has them
+    acl dot_segment path -m reg -i '/(%2e|[.]){1,2}(/|$)' '%2e%2e'
+    # separators S3 does not split on, a fragment, and percent-encoded parameter names
+    acl q_odd       query -m reg '[;?#]' '(^|&)[^&=]*%'
+    # each SigV4 parameter at most once, whatever its case
+    acl q_twice     query -m reg -i '(^|&)X-Amz-Algorithm=.*&X-Amz-Algorithm=' '(^|&)X-Amz-Credential=.*&X-Amz-Credential='
+    acl q_twice     query -m reg -i '(^|&)X-Amz-Date=.*&X-Amz-Date=' '(^|&)X-Amz-Expires=.*&X-Amz-Expires='
+    acl q_twice     query -m reg -i '(^|&)X-Amz-SignedHeaders=.*&X-Amz-SignedHeaders=' '(^|&)X-Amz-Signature=.*&X-Amz-Signature='
+    acl q_twice     query -m reg -i '(^|&)X-Amz-Security-Token=.*&X-Amz-Security-Token='
+    # ... and each of them there, in S3's own spelling, with a value of the right form
+    acl q_algorithm query -m reg '(^|&)X-Amz-Algorithm=AWS4-HMAC-SHA256(&|$)'
+    acl q_credential query -m reg '(^|&)X-Amz-Credential=[^&]+'
+    acl q_date      query -m reg '(^|&)X-Amz-Date=[0-9]{8}T[0-9]{6}Z(&|$)'
+    acl q_expires   query -m reg '(^|&)X-Amz-Expires=[0-9]{1,6}(&|$)'
+    acl q_headers   query -m reg '(^|&)X-Amz-SignedHeaders=[^&]+'
+    acl q_signature query -m reg '(^|&)X-Amz-Signature=[0-9a-f]{64}(&|$)'
+    http-request deny deny_status 403 if !s3_bucket or !s3_key or dot_segment or q_odd or q_twice
+    http-request deny deny_status 403 if !q_algorithm or !q_credential or !q_date or !q_expires
+    http-request deny deny_status 403 if !q_headers or !q_signature
+
     # nothing of the user's session or of the app's credentials goes to S3; x-amz-* headers the
     # URL did not sign would make S3 refuse it, and an Authorization header next to a query
     # signature is refused too

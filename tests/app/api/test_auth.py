@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from labelhive.accounts import services as accounts
 from labelhive.accounts.models import User
+from labelhive.accounts.models import hash_api_key
 from labelhive.extensions import db
 from tests.app.api.conftest import PASSWORD
 from tests.app.api.conftest import Api
@@ -122,7 +123,9 @@ def test_another_process_change_to_a_key_is_seen_within_the_cache_time(any_api: 
         assert owner is not None and owner.id == api.contributor.id and not owner.admin
         # another process rotates the key: this one never hears of it
         db.session.execute(
-            update(User).where(User.id == api.contributor.id).values(api_key="r" * 32)
+            update(User)
+            .where(User.id == api.contributor.id)
+            .values(api_key_hash=hash_api_key("r" * 32))
         )
         db.session.commit()
         assert accounts.api_key_owner(key, now=1000.0 + ttl - 0.01) == owner

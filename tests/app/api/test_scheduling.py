@@ -41,14 +41,15 @@ def test_userprogress(api: Api):
     for _ in range(3):
         api.task(api.owner, project["id"])
     api.task(api.owner, project["id"], gold_answer="dog")
+    # gold counts like any task (tests/security/test_gold_progress.py)
     assert api.ok(api.get("/api/project/pets/userprogress", api.contributor)) == {
         "done": 0,
-        "total": 3,
+        "total": 4,
     }
     task = api.ok(api.get(f"/api/project/{project['id']}/newtask", api.contributor))
     api.ok(api.post("/api/taskrun", api.contributor, {"task_id": task["id"], "info": "cat"}))
     progress = api.ok(api.get(f"/api/project/{project['id']}/userprogress", api.contributor))
-    assert progress == {"done": 1, "total": 3}
+    assert progress == {"done": 1, "total": 4}
     envelope(api.get("/api/project/pets/userprogress"), 401, "Unauthorized", "project")
 
 

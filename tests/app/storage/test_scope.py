@@ -101,9 +101,16 @@ def count_tasks(short_name: str) -> int:
 
 
 def api_key(name: str) -> str:
-    from labelhive.accounts.models import User
+    """A known key for ``name`` (only hashes are stored: a new key, made once per user)."""
+    from flask import current_app
 
-    return db.session.scalar(select(User.api_key).where(User.name == name))
+    from labelhive.accounts import services as accounts
+
+    keys = current_app.extensions.setdefault("tests.api_keys", {})
+    if name not in keys:
+        keys[name] = accounts.regenerate_api_key(accounts.by_name(name))
+        db.session.commit()
+    return keys[name]
 
 
 # -- the rule itself (pure) -------------------------------------------------------------------

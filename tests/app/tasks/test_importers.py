@@ -480,3 +480,63 @@ def test_iter_tasks_is_lazy_and_names_a_later_bad_row(fmt, data, where):
         next(tasks)
     with pytest.raises(ImportFormatError, match="no tasks"):
         list(iter_tasks(b"url\n", "csv"))
+
+
+# -- wide files: a column cap, and a preview linear in rows x columns ----------------------------
+
+
+def wide_csv(columns: int) -> bytes:
+    header = ["url"] + [f"c{i}" for i in range(columns - 1)]
+    return csv_bytes(header, ["https://x.test/a.png"] + ["1"] * (columns - 1))
+
+
+def test_a_30000_column_csv_is_refused_with_the_limit():
+    # 259 KB that once cost 35 s of server CPU at preview
+    data = wide_csv(30_000)
+    message = refusal(data, "csv")
+    assert message == (
+        "The header (line 1) has 30,000 columns; at most 1,000 are allowed"
+        " (LABELHIVE_MAX_IMPORT_COLUMNS). Keep the columns the tasks need."
+    )
+    # the limit is the deployment's to set
+    assert "at most 50" in refusal(wide_csv(51), "csv", max_columns=50)
+    [spec] = parse_tasks(wide_csv(50), "csv", max_columns=50)
+    assert len(spec.info) == 50
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_a_json_object_with_too_many_keys_is_refused(fmt):
+    item = {"url": "https://x.test/a.png", **{f"k{i}": i for i in range(1_000)}}
+    data = json.dumps([item]) if fmt == "json" else json.dumps(item)
+    where = "Item 1" if fmt == "json" else "Line 1"
+    assert refusal(data.encode(), fmt) == (
+        f"{where} has 1,001 columns; at most 1,000 are allowed"
+        " (LABELHIVE_MAX_IMPORT_COLUMNS). Keep the columns the tasks need."
+    )
+
+
+class CountingInfo(dict):
+    """A task's info that counts the keys read from it."""
+
+    reads = 0
+
+    def __iter__(self):
+        for key in super().__iter__():
+            CountingInfo.reads += 1
+            yield key
+
+
+def test_the_preview_columns_are_read_in_one_linear_pass():
+    from labelhive.projects.importing import _columns
+
+    wide = CountingInfo({f"c{i}": i for i in range(30_000)})
+    CountingInfo.reads = 0
+    specs = [TaskSpec(info=wide) for _ in range(5)]
+    assert _columns(specs) == [f"c{i}" for i in range(8)]
+    # it stops once it has the 8 it shows (it used to test every key against a list of all)
+    assert CountingInfo.reads == 8
+    # narrow tasks with different keys: each key read once, first seen first
+    CountingInfo.reads = 0
+    specs = [TaskSpec(info=CountingInfo({"url": 1, k: 2})) for k in ("a", "b", "a")]
+    assert _columns(specs) == ["url", "a", "b"]
+    assert CountingInfo.reads == 6

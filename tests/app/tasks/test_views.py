@@ -50,7 +50,7 @@ def test_state_holds_the_task_on_screen_and_the_next(client):
     assert len(ids) == 2 and leases(alice.id) == set(ids)
     assert data["tasks"][0]["image"] == "http://127.0.0.1:9/img0.png"
     assert data["tasks"][0]["info"] == {"name": "img0"}
-    assert data["progress"] == {"mine": 0, "done": 0, "total": 3}
+    assert data["progress"] == {"mine": 0, "total": 3}
     # asking again hands out nothing new
     assert [t["id"] for t in post(client, "state").get_json()["tasks"]] == ids
 
@@ -127,7 +127,7 @@ def test_finished_project_hands_out_nothing(client):
     (task,) = post(client, "state").get_json()["tasks"]
     final = post(client, "answer", {"task_id": task["id"], "answer": "cat"}).get_json()
     assert final["tasks"] == []
-    assert final["progress"] == {"mine": 1, "done": 1, "total": 1}
+    assert final["progress"] == {"mine": 1, "total": 1}
 
 
 def test_heartbeat_renews_own_leases_only(client):

@@ -18,8 +18,14 @@ from tests.operator.conftest import load_example
 
 ROOT = Path(__file__).resolve().parents[3]
 HAPROXY_CFG = ROOT / "haproxy" / "haproxy.cfg"
-#: variables that stay unset without spec.storage (the file then answers 503 on the S3 prefix)
-S3_ONLY = {"S3_UPSTREAM", "S3_UPSTREAM_HOST", "S3_UPSTREAM_SNI", "S3_UPSTREAM_CA_FILE"}
+#: variables that stay unset without spec.storage (the file then refuses the whole S3 prefix)
+S3_ONLY = {
+    "S3_UPSTREAM",
+    "S3_UPSTREAM_HOST",
+    "S3_UPSTREAM_SNI",
+    "S3_UPSTREAM_CA_FILE",
+    "S3_PROXY_BUCKETS",
+}
 
 
 def strip_comments(text: str) -> str:
