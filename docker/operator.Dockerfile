@@ -1,37 +1,44 @@
-# syntax=docker/dockerfile:1
 # The LabelHive operator image: `labelhive-operator run` execs
 # `kopf run --standalone --liveness=http://0.0.0.0:8080/healthz --log-format=json`.
 # Build from the repository root:
 #   docker build -f docker/operator.Dockerfile -t ghcr.io/labelhive/labelhive-operator:0.1.0 .
 # Base images are pinned by full version tag here; CI/release pins them by digest (docker/README.md).
+# BASE and WHEELS as in app.Dockerfile (scripts/build-images passes both where no registry is
+# reachable). No `# syntax=` line: the classic builder (DOCKER_BUILDKIT=0) builds it.
+ARG BASE=python:3.11.13-slim-bookworm
 
-FROM python:3.11.13-slim-bookworm AS builder
+FROM ${BASE} AS builder
+ARG WHEELS=
+# scripts/build-images removes superseded builder stages by this label
+LABEL org.labelhive.stage=builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
-RUN python -m venv /opt/labelhive-operator
+RUN python3 -m venv /opt/labelhive-operator
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY app/ app/
-COPY operator/ operator/
-COPY docker/operator-requirements.txt ./
+# the context is .dockerignore's allowlist: the distribution's sources (and build/wheels if present)
+COPY . .
 # the distribution without the web app's dependencies, plus the operator's runtime dependencies
 # only (the `operator` extra also carries its test tools)
-RUN /opt/labelhive-operator/bin/pip install --no-cache-dir -r operator-requirements.txt \
-    && /opt/labelhive-operator/bin/pip install --no-cache-dir --no-deps . \
+RUN if [ -n "$WHEELS" ]; then set -- --no-index --find-links "$WHEELS"; fi \
+    && /opt/labelhive-operator/bin/pip install --no-cache-dir "$@" \
+       -r docker/operator-requirements.txt \
+    && /opt/labelhive-operator/bin/pip install --no-cache-dir "$@" --no-deps . \
     && /opt/labelhive-operator/bin/python -m compileall -q /opt/labelhive-operator/lib
 
-FROM python:3.11.13-slim-bookworm
+FROM ${BASE}
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="labelhive-operator" \
       org.opencontainers.image.description="The LabelHive kopf operator (LabelingProject)" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="https://github.com/labelhive/labelhive"
-# the uid/gid of the chart's podSecurityContext (charts/labelhive-operator/values.yaml)
+# the uid/gid of the chart's podSecurityContext (charts/labelhive-operator/values.yaml); nothing
+# but /tmp stays world-writable (the base's /var/tmp, /run/lock), read-only root or not
 RUN groupadd --system --gid 10001 labelhive \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /tmp \
-       --shell /usr/sbin/nologin labelhive
+       --shell /usr/sbin/nologin labelhive \
+    && find / -xdev -perm -o+w ! -path /tmp ! -type l -exec chmod o-w {} +
 COPY --from=builder /opt/labelhive-operator /opt/labelhive-operator
 ENV PATH=/opt/labelhive-operator/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -42,10 +42,15 @@ def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
 def test_multi_stage_pinned_non_root_no_healthcheck(dockerfile: Path) -> None:
     steps = instructions(dockerfile)
     bases = [args for word, args in steps if word == "FROM"]
-    assert len(bases) == 2 and bases[0].endswith(" AS builder")
-    for base in bases:
-        # a full version tag (patch release and Debian release): never `latest`, never a minor
-        assert re.fullmatch(r"python:3\.\d+\.\d+-slim-[a-z]+( AS builder)?", base), base
+    assert bases == ["${BASE} AS builder", "${BASE}"]
+    # the base is a build argument (scripts/build-images passes a Debian one where no registry is
+    # reachable) declared before the first FROM; its default is a full version tag (patch release
+    # and Debian release): never `latest`, never a minor
+    assert steps[0][0] == "ARG"
+    default = steps[0][1].removeprefix("BASE=")
+    assert re.fullmatch(r"python:3\.\d+\.\d+-slim-[a-z]+", default), steps[0]
+    # the classic builder builds them: no BuildKit front-end to fetch from a registry
+    assert not dockerfile.read_text().startswith("# syntax=")
     final = final_stage(dockerfile)
     assert ("USER", f"{common.APP_UID}:{common.APP_UID}") in final
     assert all(word != "HEALTHCHECK" for word, _ in steps)
@@ -58,6 +63,11 @@ def test_multi_stage_pinned_non_root_no_healthcheck(dockerfile: Path) -> None:
     assert "pip" not in runs and "apt-get" not in runs
     builder_runs = [a for w, a in steps[: len(steps) - len(final)] if w == "RUN" and "pip" in a]
     assert builder_runs and all("--no-cache-dir" in a for a in builder_runs)
+    # an offline install from the wheel directory when WHEELS names one, the index otherwise
+    (install,) = builder_runs
+    assert 'if [ -n "$WHEELS" ]; then set -- --no-index --find-links "$WHEELS"; fi' in install
+    assert ("ARG", "WHEELS=") in steps[: len(steps) - len(final)]
+    assert "python3 -m venv" in " ".join(a for w, a in steps if w == "RUN")
     assert f"--uid {common.APP_UID}" in runs and f"--gid {common.APP_UID}" in runs
 
 
@@ -101,24 +111,40 @@ def test_operator_requirements_match_the_operator_extra() -> None:
 
 
 def test_the_build_context_lets_in_what_the_dockerfiles_copy() -> None:
-    allowed = [
-        ln[1:].rstrip("/")
-        for ln in (ROOT / ".dockerignore").read_text().splitlines()
-        if ln.startswith("!")
-    ]
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    allowed = [ln[1:].rstrip("/") for ln in lines if ln.startswith("!")]
+    # everything else is left out
+    assert "*" in lines
+    # the builder stages copy the whole (allowlisted) context: the distribution's sources, the
+    # operator's requirements, the HAProxy file, and the wheel directory of scripts/build-images
+    assert set(allowed) == {
+        "pyproject.toml",
+        "README.md",
+        "app",
+        "operator",
+        "docker/operator-requirements.txt",
+        "haproxy/haproxy.cfg",
+        "build/wheels",
+    }
     for dockerfile in (APP, OPERATOR):
-        for word, args in instructions(dockerfile):
-            if word == "COPY" and not args.startswith("--from"):
+        copies = [a for w, a in instructions(dockerfile) if w == "COPY"]
+        assert copies[0] == ". ."
+        for args in copies[1:]:
+            if not args.startswith("--from"):
                 *sources, _ = args.split()
                 for src in sources:
                     assert src.rstrip("/") in allowed, (dockerfile.name, src)
                     assert (ROOT / src).exists(), src
+    assert "-r docker/operator-requirements.txt" in OPERATOR.read_text()
+    build_images = (ROOT / "scripts" / "build-images").read_text()
+    assert "WHEELS=build/wheels" in build_images
 
 
 def test_make_images_builds_both_with_the_names_the_chart_and_operator_use() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^images:", makefile, re.M)
-    assert "-f docker/app.Dockerfile" in makefile and "-f docker/operator.Dockerfile" in makefile
+    assert re.search(r"^images:\n\t.*scripts/build-images app operator$", makefile, re.M)
+    build_images = (ROOT / "scripts" / "build-images").read_text()
+    assert '-f "docker/$name.Dockerfile"' in build_images
     assert f"APP_IMAGE ?= {settings.DEFAULT_APP_REPOSITORY}:$(VERSION)" in makefile
     values = yaml.safe_load((ROOT / "charts/labelhive-operator/values.yaml").read_text())
     assert f"OPERATOR_IMAGE ?= {values['image']['repository']}:$(VERSION)" in makefile
