@@ -4,19 +4,28 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make run` needs only the runtime dependencies; `make test` adds the extras to the same .venv
+RUN_STAMP := $(VENV)/.installed-run
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# pip says nothing but errors: no upgrade nag, no build back-end deprecation screens
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+PIP_INSTALL := -m pip install --quiet --quiet
 # PYBOSSA's clients (tests/compat) pin click 7, the app needs click 8: a virtualenv of their own
 PYBOSSA_VENV := .venv-pybossa
 PYBOSSA_STAMP := $(PYBOSSA_VENV)/.installed
-# LocalStack's S3 (the signature-checking S3 of tests/common/s3.py) needs Python >= 3.13
-LOCALSTACK_PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
+# LocalStack's S3 (the signature-checking S3 of tests/common/s3.py) needs Python >= 3.13:
+# scripts/python313 finds one (or installs Debian's) and otherwise says how to get one
+LOCALSTACK_PYTHON ?=
 VENV_LOCALSTACK ?= .venv-localstack
 LOCALSTACK_STAMP := $(VENV_LOCALSTACK)/.installed
 
 .PHONY: run test lint audit deps system-deps clean bench
 
-## run: LabelHive in embedded mode (SQLite, no Redis, demo project) on http://127.0.0.1:5000
-run: $(STAMP)
-	$(BIN)/labelhive serve --demo --host 127.0.0.1 --port 5000
+## run: LabelHive in embedded mode (SQLite, no Redis, demo project) on http://$(HOST):$(PORT)/
+## (PORT=8000, HOST=0.0.0.0 to change); installs only the runtime dependencies; Ctrl-C stops it
+run: $(RUN_STAMP)
+	$(BIN)/labelhive serve --demo --host $(HOST) --port $(PORT)
 
 ## test: the whole suite; installs system packages (apt-get) and Python packages (virtualenv) when missing
 test: system-deps $(STAMP) $(LOCALSTACK_STAMP) $(PYBOSSA_STAMP)
@@ -40,15 +49,25 @@ deps: $(STAMP) $(LOCALSTACK_STAMP) $(PYBOSSA_STAMP)
 system-deps:
 	scripts/install-system-deps
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,operator]'
-	touch $(STAMP)
+# the virtualenv itself: Python >= 3.11 with venv (Debian: python3-venv)
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "LabelHive needs Python >= 3.11 as $(PYTHON) (or PYTHON=/path/to/python3.11)" >&2; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "$(PYTHON) cannot make a virtualenv: install python3-venv (apt-get install python3-venv)" >&2; exit 1; }
+	@$(BIN)/python $(PIP_INSTALL) --upgrade pip
+
+# what `make run` needs: LabelHive and its runtime dependencies, no extras
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing LabelHive's runtime dependencies into $(VENV) (a minute or two the first time)"
+	$(BIN)/python $(PIP_INSTALL) -e .
+	@touch $(RUN_STAMP)
+
+# what the tests, lint and the operator need on top (its own stamp: a `make run` before is not enough)
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python $(PIP_INSTALL) -e '.[test,operator]'
+	@touch $(STAMP)
 
 $(LOCALSTACK_STAMP): tests/requirements-localstack.txt
-	@test -n "$(LOCALSTACK_PYTHON)" || { echo "LocalStack needs Python >= 3.13: set LOCALSTACK_PYTHON=/path/to/python3.13" >&2; exit 1; }
-	test -x $(VENV_LOCALSTACK)/bin/python || $(LOCALSTACK_PYTHON) -m venv $(VENV_LOCALSTACK)
+	test -x $(VENV_LOCALSTACK)/bin/python || { py="$$(LOCALSTACK_PYTHON='$(LOCALSTACK_PYTHON)' scripts/python313)" && "$$py" -m venv $(VENV_LOCALSTACK); }
 	$(VENV_LOCALSTACK)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV_LOCALSTACK)/bin/python -m pip install --quiet -r tests/requirements-localstack.txt
 	touch $(LOCALSTACK_STAMP)
@@ -73,10 +92,11 @@ VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 APP_IMAGE ?= ghcr.io/labelhive/labelhive:$(VERSION)
 OPERATOR_IMAGE ?= ghcr.io/labelhive/labelhive-operator:$(VERSION)
 
-## images: build the app image (web, worker, scheduler, migrations) and the operator image (needs Docker)
+## images: build the app image (web, worker, scheduler, migrations) and the operator image with the
+## engine of DOCKER_HOST; without a registry from a Debian base (debootstrap, needs root); cached,
+## seconds when nothing changed (scripts/build-images, docker/README.md)
 images:
-	docker build -f docker/app.Dockerfile --build-arg VERSION=$(VERSION) -t $(APP_IMAGE) .
-	docker build -f docker/operator.Dockerfile --build-arg VERSION=$(VERSION) -t $(OPERATOR_IMAGE) .
+	VERSION=$(VERSION) APP_IMAGE=$(APP_IMAGE) OPERATOR_IMAGE=$(OPERATOR_IMAGE) scripts/build-images app operator
 
 ## e2e: the kind end-to-end test (needs Docker, kind, kubectl, helm); creates and deletes a cluster
 e2e: $(STAMP)
