@@ -40,12 +40,19 @@ def visible(user: User | None, project: Project) -> bool:
 
 
 def visible_stats(project: Project, user: User) -> dict[str, int]:
-    """The project's counts; the number of gold tasks only for managers (annotators should
-    not learn how often they are tested, as with ``gold_rate``)."""
+    """The project's counts. Managers see them all; others see none that moves differently
+    for a gold task than for a real one (annotators must not learn which tasks test them, nor
+    how often, as with ``gold_rate``): the task total counts gold tasks too, and the completed
+    and ongoing counts (gold tasks never complete) are left out."""
     stats = projects.stats(project.id)
-    if not access.can_manage(user, project):
-        stats.pop("n_gold_tasks", None)
-    return stats
+    if access.can_manage(user, project):
+        return stats
+    return {
+        "n_tasks": stats["n_tasks"] + stats["n_gold_tasks"],
+        "n_answers": stats["n_answers"],
+        "n_live_leases": stats["n_live_leases"],
+        "n_annotators": stats["n_annotators"],
+    }
 
 
 def dictize(project: Project, user: User | None, *, with_stats: bool) -> dict[str, Any]:
