@@ -73,10 +73,17 @@ def _demote() -> tuple[Callable[[], None] | None, int | None, int | None]:
 
 
 class PostgresServer:
-    """A throw-away PostgreSQL cluster on a free loopback port."""
+    """A throw-away PostgreSQL cluster on a free loopback port.
 
-    def __init__(self) -> None:
+    :param host: the address to listen on (the Pod tests use their network's gateway, so that
+        containers reach it the way a cluster reaches an external database).
+    :param allow_cidr: clients admitted besides loopback (``trust``, like loopback).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", allow_cidr: str | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="labelhive-pg-"))
+        self.host = host
+        self.allow_cidr = allow_cidr
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.preexec, uid, gid = _demote()
@@ -87,10 +94,10 @@ class PostgresServer:
 
     @property
     def admin_url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
 
     def url(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
     def start(self) -> None:
         subprocess.run(
@@ -110,6 +117,9 @@ class PostgresServer:
             stdout=subprocess.DEVNULL,
             preexec_fn=self.preexec,
         )
+        if self.allow_cidr:
+            with open(self.data / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {self.allow_cidr} trust\n")
         self.run_server()
 
     def run_server(self) -> None:
@@ -122,7 +132,7 @@ class PostgresServer:
                     "-p",
                     str(self.port),
                     "-c",
-                    "listen_addresses=127.0.0.1",
+                    f"listen_addresses={self.host}",
                     "-c",
                     f"unix_socket_directories={self.dir}",
                     "-c",

@@ -62,7 +62,9 @@ def localstack_python() -> Path:
 class LocalStackS3:
     """LocalStack with only S3, signature validation on, bound to 127.0.0.1 on a free port."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        #: the address to bind (the Pod tests use their network's gateway)
+        self.host = host
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="labelhive-localstack-"))
         self.log = self.dir / "localstack.log"
@@ -70,7 +72,7 @@ class LocalStackS3:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def env(self) -> dict[str, str]:
         """What the app needs to use this server (boto3's standard credential variables)."""
@@ -97,8 +99,8 @@ class LocalStackS3:
             "S3_SKIP_SIGNATURE_VALIDATION": "0",
             # hypercorn binds exactly GATEWAY_LISTEN (the default server binds every address)
             "GATEWAY_SERVER": "hypercorn",
-            "GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
-            "LOCALSTACK_HOST": f"127.0.0.1:{self.port}",
+            "GATEWAY_LISTEN": f"{self.host}:{self.port}",
+            "LOCALSTACK_HOST": f"{self.host}:{self.port}",
             "DNS_ADDRESS": "0",
             "DISABLE_EVENTS": "1",
             "SKIP_SSL_CERT_DOWNLOAD": "1",

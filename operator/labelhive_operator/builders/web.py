@@ -12,6 +12,8 @@ from labelhive_operator.builders.common import Manifest
 from labelhive_operator.spec import Project
 
 COMPONENT = "web"
+#: how long a deleted web Pod keeps serving before gunicorn gets SIGTERM
+PRE_STOP_SECONDS = 5
 #: max-age of the Strict-Transport-Security header behind a TLS Ingress (one year)
 HSTS_SECONDS = 31536000
 
@@ -44,7 +46,8 @@ def haproxy_env(project: Project) -> list[dict[str, str]]:
 
     The same values ``labelhive.storage.proxy.haproxy_env`` computes for ``labelhive serve
     --with-proxy`` (a test compares the two). Without ``spec.storage`` ``S3_UPSTREAM`` and its
-    host/SNI/CA stay unset, which the file answers with 503 on the S3 prefix.
+    host/SNI/CA and ``S3_PROXY_BUCKETS`` stay unset, so the file refuses every request on the S3
+    prefix (no bucket is allowed; 503 if one got past).
 
     :param project: the project.
     :return: ``env`` entries of the haproxy container, in a fixed order.
@@ -57,6 +60,9 @@ def haproxy_env(project: Project) -> list[dict[str, str]]:
         "S3_PROXY_PREFIX": prefix,
         "S3_UPSTREAM_TLS": "0",
     }
+    if st is not None:
+        # the only bucket a proxied URL may name (unset: the file refuses every one)
+        env["S3_PROXY_BUCKETS"] = st.bucket
     upstream = s3_upstream(project)
     if upstream is not None:
         host, port, tls = upstream
@@ -164,6 +170,10 @@ def deployment(project: Project, image: str, config_hash: str) -> Manifest:
         "httpGet": {"path": "/readyz", "port": "app"},
         "periodSeconds": 5,
     }
+    # a deleted Pod leaves the Service's endpoints while it still serves: kube-proxy and the
+    # ingress controller learn of it a moment later, so gunicorn (then the sidecar) stops only
+    # once they have (without this, a rollout answers some requests with 503)
+    gunicorn["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", str(PRE_STOP_SECONDS)]}}}
     pod: dict[str, Any] = {
         "serviceAccountName": common.child_name(project, "app"),
         "securityContext": common.pod_security(common.APP_UID),

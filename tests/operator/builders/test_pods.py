@@ -192,3 +192,20 @@ def test_other_pods_reach_only_haproxy_on_the_web_pods(example: str) -> None:
             admitting.append(policy["metadata"]["name"])
             assert [p["port"] for p in rule.get("ports", [])] == [haproxy_port], policy
     assert admitting  # the web policy exists and was checked
+
+
+def test_a_deleted_web_pod_serves_until_its_endpoints_are_gone() -> None:
+    from labelhive_operator.builders import web
+
+    objs = render_project(load_example("minimal"))
+    deployment = next(
+        o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "demo-web"
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    (gunicorn,) = pod["containers"]
+    assert gunicorn["lifecycle"]["preStop"]["exec"]["command"] == [
+        "sleep",
+        str(web.PRE_STOP_SECONDS),
+    ]
+    # the grace period leaves gunicorn time to finish its requests after the sleep
+    assert pod.get("terminationGracePeriodSeconds", 30) >= web.PRE_STOP_SECONDS + 20
