@@ -172,7 +172,7 @@ def deployment(project: Project, image: str, config_hash: str) -> Manifest:
     }
     # a deleted Pod leaves the Service's endpoints while it still serves: kube-proxy and the
     # ingress controller learn of it a moment later, so gunicorn (then the sidecar) stops only
-    # once they have (without this, a rollout answers some requests with 503)
+    # once they have (requests still routed to the Pod meanwhile would fail during a rollout)
     gunicorn["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", str(PRE_STOP_SECONDS)]}}}
     pod: dict[str, Any] = {
         "serviceAccountName": common.child_name(project, "app"),
