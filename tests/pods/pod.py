@@ -4,6 +4,7 @@ containers joined to it, its volumes, probes and restarts, all driven by one bac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -505,7 +506,11 @@ class PodRuntime:
 
     def _exec(self, name: str) -> Callable[[list[str]], tuple[int, bytes]]:
         def run(cmd: list[str]) -> tuple[int, bytes]:
-            result = self.docker_container(name).exec_run(cmd)
+            try:
+                result = self.docker_container(name).exec_run(cmd)
+            except (KeyError, docker.errors.APIError) as exc:
+                # gone, stopped or paused (a hung node): the probe fails, as the runtime's would
+                return 126, str(exc).encode()
             return result.exit_code, result.output
 
         return run
@@ -626,9 +631,12 @@ class PodRuntime:
         if "sleep" in hook:
             time.sleep(min(float(hook["sleep"]["seconds"]), grace))
         elif "exec" in hook:
-            runner = threading.Thread(
-                target=container.exec_run, args=(hook["exec"]["command"],), daemon=True
-            )
+
+            def run() -> None:
+                with contextlib.suppress(docker.errors.APIError):  # a failed hook: SIGTERM next
+                    container.exec_run(hook["exec"]["command"])
+
+            runner = threading.Thread(target=run, daemon=True)
             runner.start()
             runner.join(timeout=grace)
 
