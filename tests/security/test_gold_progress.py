@@ -1,8 +1,9 @@
-"""``userprogress`` does not tell an annotator which tasks were gold (issue 22, finding 5).
+"""No progress figure an annotator reads through the API or the project page tells which tasks
+were gold (issue 22).
 
-An annotator answers a project of real and gold tasks through the API, reading
-``userprogress`` after each answer: every answer moves ``done`` by one and ``total`` never
-moves, gold or not. Run on SQLite and PostgreSQL.
+An annotator answers a project of real and gold tasks, reading ``userprogress``, the project's
+stats and its page after each answer: what moves is the same for a gold answer as for a real
+one. Run on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,24 +15,30 @@ from tests.common.web import make_user
 from tests.conftest import make_app
 
 
+def gold_project() -> tuple[int, str, set[int]]:
+    """A published project of 3 real and 3 gold tasks (one answer each), gold served first
+    while any is left (no chance involved); returns its id, short name and the gold task ids."""
+    owner = make_user("owner")
+    project = make_project(owner, n_tasks=3, n_answers=1)
+    project.gold_rate = 1.0
+    for i in range(3):
+        db.session.add(
+            Task(
+                project_id=project.id,
+                info={"url": f"http://127.0.0.1:9/gold{i}.png"},
+                n_answers=1,
+                gold_answer="cat",
+            )
+        )
+    db.session.commit()
+    gold = set(db.session.scalars(db.select(Task.id).where(Task.gold_answer.is_not(None))))
+    return project.id, project.short_name, gold
+
+
 def test_every_answer_moves_userprogress_alike_gold_or_not(any_url: str) -> None:
     app = make_app(any_url, RATELIMIT_ENABLED=False, WTF_CSRF_ENABLED=False)
     with app.app_context():
-        owner = make_user("owner")
-        project = make_project(owner, n_tasks=3, n_answers=1)
-        project.gold_rate = 1.0  # gold first while any is left: no chance involved
-        project_id = project.id
-        for i in range(3):
-            db.session.add(
-                Task(
-                    project_id=project_id,
-                    info={"url": f"http://127.0.0.1:9/gold{i}.png"},
-                    n_answers=1,
-                    gold_answer="cat",
-                )
-            )
-        db.session.commit()
-        gold_ids = set(db.session.scalars(db.select(Task.id).where(Task.gold_answer.is_not(None))))
+        project_id, _, gold_ids = gold_project()
         key = make_user("annie").api_key
         client = app.test_client()
         auth = {"Authorization": key}
@@ -69,21 +76,7 @@ def test_the_stats_and_project_page_an_annotator_sees_move_alike_gold_or_not(
 
     app = make_app(any_url, RATELIMIT_ENABLED=False, WTF_CSRF_ENABLED=False)
     with app.app_context():
-        owner = make_user("owner")
-        project = make_project(owner, n_tasks=3, n_answers=1)
-        project.gold_rate = 1.0
-        project_id, short_name = project.id, project.short_name
-        for i in range(3):
-            db.session.add(
-                Task(
-                    project_id=project_id,
-                    info={"url": f"http://127.0.0.1:9/gold{i}.png"},
-                    n_answers=1,
-                    gold_answer="cat",
-                )
-            )
-        db.session.commit()
-        gold_ids = set(db.session.scalars(db.select(Task.id).where(Task.gold_answer.is_not(None))))
+        project_id, short_name, gold_ids = gold_project()
         key = make_user("annie").api_key
         client = app.test_client()
         sign_in(client, "annie")
