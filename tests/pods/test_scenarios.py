@@ -183,7 +183,9 @@ def stack(docker_engine: Any, pod_images: Any) -> Iterator[Stack]:
             )
             started = time.monotonic()
             migration = apply_project(k, body, objs)
-            k.wait_ready(timeout=120)
+            # the issue's bound: every Pod Ready within a minute of the workloads' apply (a wait's
+            # limit, not a measurement: the figures are printed with the Pod table)
+            k.wait_ready(timeout=60)
             timings = {"migration": migration, "all_ready": time.monotonic() - started}
             admin_key = next(
                 o["stringData"]["admin-api-key"]
@@ -214,7 +216,7 @@ def test_every_pod_is_ready_within_a_minute_without_a_restart(stack: Stack) -> N
     assert len(pods) == 2 + 2 + 1 + 2 + 3
     for pod in pods:
         assert pod.ready, pod
-        assert pod.ready_seconds is not None and pod.ready_seconds < 60, pod
+        assert pod.ready_seconds is not None, pod
         assert pod.restarts == 0, (pod.name, [k.logs(pod.name, c.name) for c in pod.containers])
     assert not k.errors(), k.errors()
     # the web Service has an endpoint per web Pod, on HAProxy's port
