@@ -8,30 +8,16 @@ moves the annotator's count by one and nothing else, gold or not. Run on SQLite 
 from __future__ import annotations
 
 from labelhive.extensions import db
-from labelhive.tasks.models import Task
-from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.common.web import sign_in
 from tests.conftest import make_app
+from tests.security.test_gold_progress import gold_project
 
 
 def test_every_answer_moves_the_labeling_progress_alike_gold_or_not(any_url: str) -> None:
     app = make_app(any_url, RATELIMIT_ENABLED=False, WTF_CSRF_ENABLED=False)
     with app.app_context():
-        owner = make_user("owner")
-        project = make_project(owner, n_tasks=3, n_answers=1)
-        project.gold_rate = 1.0  # gold first while any is left: every task is served
-        for i in range(3):
-            db.session.add(
-                Task(
-                    project_id=project.id,
-                    info={"url": f"http://127.0.0.1:9/gold{i}.png"},
-                    n_answers=1,
-                    gold_answer="cat",
-                )
-            )
-        db.session.commit()
-        gold_ids = set(db.session.scalars(db.select(Task.id).where(Task.gold_answer.is_not(None))))
+        _, _, gold_ids = gold_project()
         make_user("annie")
         client = app.test_client()
         sign_in(client, "annie")
