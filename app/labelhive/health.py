@@ -7,6 +7,7 @@ from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import jsonify
+from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from labelhive import metrics
@@ -43,7 +44,9 @@ def readyz() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def metrics_view() -> Response:
-    collectors = []
+    from labelhive.projects.monitoring import ProjectCollector
+
+    collectors: list[Collector] = [ProjectCollector()]
     if connection.settings(current_app.config).configured:
         collectors.append(monitoring.QueueCollector(current_app.config))
     body, content_type = metrics.render(collectors)

@@ -16,6 +16,7 @@ from typing import Any
 import kubernetes
 from kubernetes.client import ApiClient
 
+from labelhive_operator import optional_apis
 from labelhive_operator import settings
 
 #: (apiVersion, kind) → plural, for every kind the operator reads or writes
@@ -32,10 +33,14 @@ RESOURCES: dict[tuple[str, str], str] = {
     ("networking.k8s.io/v1", "Ingress"): "ingresses",
     ("autoscaling/v2", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
     (settings.API_VERSION, settings.KIND): settings.PLURAL,
+    **optional_apis.RESOURCES,
 }
 
-#: kinds the operator lists to find its children (never Secrets: no list/watch on Secrets)
-CHILD_KINDS: list[tuple[str, str]] = [k for k in RESOURCES if k[1] not in ("Secret", settings.KIND)]
+#: kinds the operator lists to find its children (never Secrets: no list/watch on Secrets);
+#: the optional kinds are listed only where discovery shows them (:meth:`Client.served`)
+CHILD_KINDS: list[tuple[str, str]] = [
+    k for k in RESOURCES if k[1] not in ("Secret", settings.KIND) and k not in optional_apis.ALL
+]
 
 
 class ApiError(Exception):
@@ -135,14 +140,36 @@ class Client:
         items: list[Any] = data.get("items") or []
         return items
 
-    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply ``obj`` with the operator's field manager (``force=true``)."""
+    def served(self) -> frozenset[tuple[str, str]]:
+        """Return the optional kinds (:mod:`.optional_apis`) the API server serves (discovery).
+
+        One ``GET /apis/<group>/<version>`` per group version; a 404 means not installed.
+        """
+        found = set()
+        for group_version in optional_apis.GROUP_VERSIONS:
+            try:
+                data = self.request("GET", f"/apis/{group_version}")
+            except ApiError as e:
+                if e.status == 404:
+                    continue
+                raise
+            kinds = {r.get("kind") for r in (data or {}).get("resources") or []}
+            found |= {k for k in optional_apis.ALL if k[0] == group_version and k[1] in kinds}
+        return frozenset(found)
+
+    def apply(
+        self, obj: dict[str, Any], field_manager: str = settings.FIELD_MANAGER
+    ) -> dict[str, Any]:
+        """Server-side apply ``obj`` with a field manager (the operator's own unless told).
+
+        ``force=true``: the manager takes the fields it sets from anyone who changed them.
+        """
         meta = obj["metadata"]
         url = path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
         out: dict[str, Any] = self.request(
             "PATCH",
             url,
-            query=[("fieldManager", settings.FIELD_MANAGER), ("force", "true")],
+            query=[("fieldManager", field_manager), ("force", "true")],
             body=obj,
             content_type="application/apply-patch+yaml",
         )

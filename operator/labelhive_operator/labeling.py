@@ -28,7 +28,14 @@ class Progress:
 
 
 class LabelingError(Exception):
-    """The app could not be reached or refused a call (message is safe to show)."""
+    """The app could not be reached or refused a call (message is safe to show).
+
+    :param code: the HTTP status when the app answered, else ``None``.
+    """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def desired_body(project: Project) -> dict[str, Any]:
@@ -60,7 +67,7 @@ def _call(base: str, key: str, method: str, path: str, body: Any = None) -> Any:
         with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 (in-cluster URL)
             raw = resp.read()
     except urllib.error.HTTPError as e:
-        raise LabelingError(f"{method} {path}: HTTP {e.code}") from None
+        raise LabelingError(f"{method} {path}: HTTP {e.code}", e.code) from None
     except (urllib.error.URLError, OSError) as e:
         raise LabelingError(f"{method} {path}: {getattr(e, 'reason', e)}") from None
     return json.loads(raw) if raw else None
@@ -100,3 +107,43 @@ def sync(project: Project, base_url: str, api_key: str) -> Progress:
         completed=int(stats.get("n_completed_tasks", 0)),
         answers=int(stats.get("n_answers", 0)),
     )
+
+
+def start_import(
+    base_url: str, api_key: str, project_id: int, bucket: str, prefix: str, extensions: str
+) -> dict[str, Any]:
+    """Start the app's S3 prefix import job for a project; return the app's job record.
+
+    The app returns its unfinished import of the same prefix instead of starting another.
+    """
+    body = {"s3": {"bucket": bucket, "prefix": prefix, "extensions": extensions}}
+    job: dict[str, Any] = _call(
+        base_url, api_key, "POST", f"/api/project/{project_id}/import", body
+    )
+    return job
+
+
+def import_job(base_url: str, api_key: str, job_id: str) -> dict[str, Any] | None:
+    """Return the app's record of a job (``status``, ``result``, ``error``, ``finished``).
+
+    :return: ``None`` when the app has no such job.
+    """
+    try:
+        job: dict[str, Any] = _call(
+            base_url, api_key, "GET", f"/api/job/{urllib.parse.quote(job_id, safe='')}"
+        )
+    except LabelingError as e:
+        if e.code == 404:
+            return None
+        raise
+    return job
+
+
+def schema_state(base_url: str, api_key: str) -> dict[str, Any]:
+    """Return the app's schema revisions (``GET /api/admin/schema``).
+
+    :return: ``revision`` (the database's), ``head`` (the image's) and ``behind``.
+    :raise LabelingError: when the app is unreachable or answers with an error.
+    """
+    state: dict[str, Any] = _call(base_url, api_key, "GET", "/api/admin/schema") or {}
+    return state

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -16,12 +17,13 @@ from typing import Any
 
 from labelhive_operator import builders
 from labelhive_operator import labeling
-from labelhive_operator import migration
+from labelhive_operator import migration_io
 from labelhive_operator import settings
+from labelhive_operator import sourceimport
 from labelhive_operator import status as st
 from labelhive_operator import validate
+from labelhive_operator.builders import autoscaling
 from labelhive_operator.builders import common
-from labelhive_operator.builders import migrate
 from labelhive_operator.builders import secrets as gen_secrets
 from labelhive_operator.builders import web
 from labelhive_operator.k8s import CHILD_KINDS
@@ -78,7 +80,25 @@ def ensure_generated_secrets(client: Client, project: Project, obs: Observed) ->
                 obs.generated[name] = values
                 continue
             live = client.get("v1", "Secret", project.namespace, name)
+        follow_deletion_policy(client, project, name, live)
         obs.generated[name] = _decode(live)
+
+
+def follow_deletion_policy(
+    client: Client, project: Project, name: str, live: dict[str, Any] | None
+) -> None:
+    """Give a generated Secret the ownerReference ``deletionPolicy`` asks for, whichever way
+    the policy was switched: ``Delete`` adds it (GC removes the Secret with the project),
+    ``Retain`` removes it (the Secret outlives the project, with the Redis volumes).
+    """
+    if live is None:
+        return
+    want = gen_secrets.owner_references(project)
+    have = (live.get("metadata") or {}).get("ownerReferences") or []
+    if [r.get("uid") for r in have] != [r["uid"] for r in want]:
+        client.patch(
+            "v1", "Secret", project.namespace, name, {"metadata": {"ownerReferences": want or None}}
+        )
 
 
 def referenced_secrets_digest(client: Client, project: Project, obs: Observed) -> str:
@@ -86,7 +106,7 @@ def referenced_secrets_digest(client: Client, project: Project, obs: Observed) -
 
     Only the digest leaves this function: values are never logged or put into a manifest.
     """
-    names = [project.spec.database.secret_ref.name]
+    names = [common.database_secret(project)[0]]
     storage = project.spec.storage
     if storage is not None and storage.credentials_secret_ref is not None:
         names.append(storage.credentials_secret_ref.name)
@@ -99,8 +119,13 @@ def referenced_secrets_digest(client: Client, project: Project, obs: Observed) -
     return common.digest(parts)
 
 
-def list_children(client: Client, project: Project) -> dict[tuple[str, str], dict[str, Any]]:
-    """Return the project's existing children keyed by (kind, name), by ownerReference uid."""
+def list_children(
+    client: Client, project: Project, served: frozenset[tuple[str, str]] = frozenset()
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Return the project's existing children keyed by (kind, name), by ownerReference uid.
+
+    Optional kinds (KEDA, prometheus-operator, CloudNativePG) are listed where ``served``.
+    """
     selector = ",".join(
         [
             f"{settings.LABEL_INSTANCE}={project.name}",
@@ -108,7 +133,7 @@ def list_children(client: Client, project: Project) -> dict[tuple[str, str], dic
         ]
     )
     out = {}
-    for api_version, kind in CHILD_KINDS:
+    for api_version, kind in [*CHILD_KINDS, *sorted(served)]:
         for obj in client.list(api_version, kind, project.namespace, selector):
             refs = (obj.get("metadata") or {}).get("ownerReferences") or []
             if any(r.get("uid") == project.uid and r.get("controller") for r in refs):
@@ -116,58 +141,6 @@ def list_children(client: Client, project: Project) -> dict[tuple[str, str], dic
                 obj.setdefault("kind", kind)
                 out[(kind, obj["metadata"]["name"])] = obj
     return out
-
-
-def migration_gate(
-    client: Client,
-    body: Any,
-    project: Project,
-    cur: dict[str, Any],
-    obs: Observed,
-    events: EventSink,
-) -> tuple[migration.Gate, dict[str, Any]]:
-    """Decide the migration gate (:mod:`.migration`); return it and ``status.migration``.
-
-    Web, workers and scheduler move to a new image only once its migration Job succeeded;
-    until then they keep running the recorded image (or do not exist on a first install).
-    A success is recorded on the ``LabelingProject`` here, synchronously, before anything is
-    deleted and before the caller releases the per-object lock.
-    """
-    name = migrate.job_name(project)
-    annotations = dict((body.get("metadata") or {}).get("annotations") or {})
-    jobs = {
-        key[1]: st.job_state(obj)
-        for key, obj in obs.children.items()
-        if key[0] == "Job"
-        and ((obj.get("metadata") or {}).get("labels") or {}).get(settings.LABEL_COMPONENT)
-        == migrate.COMPONENT
-    }
-    gate = migration.decide(
-        name, project.spec.image.ref, migration.recorded(annotations, cur), jobs
-    )
-    record_now = gate.record if gate.migrated else None
-    if record_now is not None and record_now != migration.from_annotations(annotations):
-        client.patch(
-            settings.API_VERSION,
-            settings.KIND,
-            project.namespace,
-            project.name,
-            {"metadata": {"annotations": {migration.ANNOTATION: record_now.to_annotation()}}},
-        )
-        if (cur.get("migration") or {}).get("job") != name or not cur["migration"].get("succeeded"):
-            events("Normal", "MigrationSucceeded", f"job {name} succeeded")
-    prev = cur.get("migration") or {}
-    if gate.state == "Failed" and prev.get("state") != "Failed":
-        events("Warning", "MigrationFailed", f"job {name} failed; rollout blocked")
-    elif gate.run_job and name not in jobs:
-        events("Normal", "MigrationStarted", f"job {name} for {project.spec.image.ref}")
-    record = {
-        "image": project.spec.image.ref,
-        "job": name,
-        "state": gate.state,
-        "succeeded": gate.migrated,
-    }
-    return gate, record
 
 
 def apply_children(
@@ -186,7 +159,10 @@ def apply_children(
         key = (obj["kind"], obj["metadata"]["name"])
         wanted.add(key)
         live = obs.children.get(key)
-        if live is None or not is_subset(obj, live):
+        handover = autoscaling.replicas_handover(obj, live)
+        if handover is not None:
+            client.apply(handover, field_manager=autoscaling.HANDOVER_MANAGER)
+        if live is None or handover is not None or not is_subset(obj, live):
             obs.children[key] = client.apply(obj)
             obs.applied.append(f"{key[0]}/{key[1]}")
     for key, live in list(obs.children.items()):
@@ -197,37 +173,117 @@ def apply_children(
 
 
 def observe_conditions(
-    project: Project, obs: Observed, migrated: bool, mig_state: str
+    project: Project,
+    obs: Observed,
+    migrated: bool,
+    mig_state: str,
+    mig_message: str = "",
+    mig_reason: str = "",
 ) -> list[st.Cond]:
-    """Return the observed conditions (``Ready`` is derived later)."""
+    """Return the observed conditions (``Ready`` is derived later).
+
+    Availability conditions say whether each component serves (at least one ready web and
+    worker Pod; a Redis master and a Sentinel quorum); ``Degraded`` says whether any runs below
+    its desired replicas; ``Progressing`` whether a rollout or a migration is under way.
+    """
     ch = obs.children
     name = project.name
     conds = [
         st.Cond("Reconciled", False, "SecretMissing", "missing: " + ", ".join(obs.missing_secrets))
         if obs.missing_secrets
         else st.Cond("Reconciled", True, "Applied", f"{len(ch)} objects in sync"),
-        st.Cond("Migrated", migrated, f"Migration{mig_state}", project.spec.image.ref),
+        st.Cond(
+            "Migrated",
+            migrated,
+            mig_reason or f"Migration{mig_state}",
+            mig_message or project.spec.image.ref,
+        ),
     ]
-    redis_ok = (
-        all(
-            r >= d
-            for r, d in (
-                st.ready_of(ch.get(("StatefulSet", f"{name}-{c}"))) for c in ("redis", "sentinel")
-            )
-        )
-        and ("StatefulSet", f"{name}-redis") in ch
-    )
-    conds.append(st.Cond("RedisReady", redis_ok, "Ready" if redis_ok else "NotReady"))
+    redis = ch.get(("StatefulSet", f"{name}-redis"))
+    redis_r, _ = st.ready_of(redis)
+    sent_r, _ = st.ready_of(ch.get(("StatefulSet", f"{name}-sentinel")))
+    quorum = project.spec.redis.sentinel.quorum
+    if redis is None or redis_r < 1:
+        conds.append(st.Cond("RedisReady", False, "NotReady", "no ready Redis Pod"))
+    elif sent_r < quorum:
+        msg = f"{sent_r} Sentinels ready, quorum is {quorum}: no failover possible"
+        conds.append(st.Cond("RedisReady", False, "SentinelQuorumLost", msg))
+    else:
+        conds.append(st.Cond("RedisReady", True, "Ready"))
     web_r, web_d = st.ready_of(ch.get(("Deployment", f"{name}-web")))
     conds.append(st.Cond("WebAvailable", web_r >= 1, "Available" if web_r else "NoReadyPods"))
     wk_r, wk_d = st.ready_of(ch.get(("Deployment", f"{name}-worker")))
     wk_ok = ("Deployment", f"{name}-worker") in ch and (wk_r >= 1 or wk_d == 0)
     conds.append(st.Cond("WorkersAvailable", wk_ok, "Available" if wk_ok else "NoReadyPods"))
+    conds += [_progressing(project, obs, mig_state), _degraded(project, obs)]
     return conds
 
 
-def sync_labeling(project: Project, obs: Observed, web_ready: bool) -> tuple[st.Cond, dict]:
+#: the workloads ``Degraded`` and ``Progressing`` look at: (kind, name suffix, what to call it)
+WORKLOADS = (
+    ("Deployment", "web", "web"),
+    ("Deployment", "worker", "workers"),
+    ("Deployment", "scheduler", "scheduler"),
+    ("StatefulSet", "redis", "redis"),
+    ("StatefulSet", "sentinel", "sentinel"),
+)
+
+
+def _degraded(project: Project, obs: Observed) -> st.Cond:
+    """``Degraded=True`` when a workload that exists runs below its desired replicas."""
+    short = []
+    for kind, suffix, label in WORKLOADS:
+        obj = obs.children.get((kind, f"{project.name}-{suffix}"))
+        ready, desired = st.ready_of(obj)
+        if obj is not None and ready < desired:
+            short.append(f"{label} {ready}/{desired}")
+    if short:
+        return st.Cond("Degraded", True, "ReplicasUnavailable", ", ".join(short) + " ready")
+    return st.Cond("Degraded", False, "AllReplicasReady")
+
+
+def _progressing(project: Project, obs: Observed, mig_state: str) -> st.Cond:
+    """``Progressing=True`` while a migration runs or a workload rolls out."""
+    if mig_state in ("Pending", "Running"):
+        return st.Cond("Progressing", True, "Migrating", f"migration {mig_state.lower()}")
+    rolling = [
+        label
+        for kind, suffix, label in WORKLOADS
+        if st.rolling(obs.children.get((kind, f"{project.name}-{suffix}")))
+    ]
+    if rolling:
+        return st.Cond("Progressing", True, "RollingOut", "rolling out: " + ", ".join(rolling))
+    return st.Cond("Progressing", False, "Stable", "every workload runs its latest template")
+
+
+def source_import(
+    project: Project, url: str, key: str, project_id: int, prev: dict[str, Any]
+) -> dict[str, Any]:
+    """Start or follow the app's import of ``spec.labeling.sourcePrefix`` (:mod:`.sourceimport`).
+
+    :return: ``status.labeling.sourceImport``.
+    """
+    lab, storage = project.spec.labeling, project.spec.storage
+    if lab is None or storage is None or not lab.source_prefix:
+        return {}
+    job_id = str(prev.get("jobId") or "")
+    job = labeling.import_job(url, key, job_id) if job_id else None
+    decision = sourceimport.decide(
+        lab.source_prefix, lab.import_interval_seconds, time.time(), prev, job
+    )
+    if not decision.start:
+        return decision.status
+    started = labeling.start_import(
+        url, key, project_id, storage.bucket, lab.source_prefix, sourceimport.EXTENSIONS
+    )
+    return sourceimport.started(decision.status, started)
+
+
+def sync_labeling(
+    project: Project, obs: Observed, web_ready: bool, prev_import: dict[str, Any] | None = None
+) -> tuple[st.Cond, dict]:
     """Sync ``spec.labeling`` when the web tier is up; return its condition and status."""
+    prev_import = prev_import or {}
     if not web_ready:
         return st.Cond("LabelingSynced", False, "WaitingForWeb", "web not available yet"), {}
     key = obs.generated.get(common.app_secret(project), {}).get("admin-api-key", "")
@@ -236,7 +292,12 @@ def sync_labeling(project: Project, obs: Observed, web_ready: bool) -> tuple[st.
         prog = labeling.sync(project, url, key)
     except labeling.LabelingError as e:
         return st.Cond("LabelingSynced", False, "AppUnreachable", str(e)), {}
+    try:
+        imported = source_import(project, url, key, prog.project_id, prev_import)
+    except labeling.LabelingError as e:
+        imported = {**prev_import, "state": "Unknown", "message": str(e)}
     return st.Cond("LabelingSynced", True, "Synced", f"project {prog.project_id}"), {
+        "sourceImport": imported,
         "projectId": prog.project_id,
         "shortName": project.labeling_short_name,
         "tasks": prog.tasks,
@@ -273,8 +334,11 @@ def reconcile(body: Any, client: Client, now: str, events: EventSink) -> dict[st
     obs = Observed()
     ensure_generated_secrets(client, project, obs)
     ref_digest = referenced_secrets_digest(client, project, obs)
-    obs.children = list_children(client, project)
-    gate, mig_record = migration_gate(client, body, project, cur, obs, events)
+    served = client.served()
+    obs.children = list_children(client, project, served)
+    # the migration gate (retries, restored databases): migration_io.py, migration.py
+    mig = migration_io.decide(client, body, project, cur, obs.children, obs.generated, now)
+    gate = mig.gate
     migrated, mig_state = gate.migrated, gate.state
     workload_image = gate.workload_image
     if workload_image and workload_image != cur.get("currentImage"):
@@ -282,19 +346,24 @@ def reconcile(body: Any, client: Client, now: str, events: EventSink) -> dict[st
     redis_digest = common.digest(obs.generated.get(common.redis_auth_secret(project)))
     inputs = builders.Inputs(
         workload_image=workload_image,
-        run_migration=gate.run_job,
+        run_migration=False,  # the attempt's Job comes from migration_io.desired_job
         app_secrets_hash=common.digest(ref_digest, obs.generated),
         redis_secrets_hash=redis_digest,
+        served=served,
     )
-    keep = frozenset(("Job", name) for name in gate.keep_jobs)
-    apply_children(client, project, builders.build_all(project, inputs), obs, keep)
-    conds = observe_conditions(project, obs, migrated, mig_state)
-    new: dict[str, Any] = {"observedGeneration": generation, "migration": mig_record}
+    keep = migration_io.kept_jobs(gate, obs.children)
+    job = migration_io.desired_job(project, gate, obs.children)
+    apply_children(client, project, [*builders.build_all(project, inputs), *job], obs, keep)
+    migration_io.post_events(project, mig, cur, bool(job), events)
+    migration_io.consume_retry(client, body, project, gate, events)
+    conds = observe_conditions(project, obs, migrated, mig_state, mig.message, gate.reason)
+    new: dict[str, Any] = {"observedGeneration": generation, "migration": mig.status}
     if workload_image:
         new["currentImage"] = workload_image
     if project.spec.labeling is not None:
         web_ready = next(c.ok for c in conds if c.type == "WebAvailable")
-        lab_cond, lab_status = sync_labeling(project, obs, web_ready and migrated)
+        prev_import = (cur.get("labeling") or {}).get("sourceImport") or {}
+        lab_cond, lab_status = sync_labeling(project, obs, web_ready and migrated, prev_import)
         conds.append(lab_cond)
         new["labeling"] = lab_status or cur.get("labeling") or {}
     _summaries(project, obs, new)

@@ -27,8 +27,10 @@ REPORTING_COMPONENT = "labelhive-operator"
 #: pod template annotation whose change rolls the Pods (config and secret checksums)
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 
-#: image defaults; the app image tag follows the operator's version unless the CR pins one
+#: the app image repository (the CRD's default for ``spec.image.repository``)
 DEFAULT_APP_REPOSITORY = "ghcr.io/labelhive/labelhive"
+#: the app tag when the operator's Deployment sets none (``labelhive-operator render`` on a
+#: laptop); the chart always sets ``LABELHIVE_OPERATOR_APP_TAG`` (see :func:`default_app_image`)
 DEFAULT_APP_TAG = __version__
 
 #: ports and paths of the web Pod: HAProxy is the entry point
@@ -52,6 +54,23 @@ OPERATOR_POD_LABELS = {LABEL_NAME: "labelhive-operator"}
 #: the app user the operator acts as when it syncs spec.labeling
 OPERATOR_APP_USER = "labelhive-operator"
 ADMIN_API_KEY_ENV = "LABELHIVE_ADMIN_API_KEY"
+
+
+def default_app_image(repository: str) -> str:
+    """Return the app image of a project whose spec pins neither ``image.tag`` nor ``digest``.
+
+    The version comes from the operator's Deployment (the chart's ``appImage``), never from the
+    operator's own image, so upgrading the operator does not upgrade an unpinned project's app.
+
+    :param repository: the project's ``spec.image.repository``.
+    :return: ``repository@LABELHIVE_OPERATOR_APP_DIGEST`` when that is set and ``repository`` is
+        the default one (a digest names one image in one repository; a mirror may have pushed
+        another), else ``repository:LABELHIVE_OPERATOR_APP_TAG`` (default :data:`DEFAULT_APP_TAG`).
+    """
+    digest = os.environ.get("LABELHIVE_OPERATOR_APP_DIGEST", "")
+    if digest and repository == DEFAULT_APP_REPOSITORY:
+        return f"{repository}@{digest}"
+    return f"{repository}:{os.environ.get('LABELHIVE_OPERATOR_APP_TAG') or DEFAULT_APP_TAG}"
 
 
 def timer_interval() -> float:

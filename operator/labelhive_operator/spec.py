@@ -58,10 +58,13 @@ class Image(_Model):
 
     @property
     def ref(self) -> str:
-        """The full image reference (digest wins; the operator's version when neither is set)."""
+        """The full image reference (digest wins; the operator's configured app image when
+        neither is set: :func:`settings.default_app_image`)."""
         if self.digest:
             return f"{self.repository}@{self.digest}"
-        return f"{self.repository}:{self.tag or settings.DEFAULT_APP_TAG}"
+        if self.tag:
+            return f"{self.repository}:{self.tag}"
+        return settings.default_app_image(self.repository)
 
 
 class HAProxy(_Model):
@@ -77,11 +80,28 @@ class Web(_Model):
     haproxy: HAProxy = Field(default_factory=HAProxy)
 
 
+class Keda(_Model):
+    list_length: int = 10
+    activation_list_length: int = 0
+    polling_interval_seconds: int = 15
+    cooldown_seconds: int = 300
+
+
 class Autoscaling(_Model):
     enabled: bool = False
+    provider: Literal["HPA", "KEDA"] = "HPA"
+    external: bool = False
     min_replicas: int = 1
     max_replicas: int = 10
     target_cpu_utilization_percentage: int = Field(70, alias="targetCPUUtilizationPercentage")
+    keda: Keda = Field(default_factory=Keda)
+
+    @property
+    def replicas_owner(self) -> Literal["Operator", "HPA", "KEDA", "External"]:
+        """Who writes the worker Deployment's ``spec.replicas`` (the operator only for Operator)."""
+        if self.external:
+            return "External"
+        return self.provider if self.enabled else "Operator"
 
 
 class Workers(_Model):
@@ -90,6 +110,26 @@ class Workers(_Model):
     termination_grace_period_seconds: int = 300
     resources: Resources = _res("250m", "256Mi", "1Gi")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+
+
+class RedisExporter(_Model):
+    enabled: bool = True
+    image: str = "oliver006/redis_exporter:v1.67.0-alpine"
+    resources: Resources = _res("10m", "16Mi", "64Mi")
+
+
+class Dashboard(_Model):
+    enabled: bool = True
+    labels: dict[str, str] = Field(default_factory=lambda: {"grafana_dashboard": "1"})
+
+
+class Monitoring(_Model):
+    enabled: bool = False
+    interval: str = "30s"
+    labels: dict[str, str] = Field(default_factory=dict)
+    namespace_labels: dict[str, str] = Field(default_factory=dict)
+    redis_exporter: RedisExporter = Field(default_factory=RedisExporter)
+    dashboard: Dashboard = Field(default_factory=Dashboard)
 
 
 class Scheduler(_Model):
@@ -125,15 +165,38 @@ class SecretKeyRef(_Model):
     key: str = "uri"
 
 
-class Database(_Model):
-    secret_ref: SecretKeyRef
-    port: int = 5432
-
-
 class CredentialsRef(_Model):
     name: str
     access_key_id_key: str = "AWS_ACCESS_KEY_ID"
     secret_access_key_key: str = "AWS_SECRET_ACCESS_KEY"
+
+
+class PostgresBackup(_Model):
+    destination_path: str
+    endpoint_url: str | None = Field(None, alias="endpointURL")
+    credentials_secret_ref: CredentialsRef | None = None
+    role_arn: str | None = None
+    schedule: str = "0 0 2 * * *"
+    retention_policy: str = "30d"
+
+
+class PostgresStorage(_Model):
+    size: str = "10Gi"
+    storage_class_name: str | None = None
+
+
+class PostgresCluster(_Model):
+    instances: int = 3
+    image_name: str | None = None
+    storage: PostgresStorage = Field(default_factory=PostgresStorage)
+    resources: Resources = _res("250m", "512Mi", "1Gi")
+    backup: PostgresBackup | None = None
+
+
+class Database(_Model):
+    secret_ref: SecretKeyRef | None = None
+    cluster: PostgresCluster | None = None
+    port: int = 5432
 
 
 class Storage(_Model):
@@ -180,6 +243,45 @@ class Labeling(_Model):
     short_name: str | None = None
     redundancy: int = 3
     source_prefix: str = ""
+    import_interval_seconds: int = 3600
+
+
+class ValueRef(_Model):
+    """One key of a Secret (its value is never in the spec)."""
+
+    name: str
+    key: str
+
+
+class Oidc(_Model):
+    issuer: str
+    client_id: str
+    client_secret_ref: ValueRef
+    scopes: str = "openid email profile"
+    groups_claim: str = "groups"
+    group_roles: str = ""
+    provider_name: str = "single sign-on"
+
+
+class Ldap(_Model):
+    url: str
+    user_base: str
+    user_filter: str = "(uid={login})"
+    group_base: str = ""
+    group_filter: str = "(member={dn})"
+    group_roles: str = ""
+    bind_dn: str = Field("", alias="bindDN")
+    bind_password_ref: ValueRef | None = None
+    ca_ref: ValueRef | None = None
+
+
+class Identity(_Model):
+    """Sign-in through the organisation's OpenID provider or LDAP directory (the app's README)."""
+
+    oidc: Oidc | None = None
+    ldap: Ldap | None = None
+    break_glass_admins: tuple[str, ...] = ()
+    session_seconds: int = 28800
 
 
 class ProjectSpec(_Model):
@@ -193,7 +295,9 @@ class ProjectSpec(_Model):
     ingress: Ingress | None = None
     network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
     pod_disruption_budgets: PodDisruptionBudgets = Field(default_factory=PodDisruptionBudgets)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
     labeling: Labeling | None = None
+    identity: Identity | None = None
     deletion_policy: Literal["Retain", "Delete"] = "Retain"
     paused: bool = False
 

@@ -14,12 +14,17 @@ CONDITION_TYPES = (
     "WebAvailable",
     "WorkersAvailable",
     "LabelingSynced",
+    "Progressing",
+    "Degraded",
 )
+
+#: conditions whose ``True`` is not good news: they never block ``Ready``
+NOT_READY_INPUTS = frozenset({"Progressing", "Degraded"})
 
 
 @dataclass(frozen=True)
 class Cond:
-    """One observed condition before timestamps are attached."""
+    """One observed condition before timestamps are attached (``ok``: status ``True``)."""
 
     type: str
     ok: bool
@@ -40,7 +45,7 @@ def merge_conditions(
     :param now: an RFC 3339 timestamp for changed conditions.
     :return: conditions in :data:`CONDITION_TYPES` order.
     """
-    ready_blockers = [c for c in new if not c.ok]
+    ready_blockers = [c for c in new if not c.ok and c.type not in NOT_READY_INPUTS]
     ready = (
         Cond("Ready", True, "AllComponentsAvailable", "all components are available")
         if not ready_blockers
@@ -99,6 +104,29 @@ def ready_of(obj: dict[str, Any] | None) -> tuple[int, int]:
     desired = int((obj.get("spec") or {}).get("replicas", 1))
     ready = int((obj.get("status") or {}).get("readyReplicas") or 0)
     return ready, desired
+
+
+def rolling(obj: dict[str, Any] | None) -> bool:
+    """Return whether a Deployment or StatefulSet has not finished its latest rollout.
+
+    The controller has not seen the latest spec yet (``observedGeneration``), or not every
+    replica runs the latest template (``updatedReplicas``).
+    """
+    if obj is None:
+        return False
+    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+    desired = int((obj.get("spec") or {}).get("replicas", 1))
+    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+        return True
+    return int(status.get("updatedReplicas", desired) or 0) < desired
+
+
+def job_failure(job: dict[str, Any] | None) -> str | None:
+    """Return when a failed Job failed (its ``Failed`` condition's ``lastTransitionTime``)."""
+    for c in ((job or {}).get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Failed" and c.get("status") == "True":
+            return str(c.get("lastTransitionTime") or "") or None
+    return None
 
 
 def job_state(job: dict[str, Any] | None) -> str:

@@ -63,6 +63,8 @@ _LABEL_KINDS = {
     "StatefulSet": (DNS1123_SUBDOMAIN, 52),
     # the ``batch.kubernetes.io/job-name`` label of its Pods carries the name
     "Job": (DNS1123_SUBDOMAIN, 63),
+    # CloudNativePG names Services <cluster>-rw/-ro/-r and Jobs <cluster>-<n>-initdb after it
+    "Cluster": (DNS1035_LABEL, 50),
 }
 
 
@@ -109,7 +111,12 @@ def parse(body: Any) -> Project:
 
 def problems(project: Project) -> list[Problem]:
     """Return what in a parsed project no child could carry (empty when it can be built)."""
-    found = _name_problems(project.name) + _cidr_problems(project) + _quantity_problems(project)
+    found = (
+        _name_problems(project.name)
+        + _cidr_problems(project)
+        + _quantity_problems(project)
+        + _choice_problems(project)
+    )
     if not found:
         # build only what the checks above admit: builders may assume well-formed fields
         found = child_name_problems(project)
@@ -142,7 +149,8 @@ def max_name_length() -> int:
             "storage": {"bucket": "bucket", "credentialsSecretRef": {"name": "s3"}},
             "ingress": {"host": "example.com"},
             "labeling": {"title": "t", "question": "q", "answers": ["a", "b"]},
-            "workers": {"autoscaling": {"enabled": True}},
+            "workers": {"autoscaling": {"enabled": True, "provider": "KEDA"}},
+            "monitoring": {"enabled": True},
         }
     )
     n = 1
@@ -211,7 +219,10 @@ def _quantity_problems(project: Project) -> list[Problem]:
         "spec.scheduler.resources": spec.scheduler.resources,
         "spec.redis.resources": spec.redis.resources,
         "spec.redis.sentinel.resources": spec.redis.sentinel.resources,
+        "spec.monitoring.redisExporter.resources": spec.monitoring.redis_exporter.resources,
     }
+    if spec.database.cluster is not None:
+        places["spec.database.cluster.resources"] = spec.database.cluster.resources
     out = []
     for path, res in places.items():
         for part, values in (("requests", res.requests), ("limits", res.limits)):
@@ -227,6 +238,19 @@ def _quantity_problems(project: Project) -> list[Problem]:
         out.append(
             Problem("spec.redis.storage.size", f"{spec.redis.storage.size!r} is not a quantity")
         )
+    return out
+
+
+def _choice_problems(project: Project) -> list[Problem]:
+    """The CRD's either-or CEL rules, for objects admitted without them."""
+    spec = project.spec
+    out = []
+    if (spec.database.secret_ref is None) == (spec.database.cluster is None):
+        out.append(
+            Problem("spec.database", "set secretRef (an external database) or cluster, exactly one")
+        )
+    if spec.workers.autoscaling.enabled and spec.workers.autoscaling.external:
+        out.append(Problem("spec.workers.autoscaling", "set enabled or external, not both"))
     return out
 
 

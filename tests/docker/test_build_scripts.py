@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = [
     ROOT / "scripts" / "build-images",
+    ROOT / "scripts" / "image-digests",
     ROOT / "scripts" / "build-base-image",
     *sorted((ROOT / "tests" / "pods" / "images").glob("*.sh")),
 ]

@@ -32,8 +32,8 @@ def crd() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def crd_schema(crd: dict[str, Any]) -> dict[str, Any]:
-    """The openAPIV3Schema of the served version."""
-    (version,) = crd["spec"]["versions"]
+    """The openAPIV3Schema of the storage version (the one the operator watches)."""
+    (version,) = [v for v in crd["spec"]["versions"] if v["storage"]]
     return version["schema"]["openAPIV3Schema"]
 
 
@@ -123,6 +123,7 @@ def _start_loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
 def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
     """Run kmock's emulator (with the kopf fixes) and the real operator in its own thread."""
     from labelhive_operator import k8s
+    from tests.operator.emulator import TEST_USER_AGENT
     from tests.operator.emulator import start_api
 
     loop, thread = _start_loop()
@@ -149,6 +150,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
     # the app is never reachable here: fail fast instead of waiting on DNS
     monkeypatch.setenv("LABELHIVE_OPERATOR_APP_URL", "http://127.0.0.1:9")
     client = k8s.Client(k8s.new_api_client())
+    client.api.user_agent = TEST_USER_AGENT
     args = ["run", "--standalone", "--namespace", NAMESPACE, "-m", "labelhive_operator.main"]
     cl = Cluster(emu, loop, client, args)
     try:

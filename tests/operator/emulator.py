@@ -216,6 +216,25 @@ class Emulator(kmock.KubernetesEmulator):
         finally:
             await bus.unmark(mark)
 
+    def rbac_log(self, since: int = 0) -> tuple[set[RbacRequest], set[str]]:
+        """Return the RBAC checks of the operator's requests since request ``since``, and the
+        non-resource (discovery) paths it read. The tests' own client is left out.
+        """
+        checks: set[RbacRequest] = set()
+        paths: set[str] = set()
+        for r in list(self._requests)[since:]:
+            if r.headers.get("User-Agent", "").startswith(TEST_USER_AGENT):
+                continue
+            method = str(r.method).upper().rsplit(".", 1)[-1]
+            found = rbac_checks(
+                method, r.url.path, r.params, r.headers.get("Content-Type", ""), r.data
+            )
+            if found is None:
+                paths.add(r.url.path)
+            else:
+                checks.update(found)
+        return checks, paths
+
     def writes(self, since: int = 0) -> list[rendering.Request]:
         """Return the write requests (POST/PATCH/PUT/DELETE) served since request ``since``."""
         return [
@@ -223,6 +242,71 @@ class Emulator(kmock.KubernetesEmulator):
             for r in list(self._requests)[since:]
             if str(r.method).upper().rsplit(".", 1)[-1] in {"POST", "PATCH", "PUT", "DELETE"}
         ]
+
+
+#: the User-Agent of the tests' own client (kubectl and the controllers the emulator lacks):
+#: its requests are not the operator's and stay out of :meth:`Emulator.rbac_log`
+TEST_USER_AGENT = "labelhive-tests"
+
+
+@attrs.frozen
+class RbacRequest:
+    """One authorization check the API server makes for a request (RBAC's attributes)."""
+
+    verb: str
+    group: str
+    resource: str
+    subresource: str
+    namespace: str | None
+
+    def __str__(self) -> str:
+        res = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
+        return f"{self.verb} {self.group or 'core'}/{res} in {self.namespace or '(cluster)'}"
+
+
+def rbac_checks(
+    method: str, path: str, params: Any, content_type: str, data: Any
+) -> list[RbacRequest] | None:
+    """Return the RBAC checks the API server makes for one request (``None``: discovery).
+
+    A request is checked as (verb, group, resource, subresource, namespace). A server-side
+    apply may create the object, so it needs ``create`` too; an object that names a
+    ``LabelingProject`` owner with ``blockOwnerDeletion`` needs ``update`` on its
+    ``finalizers`` (the OwnerReferencesPermissionEnforcement admission plugin).
+    """
+    parts = [p for p in path.split("/") if p]
+    if parts[:2] == ["api", "v1"]:
+        group, rest = "", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, rest = parts[1], parts[3:]
+    else:
+        return None  # /api, /apis, /version: non-resource discovery URLs
+    if not rest:
+        return None  # /api/v1, /apis/<group>/<version>: discovery
+    namespace = None
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        namespace, rest = rest[1], rest[2:]
+    resource, name, sub = rest[0], rest[1] if len(rest) > 1 else None, "/".join(rest[2:])
+    method = method.upper()
+    if method == "GET":
+        watch = str(params.get("watch", "")).lower() in ("1", "true")
+        verb = "get" if name else ("watch" if watch else "list")
+    else:
+        verb = {"POST": "create", "PATCH": "patch", "PUT": "update"}.get(method, "")
+        verb = verb or ("delete" if name else "deletecollection")
+    checks = [RbacRequest(verb, group, resource, sub, namespace)]
+    if verb == "patch" and content_type.startswith(APPLY) and not sub:
+        checks.append(RbacRequest("create", group, resource, "", namespace))
+    refs = (
+        ((data or {}).get("metadata") or {}).get("ownerReferences")
+        if isinstance(data, dict)
+        else None
+    )
+    for ref in refs or []:
+        if ref.get("blockOwnerDeletion") and ref.get("kind") == "LabelingProject":
+            grp = str(ref.get("apiVersion", "")).split("/")[0]
+            checks.append(RbacRequest("update", grp, "labelingprojects", "finalizers", namespace))
+    return checks
 
 
 async def start_api() -> tuple[Emulator, kmock.Server]:
@@ -240,6 +324,18 @@ async def start_api() -> tuple[Emulator, kmock.Server]:
         verbs={"get", "list", "watch", "patch"},
         subresources={"status"},
     )
+    # the operator watches its children of these kinds (kopf resolves them through discovery)
+    for path, kind in (
+        ("apps/v1/deployments", "Deployment"),
+        ("apps/v1/statefulsets", "StatefulSet"),
+        ("batch/v1/jobs", "Job"),
+    ):
+        emu.resources[path] = kmock.ResourceInfo(
+            kind=kind,
+            namespaced=True,
+            verbs={"get", "list", "watch", "create", "patch", "delete"},
+            subresources={"status"},
+        )
     emu.resources["v1/events"] = kmock.ResourceInfo(kind="Event", namespaced=True, verbs={"create"})
     # kopf's observers wait until discovery shows these two (never listed: scanning is off)
     emu.resources["v1/namespaces"] = kmock.ResourceInfo(

@@ -98,6 +98,10 @@ LABELING_NEEDS_STORAGE = "!has(self.labeling) || has(self.storage)"
 KEYS_XOR_IRSA = "!(has(self.credentialsSecretRef) && has(self.roleArn))"
 UNIQUE_ANSWERS = "self.all(a, self.exists_one(b, b == a))"
 IMMUTABLE = "self == oldSelf"
+ENABLED_XOR_EXTERNAL = "!(self.autoscaling.enabled && self.autoscaling.external)"
+DB_SECRET_XOR_CLUSTER = "has(self.secretRef) != has(self.cluster)"
+BACKUP_KEYS_XOR_IRSA = "has(self.credentialsSecretRef) != has(self.roleArn)"
+_BACKUP = {"destinationPath": "s3://backups/demo"}
 NAME_RULE = (
     "self.metadata.name.size() <= 40 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
 )
@@ -125,6 +129,16 @@ BAD = {
         KEYS_XOR_IRSA,
     ),
     "duplicate-answers": (_spec("full", labeling__answers=["crow", "crow"]), UNIQUE_ANSWERS),
+    "own-and-external-autoscaler": (
+        _spec(workers__autoscaling={"enabled": True, "external": True}),
+        ENABLED_XOR_EXTERNAL,
+    ),
+    "database-secret-and-cluster": (_spec(database__cluster={}), DB_SECRET_XOR_CLUSTER),
+    "database-neither": (_spec(database__secretRef=_MISSING), DB_SECRET_XOR_CLUSTER),
+    "backup-without-credentials": (
+        _spec(database__secretRef=_MISSING, database__cluster={"backup": _BACKUP}),
+        BACKUP_KEYS_XOR_IRSA,
+    ),
     "name-with-a-dot": (_named("demo.v2"), NAME_RULE),
     "name-starting-with-a-digit": (_named("9lives"), NAME_RULE),
     "name-of-41-characters": (_named("a" * 41), NAME_RULE),

@@ -52,7 +52,7 @@ def test_crd_shape(crd: dict[str, Any]) -> None:
     assert crd["metadata"]["name"] == "labelingprojects.labelhive.io"
     names = crd["spec"]["names"]
     assert names["shortNames"] == ["lp"] and names["categories"] == ["labelhive"]
-    (version,) = crd["spec"]["versions"]
+    (version,) = [v for v in crd["spec"]["versions"] if v["storage"]]
     assert version["name"] == "v1alpha1" and crd["spec"]["scope"] == "Namespaced"
     scale = version["subresources"]["scale"]
     assert scale == {
@@ -64,7 +64,17 @@ def test_crd_shape(crd: dict[str, Any]) -> None:
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert status["workers"]["properties"]["selector"]["type"] == "string"
     cols = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert cols == ["Ready", "Reason", "Web", "Workers", "Progress %", "URL", "Age"]
+    assert cols == [
+        "Ready",
+        "Reason",
+        "Web",
+        "Workers",
+        "Progress %",
+        "Imported",
+        "Import",
+        "URL",
+        "Age",
+    ]
     rules = str(version["schema"])
     assert "self.sentinel.quorum <= self.sentinel.replicas" in rules
     assert "!(has(self.tag) && has(self.digest))" in rules

@@ -88,6 +88,7 @@ def test_a_restart_before_the_status_write_keeps_the_workloads(cluster: Cluster)
     assert status["migration"] == {
         "image": "ghcr.io/labelhive/labelhive:1.0.0",
         "job": job_name,
+        "attempt": 1,
         "state": "Succeeded",
         "succeeded": True,
     }

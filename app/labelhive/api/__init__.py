@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     from labelhive.api import ratelimit
     from labelhive.api import results  # noqa: F401
     from labelhive.api import scheduling  # noqa: F401
+    from labelhive.api import schema  # noqa: F401
     from labelhive.api import taskruns  # noqa: F401
     from labelhive.api import tasks  # noqa: F401
     from labelhive.api import users  # noqa: F401

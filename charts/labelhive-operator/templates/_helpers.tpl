@@ -117,6 +117,15 @@ Secrets, no pods/exec, no escalate/bind/impersonate).
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
   verbs: [list, create, patch, delete]
+- apiGroups: [keda.sh]
+  resources: [scaledobjects, triggerauthentications]
+  verbs: [list, create, patch, delete]
+- apiGroups: [monitoring.coreos.com]
+  resources: [servicemonitors, prometheusrules]
+  verbs: [list, create, patch, delete]
+- apiGroups: [postgresql.cnpg.io]
+  resources: [clusters, scheduledbackups]
+  verbs: [list, create, patch, delete]
 {{- end }}
 
 {{/*

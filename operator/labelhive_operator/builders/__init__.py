@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labelhive_operator import optional_apis
+from labelhive_operator.builders import autoscaling
 from labelhive_operator.builders import common
 from labelhive_operator.builders import migrate
+from labelhive_operator.builders import monitoring
 from labelhive_operator.builders import network
 from labelhive_operator.builders import policies
+from labelhive_operator.builders import postgres_cluster
 from labelhive_operator.builders import redis
 from labelhive_operator.builders import web
 from labelhive_operator.builders import workers
@@ -28,12 +32,15 @@ class Inputs:
     :param run_migration: whether the migration Job for the spec's image is still wanted.
     :param app_secrets_hash: digest of the Secret data the app Pods read (rolls them on change).
     :param redis_secrets_hash: digest of the Redis password (rolls Redis and Sentinel).
+    :param served: the optional kinds (KEDA, prometheus-operator, CloudNativePG) the API server
+        serves; an offline render assumes all of them.
     """
 
     workload_image: str | None
     run_migration: bool = True
     app_secrets_hash: str = ""
     redis_secrets_hash: str = ""
+    served: frozenset[tuple[str, str]] = optional_apis.ALL
 
 
 def render_inputs(project: Project) -> Inputs:
@@ -51,14 +58,15 @@ def build_all(project: Project, inputs: Inputs) -> list[Manifest]:
     haproxy_cm = web.configmap(project)
     redis_cm = redis.configmap(project)
     app_hash = common.digest(haproxy_cm["data"], inputs.app_secrets_hash)
-    redis_hash = common.digest(redis_cm["data"], inputs.redis_secrets_hash)
     objs: list[Manifest | None] = [
+        *postgres_cluster.objects(project, inputs.served),
         *policies.service_accounts(project),
         haproxy_cm,
         redis_cm,
         *redis.services(project),
         web.service(project),
-        *redis.statefulsets(project, redis_hash),
+        # Redis and Sentinel each hash only their own scripts: they roll separately
+        *redis.statefulsets(project, inputs.redis_secrets_hash),
         *network.policies(project),
         *policies.pdbs(project),
     ]
@@ -71,5 +79,9 @@ def build_all(project: Project, inputs: Inputs) -> list[Manifest]:
             workers.worker_deployment(project, image, app_hash),
             workers.scheduler_deployment(project, image, app_hash),
         ]
-    objs += [workers.worker_hpa(project), web.ingress(project)]
+    objs += [
+        *autoscaling.objects(project, inputs.served),
+        web.ingress(project),
+        *monitoring.objects(project, inputs.served),
+    ]
     return [common.owned(project, o) for o in objs if o is not None]

@@ -170,11 +170,23 @@ def sentinel_hosts(project: Project) -> list[str]:
     ]
 
 
+def database_secret(project: Project) -> tuple[str, str]:
+    """Return (Secret, key) of the database URL: the referenced Secret or CloudNativePG's.
+
+    With ``spec.database.cluster`` it is ``<name>-db-app``/``uri``, which CloudNativePG
+    generates (see :mod:`.postgres_cluster`); its host is the ``<name>-db-rw`` Service.
+    """
+    ref = project.spec.database.secret_ref
+    if ref is not None:
+        return ref.name, ref.key
+    return child_name(project, "db-app"), "uri"
+
+
 def app_env(project: Project) -> list[dict[str, Any]]:
     """Return the environment shared by every app container (DESIGN.md's configuration table)."""
     spec = project.spec
     env: list[dict[str, Any]] = [
-        secret_env("DATABASE_URL", spec.database.secret_ref.name, spec.database.secret_ref.key),
+        secret_env("DATABASE_URL", *database_secret(project)),
         {
             "name": "REDIS_SENTINELS",
             "value": ",".join(f"{h}:{settings.SENTINEL_PORT}" for h in sentinel_hosts(project)),

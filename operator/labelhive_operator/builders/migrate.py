@@ -13,7 +13,7 @@ COMPONENT = "migration"
 
 
 def job_name(project: Project) -> str:
-    """Return the migration Job name for the spec's image.
+    """Return the migration Job name for the spec's image (its first attempt).
 
     Job templates are immutable, so a new image (or turning the admin bootstrap on) gives a
     new Job; the name depends on nothing else, so retries never duplicate it.
@@ -24,11 +24,43 @@ def job_name(project: Project) -> str:
     )
 
 
-def job(project: Project) -> Manifest:
+def attempt_name(first: str, attempt: int) -> str:
+    """Return the Job name of one attempt: ``first``, then ``first-2``, ``first-3``...
+
+    A failed Job cannot be run again (its template is immutable and its backoff is spent), so
+    each attempt is a new Job. Project names have at most 40 characters, so ``first`` has at
+    most 59 and attempt 999 (``-999``, :data:`MAX_ATTEMPT`) still fits the 63 of a label value
+    (the Job controller labels its Pods with the Job's name).
+    """
+    if not 1 <= attempt <= MAX_ATTEMPT:
+        raise ValueError(f"attempt {attempt} is outside 1..{MAX_ATTEMPT}")
+    return first if attempt == 1 else f"{first}-{attempt}"
+
+
+def attempt_of(first: str, name: str) -> int | None:
+    """Return which attempt of ``first`` the Job ``name`` is, or ``None`` if it is none."""
+    if name == first:
+        return 1
+    head, _, tail = name.rpartition("-")
+    if head == first and tail.isdigit() and not tail.startswith("0"):
+        number = int(tail)
+        return number if 2 <= number <= MAX_ATTEMPT else None
+    return None
+
+
+#: the last attempt a Job name can hold (:func:`attempt_name`)
+MAX_ATTEMPT = 999
+
+
+def job(project: Project, attempt: int = 1) -> Manifest:
     """Return the migration Job: ``labelhive db upgrade``, then the operator's admin user.
 
     The admin user is only created when ``spec.labeling`` needs the operator to talk to the app;
-    its API key comes from the generated Secret (``--api-key-from-env``).
+    its API key comes from the generated Secret (``--api-key-from-env``). A failing container
+    leaves its last log lines as its termination message (``FallbackToLogsOnError``), which
+    the operator reads from the failed Pod's status for the ``Migrated`` condition.
+
+    :param attempt: the attempt number (:func:`attempt_name`); every attempt is the same Pod.
     """
     image = project.spec.image.ref
     upgrade = common.app_container(project, "db-upgrade", image, ["db", "upgrade"], _resources())
@@ -67,13 +99,15 @@ def job(project: Project) -> Manifest:
         "containers": containers,
         "volumes": [common.tmp_volume()],
     }
+    for container in [*init, *containers]:
+        container["terminationMessagePolicy"] = "FallbackToLogsOnError"
     if init:
         pod["initContainers"] = init
     template = common.pod_template(project, COMPONENT, common.digest(image), pod)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": common.metadata(project, job_name(project), COMPONENT),
+        "metadata": common.metadata(project, attempt_name(job_name(project), attempt), COMPONENT),
         "spec": {
             "backoffLimit": 3,
             "activeDeadlineSeconds": 1800,

@@ -38,3 +38,8 @@ def generated_secret(project: Project, name: str, values: dict[str, str]) -> Man
     if project.spec.deletion_policy == "Delete":
         common.owned(project, obj)
     return obj
+
+
+def owner_references(project: Project) -> list[dict[str, object]]:
+    """Return the ownerReferences a generated Secret carries under ``deletionPolicy``."""
+    return [common.owner_reference(project)] if project.spec.deletion_policy == "Delete" else []

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from labelhive_operator import settings
 from labelhive_operator.builders import common
 from labelhive_operator.builders import haproxy_cfg
+from labelhive_operator.builders import identity
 from labelhive_operator.builders.common import Manifest
 from labelhive_operator.spec import Project
 
@@ -158,6 +159,7 @@ def deployment(project: Project, image: str, config_hash: str) -> Manifest:
     hops = 2 if project.spec.ingress is not None else 1
     gunicorn["env"].append({"name": "LABELHIVE_PROXY_FIX", "value": str(hops)})
     gunicorn["env"] += tls_env(project)
+    gunicorn["env"] += identity.env(project)
     gunicorn["ports"] = [
         {"name": "app", "containerPort": settings.GUNICORN_PORT, "protocol": "TCP"}
     ]

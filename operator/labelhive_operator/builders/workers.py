@@ -4,24 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from labelhive_operator.builders import autoscaling
 from labelhive_operator.builders import common
 from labelhive_operator.builders.common import Manifest
 from labelhive_operator.spec import Project
 
 WORKER = "worker"
 SCHEDULER = "scheduler"
+#: where ``labelhive worker --metrics-port`` serves its job metrics (only /metrics)
+METRICS_PORT = 9100
 
 
 def worker_deployment(project: Project, image: str, config_hash: str) -> Manifest:
     """Return the worker Deployment.
 
-    ``spec.replicas`` is left out when an HPA owns the replica count, so a server-side apply by
-    the operator never fights the autoscaler.
+    ``spec.replicas`` is left out when an autoscaler owns the replica count (see
+    :mod:`.autoscaling`), so a server-side apply by the operator never fights it. With
+    ``spec.monitoring`` the worker serves its job metrics on :data:`METRICS_PORT`.
     """
     wk = project.spec.workers
-    container = common.app_container(
-        project, "worker", image, ["worker", "--queues", ",".join(wk.queues)], wk.resources.as_k8s()
-    )
+    args = ["worker", "--queues", ",".join(wk.queues)]
+    if project.spec.monitoring.enabled:
+        args += ["--metrics-port", str(METRICS_PORT)]
+    container = common.app_container(project, "worker", image, args, wk.resources.as_k8s())
+    if project.spec.monitoring.enabled:
+        container["ports"] = [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}]
     pod: dict[str, Any] = {
         "serviceAccountName": common.child_name(project, "app"),
         "securityContext": common.pod_security(common.APP_UID),
@@ -34,7 +41,7 @@ def worker_deployment(project: Project, image: str, config_hash: str) -> Manifes
         "selector": {"matchLabels": common.selector_labels(project, WORKER)},
         "template": common.pod_template(project, WORKER, config_hash, pod),
     }
-    if not wk.autoscaling.enabled:
+    if autoscaling.operator_owns_replicas(project):
         spec = {"replicas": wk.replicas, **spec}
     return {
         "apiVersion": "apps/v1",
@@ -45,36 +52,8 @@ def worker_deployment(project: Project, image: str, config_hash: str) -> Manifes
 
 
 def worker_hpa(project: Project) -> Manifest | None:
-    """Return the worker HPA when ``spec.workers.autoscaling.enabled``."""
-    auto = project.spec.workers.autoscaling
-    if not auto.enabled:
-        return None
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": common.metadata(project, common.child_name(project, WORKER), WORKER),
-        "spec": {
-            "scaleTargetRef": {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "name": common.child_name(project, WORKER),
-            },
-            "minReplicas": auto.min_replicas,
-            "maxReplicas": auto.max_replicas,
-            "metrics": [
-                {
-                    "type": "Resource",
-                    "resource": {
-                        "name": "cpu",
-                        "target": {
-                            "type": "Utilization",
-                            "averageUtilization": auto.target_cpu_utilization_percentage,
-                        },
-                    },
-                }
-            ],
-        },
-    }
+    """Return the worker HPA when the operator's HPA owns the replicas (see :mod:`.autoscaling`)."""
+    return autoscaling.hpa(project)
 
 
 def scheduler_deployment(project: Project, image: str, config_hash: str) -> Manifest | None:
