@@ -39,6 +39,17 @@ What it does as Kubernetes does:
   readiness changes; a named ``targetPort`` is resolved in the Pod's **regular** containers only
   (EndpointSlices before Kubernetes 1.32 ignore ports declared on native sidecars): an event
   ``NamedPortOnSidecar`` / ``NamedPortNotFound`` and no endpoint;
+- the API server's address and credentials, when the kubelet is given one (``api=``): every
+  container gets ``KUBERNETES_SERVICE_HOST``/``_PORT`` (and the other ``kubernetes`` Service
+  variables, also with ``enableServiceLinks: false``) and resolves ``kubernetes.default.svc``
+  (and its other names) to it, as cluster DNS does (no virtual IP: serve it on 443); a Pod
+  whose ``automountServiceAccountToken`` (Pod field, else its ServiceAccount's) is not false
+  gets what the ServiceAccount admission plugin adds: a projected ``kube-api-access-*`` volume
+  (a token of its ServiceAccount, ``ca.crt`` from the ``kube-root-ca.crt`` ConfigMap,
+  ``namespace``) mounted read-only at /var/run/secrets/kubernetes.io/serviceaccount in every
+  container; a Pod naming a
+  ServiceAccount that was never applied is not created (``FailedCreate`` on its workload);
+  :meth:`Kubelet.identity` tells the API server whose token a request carries;
 - termination: the Pod leaves its Services' endpoints at once; the ``preStop`` handler (``exec``
   or ``sleep``), then SIGTERM (the image's STOPSIGNAL), SIGKILL once terminationGracePeriodSeconds
   (capped at ``max_grace``) is over; app containers first, then sidecars in reverse order.
@@ -49,7 +60,8 @@ What a real cluster does that this does not:
   ResourceQuota/LimitRange, ownerReference garbage collection, finalizers, status subresources;
   ServiceAccount, NetworkPolicy, PodDisruptionBudget, HorizontalPodAutoscaler, Ingress, Role,
   RoleBinding and any other kind are **accepted and recorded, not enforced** (:meth:`Kubelet.
-  objects`); no ServiceAccount token is mounted;
+  objects`; a test's API server may enforce them, see tests/pods/apiserver.py); tokens are
+  random strings, not signed JWTs, never expire nor rotate, and carry no audience;
 - no scheduler and one "node": affinity, topologySpreadConstraints, tolerations, nodeSelector,
   priority and resource *requests* are ignored; a deleted Pod is replaced on the same engine;
 - no cgroup QoS beyond the memory limit (``mem_limit``) and the CPU limit (``nano_cpus``); no
@@ -63,8 +75,9 @@ What a real cluster does that this does not:
   search path and ndots:5): no cluster DNS server, no SRV or PTR records, no external names;
 - no image pulls: images must already be on the engine (``imagePullPolicy`` ignored);
 - ConfigMap/Secret volumes are written once (no ``..data`` symlink swap, no live update);
-  postStart and httpGet preStop hooks, gRPC probes, ephemeral containers, projected,
-  downwardAPI and hostPath volumes, seccomp/AppArmor/SELinux profiles beyond ``Unconfined``,
+  postStart and httpGet preStop hooks, gRPC probes, ephemeral containers, downwardAPI and
+  hostPath volumes (projected volumes: serviceAccountToken, configMap, secret and downwardAPI
+  fieldRef sources only), seccomp/AppArmor/SELinux profiles beyond ``Unconfined``,
   sysctls and ``shareProcessNamespace`` are not implemented (an unsupported volume is a
   ``FailedMount`` event; the Pod stays Pending).
 """
@@ -93,7 +106,11 @@ import docker.types
 from tests.pods.pod import PodInfo
 from tests.pods.pod import PodRuntime
 from tests.pods.podspec import CLUSTER_DOMAIN
+from tests.pods.podspec import ROOT_CA_CONFIGMAP
 from tests.pods.podspec import ConfigError
+from tests.pods.podspec import admit_service_account
+from tests.pods.podspec import api_server_env
+from tests.pods.podspec import automounts_token
 from tests.pods.podspec import int_or_percent
 from tests.pods.podspec import is_sidecar
 from tests.pods.podspec import matches
@@ -114,6 +131,16 @@ class Event:
     reason: str
     message: str
     warning: bool
+
+
+@dataclass(frozen=True)
+class ApiEndpoint:
+    """Where the Pods reach the Kubernetes API: an address on the Pod network, over TLS."""
+
+    host: str
+    port: int
+    #: the PEM of the CA that signed the API server's certificate (the Pods' ``ca.crt``)
+    ca_pem: bytes
 
 
 @dataclass(frozen=True)
@@ -153,6 +180,8 @@ class Kubelet:
     :param pause_image: the holder image; it needs ``sleep``.
     :param max_grace: cap on terminationGracePeriodSeconds, in seconds.
     :param backoff: restart back-off ``(first delay, cap)`` in seconds.
+    :param api: the API server the Pods are told about (None: no address, no token); set it
+        later with :meth:`connect` when its address depends on the Pod network (:attr:`gateway`).
     """
 
     def __init__(
@@ -163,6 +192,7 @@ class Kubelet:
         pause_image: str = "labelhive/python-base:3.11-bookworm",
         max_grace: float = 3.0,
         backoff: tuple[float, float] = (0.5, 8.0),
+        api: ApiEndpoint | None = None,
     ) -> None:
         self.client = client
         self.namespace = namespace
@@ -187,7 +217,11 @@ class Kubelet:
         self._image_users: dict[str, str] = {}
         self._states: dict[str, str] = {}
         self._states_at = 0.0
+        self.api: ApiEndpoint | None = None
+        self._tokens: dict[str, str] = {}  # ServiceAccount name -> token
         self._create_network()
+        if api is not None:
+            self.connect(api)
         self._thread = threading.Thread(target=self._control_loop, name="kubelet", daemon=True)
         self._thread.start()
 
@@ -208,6 +242,44 @@ class Kubelet:
                 if "overlap" not in str(exc):
                     raise
         raise RuntimeError("could not create the Pod network")
+
+    @property
+    def gateway(self) -> str:
+        """The host's address on the Pod network (where host services are reached from Pods)."""
+        return str(next(ipaddress.ip_network(self.subnet).hosts()))
+
+    def connect(self, api: ApiEndpoint) -> None:
+        """Tell Pods created from now on about the API server (and publish its CA as the
+        ``kube-root-ca.crt`` ConfigMap, as the root-CA publisher does in every namespace)."""
+        with self._lock:
+            self.api = api
+            self._objects[("ConfigMap", ROOT_CA_CONFIGMAP)] = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": ROOT_CA_CONFIGMAP, "namespace": self.namespace},
+                "data": {"ca.crt": api.ca_pem.decode()},
+            }
+
+    def token_for(self, service_account: str) -> str:
+        """The token the kubelet mounts for a ServiceAccount (one per account, stable)."""
+        with self._lock:
+            if service_account not in self._tokens:
+                self._tokens[service_account] = secrets.token_urlsafe(32)
+            return self._tokens[service_account]
+
+    def identity(self, token: str) -> str | None:
+        """``system:serviceaccount:<ns>:<name>`` of a token this kubelet issued, else None."""
+        with self._lock:
+            for account, issued in self._tokens.items():
+                if secrets.compare_digest(issued, token):
+                    return f"system:serviceaccount:{self.namespace}:{account}"
+        return None
+
+    def service_env(self) -> dict[str, str]:
+        """The variables every container gets from the kubelet (the API server's Service)."""
+        if self.api is None:
+            return {}
+        return api_server_env(self.api.host, self.api.port)
 
     def __enter__(self) -> Kubelet:
         return self
@@ -270,13 +342,14 @@ class Kubelet:
 
     def table(self) -> str:
         """The Pod table as text: Pod, owner, phase, ready, IP, seconds to Ready, restarts,
-        containers (``name:kind:state[:reason]``)."""
+        containers (``name:kind:state[:reason]``, then each probe's ``kind=passed/failed``)."""
         rows = ["POD\tOWNER\tPHASE\tREADY\tIP\tREADY_S\tRESTARTS\tCONTAINERS"]
         for info in self.pods():
             seconds = "-" if info.ready_seconds is None else f"{info.ready_seconds:.1f}"
             containers = " ".join(
                 f"{c.name}:{c.kind}:{c.state}{':' + c.reason if c.reason else ''}"
                 f"{'(ready)' if c.ready else ''}"
+                + "".join(f"[{k}={ok}/{bad}]" for k, (ok, bad) in sorted(c.probes.items()))
                 for c in info.containers
             )
             rows.append(
@@ -460,7 +533,15 @@ class Kubelet:
             ns = self.namespace
             names.insert(0, f"{pod.hostname}.{pod.subdomain}.{ns}.svc.{CLUSTER_DOMAIN}")
         with self._lock:
-            return render_hosts((pod.ip or "127.0.0.1", names), self._records)
+            records = dict(self._records)
+        if self.api is not None:
+            # the ``kubernetes`` Service of ``default``, as cluster DNS answers it from any Pod
+            names_of_api = service_names("kubernetes", "default")
+            if self.namespace != "default":
+                names_of_api = names_of_api[1:]
+            for alias in names_of_api:
+                records[alias] = [self.api.host]
+        return render_hosts((pod.ip or "127.0.0.1", names), records)
 
     def object_map(self) -> dict[tuple[str, str], dict]:
         with self._lock:
@@ -561,6 +642,22 @@ class Kubelet:
         }
         if restart_policy:
             template["spec"].setdefault("restartPolicy", restart_policy)
+        if self.api is not None:
+            account = template["spec"].get("serviceAccountName") or "default"
+            with self._lock:
+                sa = self._objects.get(("ServiceAccount", account))
+            if sa is None and account != "default":
+                self._event_once(
+                    owner,
+                    "FailedCreate",
+                    f"Error creating: pods of {owner} are forbidden: error looking up service "
+                    f'account {self.namespace}/{account}: serviceaccount "{account}" not found',
+                )
+                return
+            if automounts_token(template["spec"], sa):
+                template["spec"] = admit_service_account(
+                    template["spec"], f"kube-api-access-{self._suffix()}"
+                )
         pod = PodRuntime(
             self,
             name=name,

@@ -29,6 +29,7 @@ from tests.pods.podspec import docker_resources
 from tests.pods.podspec import docker_security
 from tests.pods.podspec import is_sidecar
 from tests.pods.podspec import object_data
+from tests.pods.podspec import projected_files
 from tests.pods.podspec import quantity
 from tests.pods.podspec import resolv_conf
 from tests.pods.probes import ProbeState
@@ -53,6 +54,8 @@ class ContainerStatus:
     ready: bool = False
     started: bool = False
     restarts: int = 0
+    #: probe runs per kind ("startup", "liveness", "readiness"): [passed, failed]
+    probes: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class PodContext:
     pause_image: str
     max_grace: float
     backoff: tuple[float, float]
+    api: Any  # the API server's ApiEndpoint, or None
 
     def object_map(self) -> dict[tuple[str, str], dict]: ...
     def container_state(self, docker_name: str) -> str: ...
@@ -96,6 +100,8 @@ class PodContext:
     def pod_changed(self) -> None: ...
     def hosts_for(self, pod: PodRuntime) -> str: ...
     def image_user(self, image: str) -> str: ...
+    def token_for(self, service_account: str) -> str: ...
+    def service_env(self) -> dict[str, str]: ...
 
 
 class PodRuntime:
@@ -175,7 +181,10 @@ class PodRuntime:
 
     def info(self) -> PodInfo:
         with self._lock:
-            containers = tuple(replace(s) for s in self.status.values())
+            containers = tuple(
+                replace(s, probes={k: list(v) for k, v in s.probes.items()})
+                for s in self.status.values()
+            )
             ready_seconds = None if self.ready_at is None else self.ready_at - self.created
             return PodInfo(
                 name=self.name,
@@ -348,6 +357,23 @@ class PodRuntime:
                     path.write_bytes(data[item["key"]])
                     self._own(path, int(item.get("mode", default_mode)))
                 self._volumes[name] = ("bind", str(target))
+            elif "projected" in volume:
+                target = self.dir / "volumes" / name
+                target.mkdir(parents=True, exist_ok=True)
+                os.chmod(target, 0o755)
+                has_token = any(
+                    "serviceAccountToken" in s for s in volume["projected"].get("sources") or []
+                )
+                token = None
+                if has_token and self.ctx.api is not None:
+                    token = self.ctx.token_for(self.spec.get("serviceAccountName") or "default")
+                files = projected_files(volume["projected"], objects, self._facts(), token)
+                for rel, (content, mode) in files.items():
+                    path = target / rel
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(content)
+                    self._own(path, mode)
+                self._volumes[name] = ("bind", str(target))
             elif "emptyDir" in volume:
                 options = ["mode=2777" if group is not None else "mode=777"]
                 if group is not None:
@@ -396,8 +422,8 @@ class PodRuntime:
             spec_volume = next(
                 (v for v in self.spec.get("volumes") or [] if v["name"] == vm["name"]), {}
             )
-            read_only = (
-                bool(vm.get("readOnly")) or "configMap" in spec_volume or ("secret" in spec_volume)
+            read_only = bool(vm.get("readOnly")) or any(
+                kind in spec_volume for kind in ("configMap", "secret", "projected")
             )
             sub_path = vm.get("subPath")
             if sub_path:
@@ -418,6 +444,16 @@ class PodRuntime:
             )  # an emptyDir starts empty
         return mounts
 
+    def _facts(self) -> PodFacts:
+        return PodFacts(
+            self.name,
+            self.ctx.namespace,
+            self.ip or "",
+            self.labels,
+            self.annotations,
+            self.spec.get("serviceAccountName", "default"),
+        )
+
     # -- containers --------------------------------------------------------------------------
 
     def _set(self, name: str, **changes: Any) -> None:
@@ -430,15 +466,7 @@ class PodRuntime:
         """Create and start one container; False when its config cannot be built (reported)."""
         name = spec["name"]
         try:
-            facts = PodFacts(
-                self.name,
-                self.ctx.namespace,
-                self.ip or "",
-                self.labels,
-                self.annotations,
-                self.spec.get("serviceAccountName", "default"),
-            )
-            env = container_env(spec, facts, self.ctx.object_map())
+            env = container_env(spec, self._facts(), self.ctx.object_map(), self.ctx.service_env())
             kwargs = command_and_args(spec, env)
             kwargs.update(docker_security(self.spec, spec, self.ctx.image_user(spec["image"])))
             kwargs.update(docker_resources(spec))
@@ -583,6 +611,9 @@ class PodRuntime:
                 continue
             outcome = run_probe(probe.probe, spec, self.ip or "", self._exec(name))
             verdict = probe.record(outcome, time.monotonic())
+            with self._lock:
+                counts = status.probes.setdefault(probe.kind, [0, 0])
+                counts[0 if outcome.ok else 1] += 1
             if not outcome.ok:
                 self._event(
                     "Unhealthy",

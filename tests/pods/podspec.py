@@ -108,14 +108,18 @@ def _key_ref(ref: dict[str, Any], kind: str, objects: dict[tuple[str, str], dict
 
 
 def container_env(
-    container: dict[str, Any], facts: PodFacts, objects: dict[tuple[str, str], dict]
+    container: dict[str, Any],
+    facts: PodFacts,
+    objects: dict[tuple[str, str], dict],
+    service_env: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The container's environment as the kubelet builds it: ``envFrom`` first, then ``env``.
+    """The container's environment as the kubelet builds it: the Services' variables
+    (``service_env``), then ``envFrom``, then ``env``, each overriding the one before.
 
     ``$(VAR)`` in a ``value`` refers to variables defined before it.
     :raise ConfigError: a missing non-optional ConfigMap/Secret or key.
     """
-    env: dict[str, str] = {}
+    env: dict[str, str] = dict(service_env or {})
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
         for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
@@ -312,3 +316,124 @@ def int_or_percent(value: int | str | None, total: int, default: str, round_up: 
     percent = int(str(value).rstrip("%"))
     scaled = total * percent / 100
     return int(-(-scaled // 1)) if round_up else int(scaled // 1)
+
+
+#: where the ServiceAccount admission plugin mounts the API credentials in every container
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: the ConfigMap the root-CA publisher keeps in every namespace (the API server's CA)
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
+
+
+def api_server_env(host: str, port: int) -> dict[str, str]:
+    """The variables the kubelet gives every container for the ``kubernetes`` Service of the
+    ``default`` namespace (also with ``enableServiceLinks: false``): how in-cluster clients find
+    the API server."""
+    proto = f"tcp://{host}:{port}"
+    prefix = f"KUBERNETES_PORT_{port}_TCP"
+    return {
+        "KUBERNETES_SERVICE_HOST": host,
+        "KUBERNETES_SERVICE_PORT": str(port),
+        "KUBERNETES_SERVICE_PORT_HTTPS": str(port),
+        "KUBERNETES_PORT": proto,
+        prefix: proto,
+        f"{prefix}_PROTO": "tcp",
+        f"{prefix}_PORT": str(port),
+        f"{prefix}_ADDR": host,
+    }
+
+
+def automounts_token(pod_spec: dict[str, Any], service_account: dict[str, Any] | None) -> bool:
+    """``automountServiceAccountToken``: the Pod's field wins, then the ServiceAccount's; on by
+    default."""
+    if pod_spec.get("automountServiceAccountToken") is not None:
+        return bool(pod_spec["automountServiceAccountToken"])
+    own = (service_account or {}).get("automountServiceAccountToken")
+    return True if own is None else bool(own)
+
+
+def admit_service_account(pod_spec: dict[str, Any], volume_name: str) -> dict[str, Any]:
+    """The ServiceAccount admission plugin's change to a Pod that automounts its token: a
+    projected volume (token, the root CA, the namespace) mounted read-only at
+    :data:`SERVICE_ACCOUNT_DIR` in every container (init containers too) that mounts nothing
+    there already. Returns a new spec; ``pod_spec`` is left as it was."""
+    spec = json.loads(json.dumps(pod_spec))
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("volumes", []).append(
+        {
+            "name": volume_name,
+            "projected": {
+                "defaultMode": 0o644,
+                "sources": [
+                    {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+                    {
+                        "configMap": {
+                            "name": ROOT_CA_CONFIGMAP,
+                            "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                        }
+                    },
+                    {
+                        "downwardAPI": {
+                            "items": [
+                                {
+                                    "path": "namespace",
+                                    "fieldRef": {"fieldPath": "metadata.namespace"},
+                                }
+                            ]
+                        }
+                    },
+                ],
+            },
+        }
+    )
+    for container in (spec.get("initContainers") or []) + spec["containers"]:
+        mounts = container.setdefault("volumeMounts", [])
+        if not any(m.get("mountPath") == SERVICE_ACCOUNT_DIR for m in mounts):
+            mounts.append({"name": volume_name, "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True})
+    return spec
+
+
+def projected_files(
+    projected: dict[str, Any],
+    objects: dict[tuple[str, str], dict],
+    facts: PodFacts,
+    token: str | None,
+) -> dict[str, tuple[bytes, int]]:
+    """The files of a ``projected`` volume: path → (content, mode).
+
+    Sources: ``serviceAccountToken`` (``token``: the Pod's ServiceAccount token, None when no API
+    server issues one), ``configMap``, ``secret`` (with ``items`` or every key) and
+    ``downwardAPI`` ``fieldRef`` items.
+    :raise ConfigError: a missing non-optional object or key, or an unsupported source.
+    """
+    default_mode = int(projected.get("defaultMode", 0o644))
+    files: dict[str, tuple[bytes, int]] = {}
+    for source in projected.get("sources") or []:
+        if "serviceAccountToken" in source:
+            if token is None:
+                raise ConfigError("serviceAccountToken: no API server issues tokens here")
+            files[source["serviceAccountToken"]["path"]] = (token.encode(), default_mode)
+        elif "configMap" in source or "secret" in source:
+            kind = "ConfigMap" if "configMap" in source else "Secret"
+            ref = source.get("configMap") or source.get("secret")
+            obj = objects.get((kind, ref.get("name", "")))
+            if obj is None:
+                if ref.get("optional"):
+                    continue
+                raise ConfigError(f'{kind.lower()} "{ref.get("name")}" not found')
+            data = object_data(obj)
+            items = ref.get("items") or [{"key": k, "path": k} for k in data]
+            for item in items:
+                if item["key"] not in data:
+                    if ref.get("optional"):
+                        continue
+                    raise ConfigError(f"key {item['key']!r} not in {kind} {ref.get('name')}")
+                files[item["path"]] = (data[item["key"]], int(item.get("mode", default_mode)))
+        elif "downwardAPI" in source:
+            for item in source["downwardAPI"].get("items") or []:
+                if "fieldRef" not in item:
+                    raise ConfigError("downwardAPI: only fieldRef items are supported")
+                value = _field_ref(item["fieldRef"]["fieldPath"], facts)
+                files[item["path"]] = (value.encode(), int(item.get("mode", default_mode)))
+        else:
+            raise ConfigError(f"projected source {sorted(source)} is not supported")
+    return files

@@ -492,3 +492,97 @@ def test_a_deleted_pod_leaves_the_endpoints_then_runs_its_prestop_before_sigterm
         )
         with urllib.request.urlopen(f"http://{pod.ip}:8000/", timeout=5) as answer:
             assert answer.status == 200
+
+
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# inside a Pod: the API server found from the kubelet's variables and by the Service's DNS name,
+# with the mounted token and CA; prints the namespace file and three HTTP statuses
+API_CLIENT = f"""
+import os, ssl, urllib.error, urllib.request
+d = {SA_DIR!r}
+token = open(d + "/token").read()
+ns = open(d + "/namespace").read()
+ctx = ssl.create_default_context(cafile=d + "/ca.crt")
+def get(host, path):
+    auth = {{"Authorization": "Bearer " + token}}
+    req = urllib.request.Request("https://" + host + path, headers=auth)
+    try:
+        return urllib.request.urlopen(req, context=ctx, timeout=10).status
+    except urllib.error.HTTPError as e:
+        return e.code
+env = os.environ["KUBERNETES_SERVICE_HOST"] + ":" + os.environ["KUBERNETES_SERVICE_PORT"]
+print(ns, get(env, "/api/v1/namespaces/" + ns + "/configmaps"),
+      get(env, "/api/v1/namespaces/" + ns + "/secrets"),
+      get("kubernetes.default.svc", "/api/v1/namespaces/" + ns + "/configmaps"))
+"""
+
+
+def rbac_for(account: str) -> list[dict]:
+    """A ServiceAccount allowed to list ConfigMaps in its namespace (not Secrets)."""
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": account},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": account},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
+            "subjects": [{"kind": "ServiceAccount", "name": account}],
+        },
+    ]
+
+
+def test_service_account_token_and_api_address_as_a_kubelet_gives_them(
+    kubelet: Kubelet,
+) -> None:
+    """Not covered: signed, audience-bound, expiring tokens (here random strings) and the API
+    server's admission; the API server is the emulator of tests/pods/apiserver.py."""
+    from tests.pods.apiserver import ApiServer
+    from tests.pods.kubelet import ApiEndpoint
+
+    with ApiServer(kubelet.gateway, kubelet.identity, kubelet.objects, "lh") as api:
+        kubelet.connect(ApiEndpoint(api.host, api.port, api.tls.ca_pem))
+        quiet = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "quiet"}}
+        kubelet.apply(
+            [
+                *rbac_for("reader"),
+                {**quiet, "automountServiceAccountToken": False},
+                deployment("reader", [sleeper("app")], serviceAccountName="reader"),
+                # the ServiceAccount says no; the Pod's own field wins over it
+                deployment("quiet", [sleeper("app")], serviceAccountName="quiet"),
+                deployment(
+                    "insists",
+                    [sleeper("app")],
+                    serviceAccountName="quiet",
+                    automountServiceAccountToken=True,
+                ),
+                deployment("ghost", [sleeper("app")], serviceAccountName="missing"),
+            ]
+        )
+        for name in ("reader", "quiet", "insists"):
+            kubelet.wait_ready(f"Deployment/{name}", timeout=30)
+        (reader,) = kubelet.pods("Deployment/reader")
+        code, out = kubelet.exec(reader.name, "app", ["python3", "-c", API_CLIENT])
+        # RBAC of its own account: ConfigMaps yes, Secrets no; the certificate names both
+        assert (code, out.split()) == (0, ["lh", "200", "403", "200"]), out
+        assert api.users() == {"system:serviceaccount:lh:reader"}
+        code, out = kubelet.exec(reader.name, "app", ["touch", f"{SA_DIR}/token"])
+        assert code != 0 and "Read-only file system" in out
+        (quiet_pod,) = kubelet.pods("Deployment/quiet")
+        # no token, but the address all the same (a kubelet injects it into every container)
+        assert kubelet.exec(quiet_pod.name, "app", ["test", "-e", SA_DIR])[0] == 1
+        code, out = kubelet.exec(quiet_pod.name, "app", ["printenv", "KUBERNETES_SERVICE_HOST"])
+        assert (code, out.strip()) == (0, api.host)
+        (insists,) = kubelet.pods("Deployment/insists")
+        assert kubelet.exec(insists.name, "app", ["test", "-s", f"{SA_DIR}/token"])[0] == 0
+        # a Pod of a ServiceAccount that does not exist is refused at admission
+        assert kubelet.pods("Deployment/ghost") == []
+        (refused,) = kubelet.events("FailedCreate", "Deployment/ghost")
+        assert 'serviceaccount "missing" not found' in refused.message
+        # a token the kubelet never issued is not anyone's
+        assert kubelet.identity("made-up") is None

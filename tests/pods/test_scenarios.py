@@ -12,6 +12,15 @@ never to gunicorn's port. What this does not cover, and only the kind end-to-end
 (tests/e2e): the operator's reconcile against a real API server, scheduling, the real kubelet and
 container runtime, kube-proxy's virtual IPs, CNI NetworkPolicies, garbage collection by
 ownerReferences, the Ingress.
+
+HAProxy version: the operator pins ``haproxy:2.8.16-alpine``, but no image registry is reachable
+here and Debian has no HAProxy 2.8 for bookworm (bookworm and bookworm-security: 2.6.12; nothing
+in bookworm-backports; trixie's 3.0 needs trixie's libc), so the sidecar runs Debian's 2.6
+(tests/pods/images/haproxy.Dockerfile). Tried on 2.6 only, then, and left to the kind end-to-end
+test on 2.8: the sidecar's readiness following its backend (``monitor fail if { nbsrv(app) lt 1
+}``, ``rise 1`` and the fast checks while down), the signed-URL query checks of the S3 path (one
+of each SigV4 parameter, the raw query split on ``&`` only, the bucket allow-list) and the 404 of
+/metrics and /readyz through the sidecar.
 """
 
 from __future__ import annotations
