@@ -26,6 +26,9 @@ REPORTING_COMPONENT = "labelhive-operator"
 
 #: pod template annotation whose change rolls the Pods (config and secret checksums)
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+#: on the LabelingProject: "roll everything" (copied to every workload's pod template, as
+#: ``kubectl rollout restart`` sets it on one; CloudNativePG's restart uses the same key)
+RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 
 #: the app image repository (the CRD's default for ``spec.image.repository``)
 DEFAULT_APP_REPOSITORY = "ghcr.io/labelhive/labelhive"

@@ -309,6 +309,8 @@ class Project(_Model):
     namespace: str
     spec: ProjectSpec
     uid: str = ""
+    #: the ``kubectl.kubernetes.io/restartedAt`` annotation: a new value rolls every workload
+    restarted_at: str = ""
 
     @classmethod
     def from_body(cls, body: Any) -> Project:
@@ -323,6 +325,9 @@ class Project(_Model):
             name=meta["name"],
             namespace=meta.get("namespace") or "default",
             uid=meta.get("uid") or "",
+            restarted_at=str(
+                (meta.get("annotations") or {}).get(settings.RESTARTED_AT_ANNOTATION) or ""
+            ),
             spec=ProjectSpec.model_validate(dict(body.get("spec") or {})),
         )
 

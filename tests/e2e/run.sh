@@ -10,10 +10,13 @@ CLUSTER="labelhive-e2e"
 NS="labelhive-e2e"
 SYSTEM_NS="labelhive-system"
 PROJECT="e2e"
+CNPG_PROJECT="e2e-pg"
 APP_IMAGE="${APP_IMAGE:-ghcr.io/labelhive/labelhive:0.1.0}"
 OPERATOR_IMAGE="${OPERATOR_IMAGE:-ghcr.io/labelhive/labelhive-operator:0.1.0}"
 KIND_NODE_IMAGE="${KIND_NODE_IMAGE:-kindest/node:v1.33.1}"
 TRAEFIK_CHART_VERSION="${TRAEFIK_CHART_VERSION:-34.4.1}"
+# set (CI sets it): install the CloudNativePG operator and run the spec.database.cluster project
+CNPG_CHART_VERSION="${CNPG_CHART_VERSION:-}"
 ARTIFACTS="${ARTIFACTS:-$ROOT/test-artifacts/e2e}"
 PYTEST="${PYTEST:-$ROOT/.venv/bin/pytest}"
 KEEP_CLUSTER="${KEEP_CLUSTER:-0}"
@@ -28,7 +31,9 @@ collect() {
   mkdir -p "$ARTIFACTS"
   kubectl get all,lp,pvc,networkpolicy,ingress,events -A -o wide >"$ARTIFACTS/get-all.txt" 2>&1 || true
   kubectl -n "$NS" get lp "$PROJECT" -o yaml >"$ARTIFACTS/labelingproject.yaml" 2>&1 || true
-  for ns in "$NS" "$SYSTEM_NS" e2e-deps traefik; do
+  kubectl -n "$NS" get lp "$CNPG_PROJECT" -o yaml >"$ARTIFACTS/labelingproject-pg.yaml" 2>&1 || true
+  kubectl get clusters.postgresql.cnpg.io -A -o yaml >"$ARTIFACTS/cnpg-clusters.yaml" 2>&1 || true
+  for ns in "$NS" "$SYSTEM_NS" e2e-deps traefik cnpg-system; do
     kubectl -n "$ns" describe all,lp,networkpolicy,ingress >"$ARTIFACTS/describe-$ns.txt" 2>&1 || true
     for pod in $(kubectl -n "$ns" get pods -o name 2>/dev/null); do
       kubectl -n "$ns" logs "$pod" --all-containers --prefix --timestamps \
@@ -74,6 +79,13 @@ kubectl apply -f "$HERE/manifests/deps.yaml"
 kubectl -n e2e-deps rollout status statefulset/postgres --timeout=5m
 kubectl -n e2e-deps rollout status deployment/minio --timeout=5m
 
+if [ -n "$CNPG_CHART_VERSION" ]; then
+  echo "--- CloudNativePG operator (chart $CNPG_CHART_VERSION)"
+  helm upgrade --install cnpg cloudnative-pg --repo https://cloudnative-pg.github.io/charts \
+    --version "$CNPG_CHART_VERSION" --namespace cnpg-system --create-namespace \
+    --wait --timeout 5m
+fi
+
 echo "--- the chart"
 helm upgrade --install labelhive "$ROOT" --namespace "$SYSTEM_NS" --create-namespace \
   --set "labelhive-operator.image.repository=${OPERATOR_IMAGE%:*}" \
@@ -99,3 +111,23 @@ echo "--- the suite"
 LABELHIVE_E2E=1 E2E_NAMESPACE="$NS" E2E_PROJECT="$PROJECT" E2E_HOST=labelhive.e2e.test \
   E2E_URL=http://127.0.0.1:18080 \
   "$PYTEST" -m kind -p no:cacheprovider --timeout=2400 -v "$HERE/test_kind.py"
+
+echo "--- a CloudNativePG database (spec.database.cluster), where its operator is installed"
+if kubectl get crd clusters.postgresql.cnpg.io >/dev/null 2>&1; then
+  kubectl apply -f "$HERE/manifests/project-cnpg.yaml"
+  kubectl -n "$NS" patch lp "$CNPG_PROJECT" --type=merge -p \
+    "{\"spec\":{\"image\":{\"repository\":\"${APP_IMAGE%:*}\",\"tag\":\"${APP_IMAGE##*:}\"}}}"
+  # Ready: the Cluster's primary serves, the migration Job ran against it, web and workers serve
+  kubectl -n "$NS" wait --for=condition=Ready "lp/$CNPG_PROJECT" --timeout=15m
+  kubectl -n "$NS" wait --for=condition=Ready "clusters.postgresql.cnpg.io/$CNPG_PROJECT-db" \
+    --timeout=5m
+  secret="$(kubectl -n "$NS" get deployment "$CNPG_PROJECT-web" -o \
+    jsonpath='{.spec.template.spec.containers[?(@.name=="web")].env[?(@.name=="DATABASE_URL")].valueFrom.secretKeyRef.name}')"
+  if [ "$secret" != "$CNPG_PROJECT-db-app" ]; then
+    echo "the web Pods read DATABASE_URL from '$secret', not CloudNativePG's $CNPG_PROJECT-db-app" >&2
+    exit 1
+  fi
+  kubectl -n "$NS" delete lp "$CNPG_PROJECT" --wait --timeout=5m
+else
+  echo "CloudNativePG is not installed (CNPG_CHART_VERSION unset): spec.database.cluster not run"
+fi

@@ -166,6 +166,36 @@ def test_the_children_the_test_uses_are_what_the_operator_builds() -> None:
     assert ingress["spec"]["ingressClassName"] == "traefik"  # run.sh installs Traefik
 
 
+def test_the_cloudnativepg_project_matches_the_driver_and_the_operator() -> None:
+    """The optional step: its project is valid, and the names run.sh checks are the operator's."""
+    crd = yaml.safe_load(CRD.read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["storage"]]
+    body = yaml.safe_load((HERE / "manifests" / "project-cnpg.yaml").read_text())
+    jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"]).validate(body)
+    name = body["metadata"]["name"]
+    assert name == shell_var("CNPG_PROJECT") and name != shell_var("PROJECT")
+    assert body["metadata"]["namespace"] == shell_var("NS")
+    assert "cluster" in body["spec"]["database"] and "secretRef" not in body["spec"]["database"]
+    image = body["spec"]["image"]
+    assert shell_var("APP_IMAGE") == f"{image['repository']}:{image['tag']}"
+    objs = operator_render.render_project(body)
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in objs}
+    assert {("Cluster", f"{name}-db"), ("Deployment", f"{name}-web")} <= kinds
+    assert '"clusters.postgresql.cnpg.io/$CNPG_PROJECT-db"' in script()
+    (web,) = [
+        o for o in objs if (o["kind"], o["metadata"]["name"]) == ("Deployment", f"{name}-web")
+    ]
+    (container,) = [c for c in web["spec"]["template"]["spec"]["containers"] if c["name"] == "web"]
+    (env,) = [e for e in container["env"] if e["name"] == "DATABASE_URL"]
+    assert env["valueFrom"]["secretKeyRef"]["name"] == f"{name}-db-app"
+    assert '"$CNPG_PROJECT-db-app"' in script() and 'env[?(@.name=="DATABASE_URL")]' in script()
+    # the step runs where the CloudNativePG operator is installed: CI installs it
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    (step,) = [s for s in workflow["jobs"]["e2e"]["steps"] if s.get("run") == "make e2e"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", step["env"]["CNPG_CHART_VERSION"])
+    assert "kubectl get crd clusters.postgresql.cnpg.io" in script()
+
+
 def test_cli_commands_the_test_runs_exist() -> None:
     assert "import-s3" in labelhive_cli.commands
     import_params = {p.name for p in labelhive_cli.commands["import-s3"].params}

@@ -12,8 +12,10 @@ contract, added here and nothing else:
 4. ``/status`` patches touch only ``status`` and main-resource patches never touch it, for
    resources that declare the ``status`` subresource.
 5. server-side apply (``application/apply-patch+yaml``) of a missing object creates it; on an
-   existing object it is merged like a merge-patch (field ownership is not emulated).
+   existing object it is merged like a merge-patch (field ownership: item 7 only).
 6. ``generateName`` is honoured (kopf posts Events with it).
+7. opt-in, per plural (``manage_fields_of``): server-side apply field ownership in
+   ``metadata.managedFields``, simplified (:mod:`tests.operator.managed_fields` says how).
 
 Tests can also lose writes on purpose: ``drop_status_of`` answers ``/status`` patches of those
 plurals with success and the unchanged object (a status write that never landed).
@@ -40,6 +42,8 @@ from kmock._internal import dicts
 from kmock._internal import enums
 from kmock._internal import rendering
 
+from tests.operator import managed_fields
+
 APPLY = "application/apply-patch+yaml"
 
 
@@ -52,6 +56,8 @@ class Emulator(kmock.KubernetesEmulator):
     _log: list[tuple[int, Any, dict[str, Any]]] = attrs.field(factory=list, init=False)
     #: answer ``/status`` patches of these plurals as if applied, but drop them (a lost write)
     drop_status_of: set[str] = attrs.field(factory=set, init=False)
+    #: track field managers (``managedFields``) of these plurals (:mod:`.managed_fields`)
+    manage_fields_of: set[str] = attrs.field(factory=set, init=False)
 
     def _next_rv(self) -> str:
         self._rv = next(self._rv_counter)
@@ -83,8 +89,27 @@ class Emulator(kmock.KubernetesEmulator):
         meta["resourceVersion"] = self._next_rv()
         return obj
 
+    def _track(
+        self, request: rendering.Request, old: Any, sent: Any, new: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Record the request's field manager on ``new`` (only for ``manage_fields_of``)."""
+        if request.resource.plural not in self.manage_fields_of or request.subresource:
+            return new
+        new.setdefault("metadata", {}).pop("managedFields", None)
+        if old is not None:
+            new["metadata"]["managedFields"] = old.get("metadata", {}).get("managedFields")
+        agent = request.headers.get("User-Agent", "").split("/")[0]
+        manager = request.params.get("fieldManager") or agent
+        if not request.headers.get("Content-Type", "").startswith(APPLY):
+            return managed_fields.update(old, new, manager)
+        force = str(request.params.get("force", "")).lower() in ("1", "true")
+        try:
+            return managed_fields.apply(old, managed_fields.strip(sent), new, manager, force)
+        except managed_fields.ApplyConflict as e:
+            raise kmock.KubernetesError(status=409, reason="Conflict", message=str(e)) from None
+
     async def _create(self, request: rendering.Request, data: dict[str, Any]) -> Any:
-        obj = self._stamp_new(request, data)
+        obj = self._track(request, None, data, self._stamp_new(request, data))
         meta = obj["metadata"]
         key = (request.resource, meta.get("namespace"), meta["name"])
         if key in self._objects and not self._objects[key].deleted:
@@ -121,6 +146,7 @@ class Emulator(kmock.KubernetesEmulator):
             new = copy.deepcopy(dict(dicts.patch_dict(old, data)))
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
             raise kmock.KubernetesError(status=422, reason="Invalid", message=str(e)) from None
+        new = self._track(request, old, data, new)
         meta = new.setdefault("metadata", {})
         meta["resourceVersion"] = self._next_rv()
         if new.get("spec") != old.get("spec"):

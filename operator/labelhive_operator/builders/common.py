@@ -238,11 +238,18 @@ def tmp_volume() -> dict[str, Any]:
 def pod_template(
     project: Project, component: str, config_hash: str, spec: dict[str, Any]
 ) -> dict[str, Any]:
-    """Return a pod template with labels, the config-hash annotation and shared pod settings."""
+    """Return a pod template with labels, the config-hash annotation and shared pod settings.
+
+    A workload's template (never the migration Job's: a Job's template is immutable) also
+    carries the project's ``restartedAt`` annotation, so changing it rolls every workload.
+    """
+    annotations = {settings.CONFIG_HASH_ANNOTATION: config_hash}
+    if project.restarted_at and component != "migration":
+        annotations[settings.RESTARTED_AT_ANNOTATION] = project.restarted_at
     return {
         "metadata": {
             "labels": labels(project, component),
-            "annotations": {settings.CONFIG_HASH_ANNOTATION: config_hash},
+            "annotations": annotations,
         },
         "spec": {"automountServiceAccountToken": False, "enableServiceLinks": False, **spec},
     }
