@@ -54,11 +54,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from labelhive import helping
     from labelhive import jobs
     from labelhive import outage
+    from labelhive import pages
+    from labelhive import plural
     from labelhive import projects
+    from labelhive import reports
     from labelhive import results
+    from labelhive import review
     from labelhive import security
     from labelhive import tasks
+    from labelhive import wiring
 
+    wiring.register_jobs()
     jobs.init_app(app)
     extensions.limiter.init_app(app)
     accounts.init_app(app)
@@ -68,8 +74,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     projects.init_app(app)
     tasks.init_app(app)
     results.init_app(app)
+    review.init_app(app)
+    reports.init_app(app)
     helping.init_app(app)
     security.init_app(app)
+    pages.init_app(app)
+    plural.init_app(app)
     return app
 
 

@@ -17,6 +17,7 @@ import click
 from flask import Flask
 
 from labelhive.helping.cli import helping as helping_commands
+from labelhive.plural import plural
 
 
 @contextmanager
@@ -260,6 +261,35 @@ def users_create(
     click.echo("\n".join(lines))
 
 
+@users.command("ldap-recheck")
+def users_ldap_recheck() -> None:
+    """Apply the directory's groups of now to the accounts that signed in through LDAP.
+
+    Run it every few minutes (cron, a Kubernetes CronJob): someone who left the directory or its
+    allowed groups is disabled, and loses their sessions and API key, without waiting for them
+    to sign in again.
+    """
+    from labelhive.accounts.identity import ldap
+    from labelhive.accounts.identity import services as identity
+    from labelhive.extensions import db as database
+
+    with app_context() as app:
+        _require_schema(app)
+        settings = app.extensions.get("labelhive.ldap")
+        if settings is None:
+            raise click.ClickException("LDAP sign-in is not configured (LDAP_URL is unset).")
+        try:
+            done = identity.recheck(
+                "ldap", settings.url, lambda s: ldap.groups_of(settings, s), settings.group_roles
+            )
+        except identity.IdentityRefused as exc:
+            raise click.ClickException(exc.message) from None
+        database.session.commit()
+    click.echo(
+        f"checked {done.checked}, disabled {done.disabled}, roles removed {done.roles_removed}"
+    )
+
+
 @main.group()
 def projects() -> None:
     """Labeling projects."""
@@ -333,6 +363,7 @@ def import_command(
     from labelhive.extensions import db as database
     from labelhive.tasks import importers
     from labelhive.tasks import rules
+    from labelhive.tasks import schemas
     from labelhive.tasks import services as tasks
 
     with app_context() as app:
@@ -344,12 +375,7 @@ def import_command(
             data = file.read_bytes()
             fmt = fmt or importers.detect_format(file.name, None, data[:4096])
             # parsed while it is written, in one transaction: a bad row anywhere rolls it all back
-            specs = importers.iter_tasks(
-                data,
-                fmt,
-                max_rows=app.config["MAX_IMPORT_ROWS"],
-                max_cell_bytes=app.config["MAX_CELL_BYTES"],
-            )
+            specs = importers.iter_tasks(data, fmt, **schemas.import_checks(project, app.config))
             # about one task per line: the bar's length without parsing the file twice
             estimate = max(data.count(b"\n"), 1)
             with click.progressbar(length=estimate, label="Importing", file=sys.stderr) as bar:
@@ -368,7 +394,7 @@ def import_command(
             raise click.ClickException(f"{file.name}: {exc}") from None
         short_name = project.short_name
         database.session.commit()
-    click.echo(f"Imported {count} tasks into {short_name}.")
+    click.echo(f"Imported {plural(count, 'task')} into {short_name}.")
 
 
 @main.command("import-s3")
@@ -415,7 +441,7 @@ def import_s3_command(project_ref: str, url: str, ext: str, redundancy: int | No
         except importer.S3ImportError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(
-        f"Imported {summary.imported} tasks into {short_name} from {url} "
+        f"Imported {plural(summary.imported, 'task')} into {short_name} from {url} "
         f"({summary.skipped} already there, {summary.listed - summary.matched} not matching)."
     )
 
@@ -503,11 +529,10 @@ def scheduler() -> None:
 @main.command()
 def sweep() -> None:
     """Delete expired leases once (the scheduler does this periodically)."""
-    from labelhive.extensions import db as database
-    from labelhive.tasks import engine
+    from labelhive.annotation import service
 
     with app_context():
-        click.echo(f"Swept {engine.sweep_expired(database.engine)} expired leases.")
+        click.echo(f"Swept {service.sweep_expired()} expired leases.")
 
 
 @main.command()

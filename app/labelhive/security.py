@@ -33,7 +33,6 @@ from flask import Flask
 from flask import current_app
 from flask import request
 from flask_limiter.util import get_remote_address
-from markupsafe import escape
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
@@ -114,11 +113,9 @@ def _too_large(_exc: RequestEntityTooLarge) -> Any:
         from labelhive.api.errors import envelope
 
         return envelope(413, "RequestEntityTooLarge", too_large_message())
-    page = (
-        "<!doctype html><title>Too large</title><h1>Too large</h1>"
-        f"<p>{escape(too_large_message())}</p>"
-    )
-    return page, 413, {"Content-Type": "text/html; charset=utf-8"}
+    from labelhive.pages import render_error
+
+    return render_error(413, too_large_message())
 
 
 def _is_api() -> bool:

@@ -116,7 +116,7 @@ def test_import_of_100k_rows(env, tmp_path):
         [[f"https://img.example/{i}.png"] for i in range(100_000)],
     )
     out = labelhive_cli("import", "birds", str(source), "--redundancy", "1", env=env).stdout
-    assert "Imported 100000 tasks" in out
+    assert "Imported 100,000 tasks" in out
     assert task_count(env) == 100_000
 
 

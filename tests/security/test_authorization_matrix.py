@@ -26,17 +26,18 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from labelhive import starters
 from labelhive.accounts.models import User
 from labelhive.accounts.models import hash_api_key
 from labelhive.accounts.services import create_user
 from labelhive.accounts.services import regenerate_api_key
 from labelhive.extensions import db
 from labelhive.helping import services as helping
-from labelhive.jobs import services as jobs
 from labelhive.jobs.models import JobRecord
 from labelhive.projects.models import Project
 from labelhive.projects.services import create_project
 from labelhive.results.models import Result
+from labelhive.review import services as review
 from labelhive.tasks import engine
 from labelhive.tasks.models import Task
 from tests.conftest import make_app
@@ -108,7 +109,8 @@ class World:
         category = helping.create_category(
             {"name": f"Cat {short_name}", "short_name": f"cat-{short_name}"}
         )
-        job = jobs.start_export(project, owner, "tasks", "csv")
+        job = starters.start_export(project, owner, "tasks", "csv")
+        review.grant(project, "victim", owner.id)  # a reviewer for the revoke rows
         db.session.commit()
         submitted = engine.submit(
             db.engine, tasks[0].id, self.ids["annotator"], "cat", project_id=project.id
@@ -270,6 +272,11 @@ row("health.readyz", "GET", Call("/readyz"), 200, 200, 200, 200, 200)
 row("health.metrics_view", "GET", Call("/metrics"), 200, 200, 200, 200, 200)
 row("accounts.signin", "GET", Call("/account/signin"), 200, 200, 200, 200, 200)
 row("accounts.signin", "POST", Call("/account/signin", form={}), 200, 200, 200, 200, 200)
+# sign-in through an identity provider: not configured in this world, so not there for anyone
+row("identity.oidc_start", "GET", Call("/account/signin/oidc"), 404, 404, 404, 404, 404)
+row("identity.oidc_callback", "GET", Call("/account/signin/oidc/callback"), 404, 404, 404, 404, 404)
+row("identity.ldap_signin", "GET", Call("/account/signin/ldap"), 404, 404, 404, 404, 404)
+row("identity.ldap_signin", "POST", Call("/account/signin/ldap", form={}), 404, 404, 404, 404, 404)
 row("accounts.signup", "GET", Call("/account/signup"), 200, 302, 302, 302, 302)
 row("accounts.signup", "POST", Call("/account/signup", form={}), 200, 302, 302, 302, 302)
 row("accounts.signout", "POST", Call("/account/signout", form={}), 0, 0, 0, 0, 0)
@@ -301,6 +308,19 @@ row(
     302,
 )
 row("accounts.users", "GET", Call("/admin/users"), 0, 403, 403, 403, 200)
+row(
+    "accounts.set_password",
+    "POST",
+    Call("/admin/users/{victim}/password", form={}),
+    0,
+    403,
+    403,
+    403,
+    302,
+)
+row("accounts.profile", "GET", Call("/account/profile"), 0, 200, 200, 200, 200)
+row("accounts.profile", "POST", Call("/account/profile", form={}), 0, 200, 200, 200, 200)
+row("favicon", "GET", Call("/favicon.ico"), 200, 200, 200, 200, 200)
 row("accounts.new_user", "POST", Call("/admin/users/new", form={}), 0, 403, 403, 403, 302)
 row(
     "accounts.user_flags",
@@ -331,6 +351,32 @@ row(
     302,
     403,
     302,
+)
+# project lifecycle and the owner's task list (first-hour UI)
+row("projects.archive", "POST", Call(P + "/archive", fresh=True, form={}), 0, 403, 302, 403, 302)
+row("projects.delete", "GET", Call(P + "/delete"), 0, 403, 200, 403, 200)
+# the target has a result: the owner is refused (400), the admin must type the short name
+row("projects.delete", "POST", Call(P + "/delete", fresh=True, form={}), 0, 403, 400, 403, 400)
+row("projects.tasks", "GET", Call(P + "/tasks"), 0, 403, 200, 403, 200)
+row(
+    "projects.task_update",
+    "POST",
+    Call(P + "/tasks/{task_open}", fresh=True, form={}),
+    0,
+    403,
+    303,
+    403,
+    303,
+)
+row(
+    "projects.task_delete",
+    "POST",
+    Call(P + "/tasks/{task_open}/delete", fresh=True, form={}),
+    0,
+    403,
+    303,
+    403,
+    303,
 )
 row("projects.importer", "GET", Call(P + "/import"), 0, 403, 200, 403, 200)
 row("projects.importer", "POST", Call(P + "/import", fresh=True, form={}), 0, 403, 200, 403, 200)
@@ -427,6 +473,43 @@ row(
     302,
 )
 row("results.gold_tasks", "GET", Call(P + "/gold"), 0, 403, 200, 403, 200)
+row("results.save_gold", "POST", Call(P + "/gold", fresh=True, form={}), 0, 403, 302, 403, 302)
+# problem reports: any annotator reports a task they hold (none held here: refused as such);
+# only the project's managers read the list
+row("reports.index", "GET", Call(P + "/reports"), 0, 403, 200, 403, 200)
+# review (labelhive.review): the queue is the reviewers' and managers', the rest the managers'
+row("review.queue", "GET", Call(P + "/review"), 0, 403, 200, 403, 200)
+row("review.items", "GET", Call(P + "/items"), 0, 403, 200, 403, 200)
+row(
+    "review.grant",
+    "POST",
+    Call(P + "/reviewers", fresh=True, form={"name": "victim"}),
+    0,
+    403,
+    302,
+    403,
+    302,
+)
+row(
+    "review.revoke",
+    "POST",
+    Call(P + "/reviewers/{victim}/remove", fresh=True, form={}),
+    0,
+    403,
+    302,
+    403,
+    302,
+)
+row(
+    "reports.report",
+    "POST",
+    Call(P + "/label/report", fresh=True, json={}),
+    401,
+    400,
+    400,
+    400,
+    400,
+)
 row(
     "results.set_gold",
     "POST",
@@ -514,10 +597,45 @@ row(
 row("api.project_jobs", "GET", Call(A + "/jobs"), 401, 403, 200, 403, 200)
 row("api.job_status", "GET", Call("/api/job/{job}"), 401, 403, 200, 403, 200)
 row("api.job_download", "GET", Call("/api/job/{job}/download"), 401, 403, 200, 403, 200)
+row("api.admin_schema", "GET", Call("/api/admin/schema"), 401, 403, 403, 403, 200)
 row("api.consensus_list", "GET", Call(A + "/consensus"), 401, 403, 200, 403, 200)
 row("api.consensus_start", "POST", Call(A + "/consensus", fresh=True), 401, 403, 202, 403, 202)
 row("api.annotator_list", "GET", Call(A + "/annotators"), 401, 403, 200, 403, 200)
 row("api.dataset_download", "GET", Call(A + "/dataset.csv"), 401, 403, 200, 403, 200)
+row("api.review_queue", "GET", Call(A + "/review"), 401, 403, 200, 403, 200)
+row(
+    "api.review_decide",
+    "POST",
+    Call(A + "/review/{task_done}", fresh=True, json={"send_back": True}),
+    401,
+    403,
+    200,
+    403,
+    200,
+)
+row("api.item_provenance", "GET", Call(A + "/item/{task_done}"), 401, 403, 200, 403, 200)
+row("api.item_list", "GET", Call(A + "/items"), 401, 403, 200, 403, 200)
+row("api.reviewer_list", "GET", Call(A + "/reviewers"), 401, 403, 200, 403, 200)
+row(
+    "api.reviewer_grant",
+    "POST",
+    Call(A + "/reviewers", fresh=True, json={"name": "victim"}),
+    401,
+    403,
+    201,
+    403,
+    201,
+)
+row(
+    "api.reviewer_revoke",
+    "DELETE",
+    Call(A + "/reviewers/{victim}", fresh=True),
+    401,
+    403,
+    204,
+    403,
+    204,
+)
 row(
     "api.imagefolder_start",
     "POST",

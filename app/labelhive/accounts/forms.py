@@ -103,7 +103,36 @@ class SignUpPolicyForm(FlaskForm):
             SelectChoice("open", "Anyone"),
             SelectChoice("domains", "Only e-mail addresses in these domains"),
             SelectChoice("closed", "Nobody (invite-only: admins create accounts)"),
+            SelectChoice(
+                "identity", "Identity provider only (OpenID Connect or LDAP, no passwords)"
+            ),
         ],
         validators=[DataRequired()],
     )
     domains = TextAreaField("E-mail domains (comma or one per line)", validators=[Optional()])
+
+
+class ProfileForm(FlaskForm):
+    """The account's full name and e-mail address (the user name is the login: it stays)."""
+
+    fullname = StringField(
+        "Full name", validators=[Optional(), Length(max=200)], render_kw={"autocomplete": "name"}
+    )
+    email = EmailField(
+        "E-mail",
+        validators=[DataRequired(), EMAIL, Length(max=254)],
+        render_kw={"autocomplete": "email"},
+    )
+
+
+class SetPasswordForm(FlaskForm):
+    """An admin sets a new password for someone who lost theirs."""
+
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(),
+            Length(min=8, max=200, message="Passwords must have at least 8 characters."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )

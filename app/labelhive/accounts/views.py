@@ -24,6 +24,7 @@ from labelhive.accounts import forms
 from labelhive.accounts import mail
 from labelhive.accounts import services
 from labelhive.accounts import verification
+from labelhive.accounts.identity import views as identity_views
 from labelhive.accounts.models import User
 from labelhive.extensions import db
 from labelhive.extensions import limiter
@@ -35,6 +36,22 @@ from labelhive.settings import services as settings
 from labelhive.web import safe_next
 
 bp = Blueprint("accounts", __name__)
+
+# sign-up policies that refuse every new account (but the first one)
+REFUSE_ALL = ("closed", "identity")
+
+
+def signup_offered() -> bool:
+    """Whether the pages link to the sign-up form: not under a policy that refuses everyone
+    ("closed", or "identity provider only": accounts come from the organisation's sign-in),
+    unless no account exists yet (the first one can always be made)."""
+    return settings.signup_policy().mode not in REFUSE_ALL or services.user_count() == 0
+
+
+@bp.app_context_processor
+def _signup_link() -> dict[str, Any]:
+    # a function: only pages shown to signed-out visitors call it (and query the policy)
+    return {"signup_offered": signup_offered}
 
 
 def admin_required(view: Any) -> Any:
@@ -56,7 +73,7 @@ def signup() -> Any:
     first = services.user_count() == 0
     policy = settings.signup_policy()
     refusal = None if first else policy.refusal(form.email.data or None)
-    closed = not first and policy.mode == "closed"
+    closed = not first and policy.mode in REFUSE_ALL
     # the domain restriction means something only once the address is proven
     verify = not first and policy.mode == "domains"
     if verify and not refusal and not mail.configured(current_app.config):
@@ -88,7 +105,9 @@ def signup() -> Any:
                     "success",
                 )
                 return redirect(url_for("projects.index"))
-    return render_template("accounts/signup.html", form=form, closed=closed, first=first)
+    return render_template(
+        "accounts/signup.html", form=form, closed=closed, first=first, refusal=closed and refusal
+    )
 
 
 @bp.route("/account/signin", methods=["GET", "POST"])
@@ -104,6 +123,10 @@ def signin() -> Any:
         user = services.authenticate(form.login.data, form.password.data)
         if user is not None and user.verification_pending:
             return _send_verification(user)
+        refusal = user and identity_views.password_refusal(user, settings.signup_policy().mode)
+        if refusal:
+            form.password.errors.append(refusal)
+            return render_template("accounts/signin.html", form=form), 403
         if user is not None:
             # a fresh session: nothing set before sign-in (by an attacker who planted the
             # cookie, say) survives into the signed-in session
@@ -214,6 +237,73 @@ def change_password() -> Any:
     return render_template("accounts/password.html", form=form)
 
 
+@bp.route("/account/profile", methods=["GET", "POST"])
+@login_required
+def profile() -> Any:
+    """Change the full name and e-mail address; a new address is confirmed by mail where the
+    site's e-mail domain rule asks for it (as the API's ``PUT /api/user`` does)."""
+    user = current_user._get_current_object()
+    form = forms.ProfileForm(
+        data={"fullname": user.fullname, "email": user.email_addr or ""}
+        if request.method == "GET"
+        else None
+    )
+    if form.validate_on_submit():
+        email = form.email.data.strip()
+        refusal = _email_refusal(user, email)
+        if refusal:
+            form.email.errors.append(refusal)
+        else:
+            policy = settings.signup_policy()
+            confirm = not user.admin and verification.needs_confirming(
+                policy, user.email_addr, email
+            )
+            user.fullname = (form.fullname.data or "").strip() or user.name
+            user.email_addr = email
+            if confirm:
+                user.verification_pending = True
+                return _confirm_new_address(user)
+            db.session.commit()
+            flash("Your profile was saved.", "success")
+            return redirect(url_for("accounts.account"))
+    return render_template("accounts/profile.html", form=form)
+
+
+def _email_refusal(user: User, email: str) -> str | None:
+    """Why ``user`` may not take ``email``, or ``None``."""
+    other = services.by_email(email)
+    if other is not None and other.id != user.id:
+        return "This e-mail address belongs to another account."
+    policy = settings.signup_policy()
+    if user.admin:
+        return None
+    refusal = verification.change_refusal(policy, email)
+    if refusal:
+        return refusal
+    if verification.needs_confirming(policy, user.email_addr, email) and not mail.configured(
+        current_app.config
+    ):
+        return (
+            "This site cannot send e-mail yet, so the address cannot be changed: "
+            "ask an administrator."
+        )
+    return None
+
+
+def _confirm_new_address(user: User) -> Any:
+    """Mail the link for the new address; the account waits for it, so this browser signs out."""
+    try:
+        verification.send_link(user)
+    except mail.MailError as exc:
+        db.session.rollback()
+        flash(f"{exc} Try again later.", "error")
+        return redirect(url_for("accounts.profile"))
+    db.session.commit()
+    services.forget_api_keys()
+    logout_user()
+    return render_template("accounts/verify_sent.html", email=user.email_addr)
+
+
 @bp.get("/admin/users")
 @admin_required
 def users() -> Any:
@@ -221,6 +311,7 @@ def users() -> Any:
         "accounts/users.html",
         users=services.all_users(),
         new_user=forms.NewUserForm(),
+        set_password=forms.SetPasswordForm(),
     )
 
 
@@ -264,6 +355,26 @@ def user_flags(user_id: int) -> Any:
     return redirect(url_for("accounts.users"))
 
 
+@bp.post("/admin/users/<int:user_id>/password")
+@admin_required
+def set_password(user_id: int) -> Any:
+    """An admin gives a user who lost their password a new one; their sessions end."""
+    user = services.load_user(str(user_id)) or abort(404)
+    form = forms.SetPasswordForm()
+    if form.validate_on_submit():
+        user.set_password(form.password.data)
+        services.end_sessions(user)
+        db.session.commit()
+        if user.id == current_user.id:
+            _signed_in_again(user)
+        flash(f"New password set for {user.name}; their sessions are signed out.", "success")
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+    return redirect(url_for("accounts.users"))
+
+
 @bp.post("/admin/users/<int:user_id>/approve")
 @admin_required
 def approve(user_id: int) -> Any:
@@ -287,6 +398,10 @@ def deployment_settings() -> Any:
     )
     if form.validate_on_submit():
         try:
+            if form.mode.data == "identity" and not identity_views.enabled():
+                raise settings.SettingsError(
+                    "Set up OpenID Connect or LDAP sign-in first (see the README)."
+                )
             domains = settings.parse_domains(form.domains.data or "")
             settings.set_signup_policy(form.mode.data, domains)
         except settings.SettingsError as exc:

@@ -13,11 +13,13 @@ from wtforms import SelectField
 from wtforms import StringField
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired
+from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
 
+from labelhive.projects.schemas import LEASE_TTL_RANGE
 from labelhive.tasks.rules import MAX_N_ANSWERS
 
 ORDERING_CHOICES = [
@@ -43,9 +45,8 @@ def _share(form: FlaskForm, field: FloatField) -> None:
 
 class ProjectForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=255)])
-    short_name = StringField(
-        "Short name (used in URLs)", validators=[DataRequired(), Length(max=63)]
-    )
+    # empty: derived from the name (labelhive.projects.shortname), as the form's script shows
+    short_name = StringField("Short name (used in URLs)", validators=[Optional(), Length(max=63)])
     description = StringField("Description", validators=[Optional(), Length(max=255)])
     question = StringField("Question", validators=[DataRequired(), Length(max=1000)])
     answers = TextAreaField("Answer options, one per line", validators=[DataRequired()])
@@ -57,7 +58,7 @@ class ProjectForm(FlaskForm):
     lease_ttl = IntegerField(
         "Lease time (seconds an annotator holds a task)",
         default=600,
-        validators=[DataRequired(), NumberRange(min=10, max=86400)],
+        validators=[DataRequired(), NumberRange(*LEASE_TTL_RANGE)],
     )
     ordering = SelectField("Order tasks are handed out in", choices=ORDERING_CHOICES)
     instructions = TextAreaField("Instructions (Markdown)", validators=[Optional()])
@@ -83,6 +84,12 @@ class ProjectForm(FlaskForm):
         "Most answers a task may get (cap)",
         default=5,
         validators=[Optional(), NumberRange(min=1, max=MAX_N_ANSWERS)],
+    )
+    # review (labelhive.review): 0 flags only ties and gold items most annotators missed
+    review_threshold = FloatField(
+        "Review below this confidence",
+        default=0.6,
+        validators=[Optional(), NumberRange(min=0, max=1)],
     )
     # PYBOSSA's custom task presenter (labelhive.tasks.presenter)
     use_task_presenter = BooleanField("Use the custom task presenter below")
@@ -135,3 +142,25 @@ class S3ImportForm(FlaskForm):
         "Answers per task (empty: the project's redundancy)",
         validators=[Optional(), NumberRange(min=1, max=MAX_N_ANSWERS)],
     )
+
+
+class TaskForm(FlaskForm):
+    """A task's priority and redundancy on the owner's task list."""
+
+    priority = FloatField(
+        "Priority",
+        validators=[
+            InputRequired(message="Enter a priority, e.g. 0 or 1."),
+            NumberRange(min=-1e9, max=1e9),
+        ],
+    )
+    n_answers = IntegerField(
+        "Answers needed",
+        validators=[DataRequired(), NumberRange(min=1, max=MAX_N_ANSWERS)],
+    )
+
+
+class DeleteProjectForm(FlaskForm):
+    """Deleting a project: the owner types its short name to confirm."""
+
+    confirm = StringField("Type the project's short name to confirm", validators=[DataRequired()])

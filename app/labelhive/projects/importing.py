@@ -23,13 +23,15 @@ from flask import session
 from flask import url_for
 from flask_login import current_user
 
+from labelhive import starters
 from labelhive.extensions import db
 from labelhive.jobs import services as jobs
 from labelhive.projects import forms
 from labelhive.projects.models import Project
 from labelhive.projects.views import bp
-from labelhive.storage import scope
+from labelhive.storage.scope import allowed_buckets
 from labelhive.tasks import importers
+from labelhive.tasks import schemas
 from labelhive.web import project_for
 
 _STALE_SECONDS = 24 * 3600
@@ -51,13 +53,8 @@ def _discard_stale(directory: Path) -> None:
 
 
 def _limits(project: Project) -> dict[str, Any]:
-    return {
-        "max_rows": current_app.config["MAX_IMPORT_ROWS"],
-        "max_cell_bytes": current_app.config["MAX_CELL_BYTES"],
-        "max_columns": current_app.config["MAX_IMPORT_COLUMNS"],
-        # an s3:// image outside the project's storage refuses the file at preview
-        "s3_scope": scope.for_project(project),
-    }
+    # the import job's checks: a file refused by the job is refused at preview
+    return schemas.import_checks(project, current_app.config)
 
 
 def _pending(project_id: int) -> tuple[Path, dict[str, Any]] | None:
@@ -154,7 +151,7 @@ def import_confirm(ref: str) -> Any:
     path, info = pending
     try:
         # the upload's token is the job's key: a confirm sent twice starts one import
-        record = jobs.start_import(project, current_user, path, info["fmt"], key=info["token"])
+        record = starters.start_import(project, current_user, path, info["fmt"], key=info["token"])
         db.session.commit()
     except importers.ImportFormatError as exc:
         db.session.rollback()
@@ -170,9 +167,15 @@ def import_confirm(ref: str) -> Any:
 def import_s3(ref: str) -> Any:
     project = project_for(ref, "manage")
     s3_form = forms.S3ImportForm()
-    if s3_form.validate_on_submit():
+    if not allowed_buckets(current_app.config):
+        # the page hides the form then; a request that still comes says why it cannot be done
+        s3_form.validate_on_submit()
+        s3_form.bucket.errors = [
+            "This server has no S3 bucket configured: an administrator sets S3_BUCKET first."
+        ]
+    elif s3_form.validate_on_submit():
         try:
-            record = jobs.start_s3_import(
+            record = starters.start_s3_import(
                 project,
                 current_user,
                 s3_form.bucket.data.strip(),

@@ -10,6 +10,7 @@ from sqlalchemy import CheckConstraint
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -41,6 +42,8 @@ class Project(Base):
     ordering: Mapped[str] = mapped_column(String(16), default="depth_first")
     gold_rate: Mapped[float] = mapped_column(default=0.0)
     published: Mapped[bool] = mapped_column(default=False)
+    # put away by its owner: unpublished, listed apart; unarchiving makes it a draft again
+    archived: Mapped[bool] = mapped_column(default=False, server_default=false())
     # PYBOSSA's columns, kept so its clients can echo a project back unchanged
     webhook: Mapped[str | None] = mapped_column(Text)
     allow_anonymous_contributors: Mapped[bool] = mapped_column(default=False)
@@ -59,6 +62,8 @@ class Project(Base):
     adaptive_redundancy: Mapped[bool] = mapped_column(default=False)
     adaptive_threshold: Mapped[float] = mapped_column(default=0.7)
     adaptive_max_answers: Mapped[int] = mapped_column(default=5)
+    # review: a complete item whose consensus confidence is below this needs review
+    review_threshold: Mapped[float] = mapped_column(default=0.6, server_default="0.6")
     secret_key: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     created: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -32,6 +32,17 @@ def tasks_page(project_id: int, after_id: int = 0, *, gold_only: bool = False) -
     return list(db.session.scalars(query.order_by(Task.id).limit(PAGE_SIZE)))
 
 
+def current(project: Project, task_id: int) -> str | None:
+    """The task's gold answer (``None``: not gold).
+
+    :raise GoldError: no such task in the project.
+    """
+    task = db.session.get(Task, task_id)
+    if task is None or task.project_id != project.id:
+        raise GoldError(f"Task {task_id} is not a task of this project.")
+    return task.gold_answer
+
+
 def set_gold(project: Project, task_id: int, answer: Any) -> Task:
     """Make a task gold with the known ``answer``, or an ordinary task again (``None``/``""``).
 

@@ -14,15 +14,22 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from labelhive import starters
 from labelhive.extensions import db
 from labelhive.jobs import services as job_services
+from labelhive.jobs.models import FAILED
+from labelhive.jobs.models import QUEUED
+from labelhive.jobs.models import RUNNING
+from labelhive.plural import plural
 from labelhive.projects import services as project_services
 from labelhive.projects.forms import ActionForm
+from labelhive.projects.models import Project
 from labelhive.results import charts
 from labelhive.results import dataset
 from labelhive.results import exports
 from labelhive.results import gold
 from labelhive.results import imagefolder
+from labelhive.results import preview
 from labelhive.results import services as consensus
 from labelhive.results.forms import ExportForm
 from labelhive.results.forms import ImageFolderForm
@@ -38,6 +45,7 @@ bp = Blueprint("results", __name__)
 @bp.get("/project/<ref>/results")
 def index(ref: str) -> Any:
     project = project_for(ref, "manage")
+    records = job_services.project_records(project.id)
     return render_template(
         "results/index.html",
         project=project,
@@ -47,9 +55,25 @@ def index(ref: str) -> Any:
         counts=labeling.breakdown(project.id),
         export_form=ExportForm(formdata=None),
         imagefolder_form=ImageFolderForm(formdata=None),
-        records=job_services.project_records(project.id),
+        records=records,
+        recompute=_recompute_state(project, records),
+        preview=preview.load(db.engine, project.id),
+        vote_header=preview.vote_header,
+        votes_text=preview.votes_text,
         **_consensus_context(project.id),
     )
+
+
+def _recompute_state(project: Project, records: list[Any]) -> dict[str, Any]:
+    """The latest consensus job: the page polls its status while it runs (static/results.js)."""
+    latest = next((r for r in records if r.kind == "consensus"), None)
+    running = latest is not None and latest.status in (QUEUED, RUNNING)
+    return {
+        "status_url": (
+            url_for("jobs.status", ref=project.short_name, job_id=latest.id) if running else None
+        ),
+        "failed": latest.error if latest is not None and latest.status == FAILED else None,
+    }
 
 
 def _consensus_context(project_id: int) -> dict[str, Any]:
@@ -98,6 +122,47 @@ def gold_tasks(ref: str) -> Any:
     )
 
 
+@bp.post("/project/<ref>/gold")
+def save_gold(ref: str) -> Response:
+    """Save every row of the gold page at once (one Save button); nothing is saved on an error.
+
+    The form lists the page's ``task_id`` values and one ``gold_answer-<id>`` per task; only the
+    rows whose answer changed are written.
+    """
+    project = project_for(ref, "manage")
+    back = url_for(
+        "results.gold_tasks",
+        ref=project.short_name,
+        after=request.form.get("after") or None,
+        only=request.form.get("only") or None,
+    )
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    ids = request.form.getlist("task_id")
+    if len(ids) > gold.PAGE_SIZE or not all(i.isdigit() and len(i) < 12 for i in ids):
+        abort(400)
+    changed: dict[int, list[int]] = {}
+    try:
+        for task_id in map(int, ids):
+            answer = request.form.get(f"gold_answer-{task_id}", "")
+            before = gold.current(project, task_id)
+            if (answer or None) == before:
+                continue
+            task = gold.set_gold(project, task_id, answer)
+            changed.setdefault(task.n_answers, []).append(task_id)
+    except gold.GoldError as exc:
+        db.session.rollback()
+        flash(f"Nothing was saved: {exc}", "error")
+        return redirect(back)
+    db.session.commit()
+    # as in set_gold below: states follow under each task's row lock
+    for n_answers, task_ids in changed.items():
+        engine.set_redundancy(db.engine, n_answers, task_ids=task_ids)
+    n = sum(len(t) for t in changed.values())
+    flash(f"Saved: {plural(n, 'task')} changed." if n else "Nothing changed.", "success")
+    return redirect(back)
+
+
 @bp.post("/project/<ref>/gold/<int:task_id>")
 def set_gold(ref: str, task_id: int) -> Response:
     project = project_for(ref, "manage")
@@ -131,9 +196,9 @@ def set_gold(ref: str, task_id: int) -> Response:
 @bp.post("/project/<ref>/results/recompute")
 def recompute(ref: str) -> Response:
     project = project_for(ref, "manage")
-    consensus.start_recompute(project, current_user)
+    starters.start_recompute(project, current_user)
     db.session.commit()
-    flash("Consensus is being recomputed; reload this page in a moment.", "info")
+    flash("Consensus is being recomputed: this page shows the new results when done.", "info")
     return redirect(url_for("results.index", ref=project.short_name))
 
 
@@ -148,9 +213,9 @@ def export_job(ref: str) -> Response:
         return redirect(url_for("results.index", ref=project.short_name))
     what, _, fmt = form.file.data.rpartition(".")
     if what == "dataset":
-        record = job_services.start_dataset_export(project, current_user, fmt, form.validation.data)
+        record = starters.start_dataset_export(project, current_user, fmt, form.validation.data)
     else:
-        record = job_services.start_export(project, current_user, what, fmt)
+        record = starters.start_export(project, current_user, what, fmt)
     db.session.commit()
     return redirect(url_for("jobs.detail", ref=project.short_name, job_id=record.id))
 
@@ -166,7 +231,7 @@ def imagefolder_job(ref: str) -> Response:
         return redirect(url_for("results.index", ref=project.short_name, _anchor="imagefolder"))
     validation = form.validation.data
     try:
-        record = imagefolder.start(
+        record = starters.start_imagefolder(
             project,
             current_user,
             form.destination.data,

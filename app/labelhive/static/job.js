@@ -16,7 +16,8 @@
       bar.max = Math.max(job.total, 1);
       bar.value = job.done;
     }
-    count.textContent = job.done + " of " + (job.total === null ? "?" : job.total) + " rows done";
+    count.textContent = job.done + " of " +
+      (job.total === null ? "? rows" : window.labelhivePlural(job.total, "row")) + " done";
   }
 
   function poll() {

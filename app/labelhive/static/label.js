@@ -16,11 +16,21 @@
   var undoButton = document.getElementById("undo");
   var skipButton = document.getElementById("skip");
   var answerButtons = Array.prototype.slice.call(document.querySelectorAll("button.answer"));
+  var imageFailed = document.getElementById("image-failed");
+  var reportButton = document.getElementById("report");
+  var undoFinished = document.getElementById("undo-finished");
+  var instructions = document.getElementById("instructions");
 
   var front = 0;
   var current = null;     // the task on screen
   var ahead = null;       // the next task, its image loaded into the hidden <img>
-  var lastAnswer = null;  // {id, task}: what "u" takes back
+  // answers "u" takes back, the latest last: several levels, each an answer whose task is not
+  // complete yet; seeded by the server, so undo also works after "All done" and a reload
+  var undoStack = (page.dataset.undoable || "").split(",").filter(Boolean).map(function (id) {
+    return { id: parseInt(id, 10), task: null };
+  });
+  var MAX_UNDO = 20;
+  var failed = {};        // task id -> true: its image did not load
   var busy = false;
   var pendingT0 = null;   // keypress time when the next task was not known yet
   var messageTimer = null;
@@ -30,11 +40,12 @@
     swaps: [],
     idle: function () {
       if (busy) { return false; }
-      if (!ahead || !ahead.image) { return true; }
+      if (!ahead || !ahead.image || failed[ahead.id]) { return true; }
       var back = imgs[1 - front];
       return back.dataset.taskId === String(ahead.id) && back.complete && back.naturalWidth > 0;
     },
-    currentId: function () { return current ? current.id : null; }
+    currentId: function () { return current ? current.id : null; },
+    undoDepth: function () { return undoStack.length; }
   };
 
   function post(url, body) {
@@ -68,8 +79,11 @@
         setTimeout(function () { metrics.swaps.push({ task: task.id, ms: performance.now() - t0 }); }, 0);
       });
     };
-    if (!task.image || (img.complete && img.naturalWidth > 0)) { done(); }
-    else { img.addEventListener("load", done, { once: true }); }
+    if (!task.image || (img.complete && img.naturalWidth > 0) || failed[task.id]) { done(); }
+    else {
+      img.addEventListener("load", done, { once: true });
+      img.addEventListener("error", done, { once: true });
+    }
   }
 
   function showInfo(task) {
@@ -102,6 +116,7 @@
     // an image outside the project's storage is refused: say so instead of a broken image
     noImage.textContent = task.image_problem || "This task has no image.";
     noImage.hidden = !!task.image;
+    showFailed(task);
     showInfo(task);
     page.dataset.taskId = String(task.id);
     if (t0 !== null && t0 !== undefined) { recordSwap(task, t0, target); }
@@ -116,6 +131,32 @@
     if (back.decode) { back.decode().catch(function () {}); }
   }
 
+  // a task whose image did not load cannot be answered: say so, offer "Report a problem"
+  function showFailed(task) {
+    var broken = !!(task && task.image && failed[task.id]);
+    imageFailed.hidden = !broken;
+    answerButtons.forEach(function (button) { button.disabled = broken; });
+    if (broken) {
+      imgs[0].hidden = true;
+      imgs[1].hidden = true;
+    }
+    page.dataset.imageFailed = broken ? "true" : "false";
+  }
+
+  imgs.forEach(function (img) {
+    img.addEventListener("error", function () {
+      var id = img.dataset.taskId;
+      if (!id || !img.getAttribute("src")) { return; }
+      failed[id] = true;
+      if (current && String(current.id) === id) { showFailed(current); }
+    });
+  });
+
+  function setUndoable() {
+    undoButton.disabled = undoStack.length === 0;
+    undoFinished.disabled = undoStack.length === 0;
+  }
+
   function setFinished(isFinished) {
     work.hidden = isFinished;
     finished.hidden = !isFinished;
@@ -125,8 +166,8 @@
   function apply(data) {
     if (!data || !data.tasks) { return; }
     if (data.progress) {
-      progress.textContent = "You: " + data.progress.mine + " answers · " +
-        data.progress.total + " tasks in the project";
+      progress.textContent = "You: " + window.labelhivePlural(data.progress.mine, "answer") + " · " +
+        window.labelhivePlural(data.progress.total, "task") + " in the project";
     }
     var tasks = data.tasks;
     if (!current) {
@@ -171,13 +212,14 @@
   }
 
   function answer(value) {
-    if (!current || busy) { return; }
+    if (!current || busy || failed[current.id]) { return; }
     var t0 = performance.now();
     var task = current;
     advance(t0);
     act(page.dataset.answerUrl, { task_id: task.id, answer: value }, function (data) {
-      lastAnswer = { id: data.answer_id, task: task };
-      undoButton.disabled = false;
+      undoStack.push({ id: data.answer_id, task: task });
+      if (undoStack.length > MAX_UNDO) { undoStack.shift(); }
+      setUndoable();
     }, "Your answer to the previous image was not stored: ");
   }
 
@@ -189,13 +231,34 @@
     act(page.dataset.skipUrl, { task_id: task.id }, function () {}, "Skip failed: ");
   }
 
+  function report() {
+    if (!current || busy) { return; }
+    var t0 = performance.now();
+    var task = current;
+    advance(t0);
+    busy = true;
+    page.dataset.busy = "true";
+    post(page.dataset.reportUrl, { task_id: task.id, problem: "Image failed to load" }).then(function (result) {
+      if (result.status === 200) {
+        say("Thank you: the project's owner sees your report. This image is skipped for you.", "info");
+      } else {
+        refused(result, "The report was not stored: ");
+      }
+      // the report's answer carries no tasks: ask for the page's state
+      return post(page.dataset.stateUrl, {});
+    }).then(function (result) {
+      busy = false;
+      page.dataset.busy = "false";
+      apply(result.data);
+    });
+  }
+
   function undo() {
     if (busy) { return; }
-    if (!lastAnswer) { say("Nothing to undo.", "info"); return; }
+    if (!undoStack.length) { say("Nothing to undo.", "info"); return; }
     var t0 = performance.now();
-    var taken = lastAnswer;
-    lastAnswer = null;
-    undoButton.disabled = true;
+    var taken = undoStack.pop();
+    setUndoable();
     act(page.dataset.undoUrl, { answer_id: taken.id, release_task_id: ahead ? ahead.id : null }, function (data) {
       ahead = current;
       current = data.task;
@@ -203,6 +266,21 @@
       display(current, t0);
       say("Answer taken back: answer this image again.", "info");
     }, "");
+  }
+
+  // instructions: open on a first visit to the project, closed again once the annotator closed them
+  function rememberInstructions() {
+    if (!instructions) { return; }
+    var key = "labelhive.instructions.closed." + page.dataset.project;
+    try {
+      if (window.localStorage.getItem(key) === "1") { instructions.open = false; }
+      instructions.addEventListener("toggle", function () {
+        if (instructions.open) { window.localStorage.removeItem(key); }
+        else { window.localStorage.setItem(key, "1"); }
+      });
+    } catch (e) {
+      // storage refused (private mode): the instructions simply stay open on each visit
+    }
   }
 
   function heartbeat() {
@@ -221,7 +299,7 @@
     if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") { return; }
     if (/^[1-9]$/.test(event.key)) {
       var button = page.querySelector('button.answer[data-key="' + event.key + '"]');
-      if (button) { event.preventDefault(); flash(button); answer(button.dataset.answer); }
+      if (button && !button.disabled) { event.preventDefault(); flash(button); answer(button.dataset.answer); }
     } else if (event.key === "s" || event.key === "S") {
       event.preventDefault(); skip();
     } else if (event.key === "u" || event.key === "U") {
@@ -233,6 +311,10 @@
   });
   skipButton.addEventListener("click", skip);
   undoButton.addEventListener("click", undo);
+  undoFinished.addEventListener("click", undo);
+  reportButton.addEventListener("click", report);
+  rememberInstructions();
+  setUndoable();
 
   setInterval(heartbeat, parseInt(page.dataset.heartbeatMs, 10) || 60000);
   act(page.dataset.stateUrl, {}, function () {}, "").then(function () {

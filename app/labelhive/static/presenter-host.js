@@ -47,8 +47,8 @@
     tasks = state.tasks || [];
     if (state.progress) {
       document.getElementById("progress").textContent =
-        state.progress.mine + " answered by you · " + state.progress.total +
-        " tasks in the project";
+        state.progress.mine + " answered by you · " +
+        window.labelhivePlural(state.progress.total, "task") + " in the project";
     }
   }
 

@@ -145,7 +145,7 @@ def test_import_preview_then_confirm(client):
     preview = upload(client, ("url,name\n" + rows).encode(), "tasks.csv")
     assert preview.status_code == 200
     page = preview.get_data(as_text=True)
-    assert "<strong>12</strong> tasks will be imported" in page
+    assert "<strong>12 tasks</strong> will be imported" in page
     assert "http://example.org/4.png" in page
     assert "http://example.org/5.png" not in page  # the preview shows the first five
     assert tasks_of(p.id) == []  # nothing before the confirm
@@ -169,7 +169,7 @@ def test_import_jsonl_and_cancel(client):
     p = make_project(alice)
     sign_in(client, "alice")
     body = b'{"url": "http://example.org/a.png"}\n{"url": "https://example.org/b.png"}\n'
-    assert "<strong>2</strong>" in upload(client, body, "t.jsonl").get_data(as_text=True)
+    assert "<strong>2 tasks</strong>" in upload(client, body, "t.jsonl").get_data(as_text=True)
     client.post("/project/pets/import/cancel")
     assert client.post("/project/pets/import/confirm").status_code == 302
     assert tasks_of(p.id) == []

@@ -25,15 +25,16 @@ def test_owner_sets_and_clears_gold_from_the_task_list(client) -> None:
     first, second, _ = sorted(_gold_answers(project.id))
     sign_in(client, "alice")
     page = client.get("/project/pets/gold").get_data(as_text=True)
-    assert page.count('name="gold_answer"') == 3
-    assert f'action="/project/pets/gold/{first}"' in page
+    # one form for the page, one field per task (labelled gold_answer-<id>), one Save button
+    assert page.count('name="gold_answer-') == 3 and f'name="gold_answer-{first}"' in page
+    assert page.count('action="/project/pets/gold"') == 1 and page.count(">Save</button>") == 1
     assert '<option value="" selected>not gold</option>' in page
 
     response = client.post(f"/project/pets/gold/{first}", data={"gold_answer": "dog"})
     assert response.status_code == 302 and response.headers["Location"] == "/project/pets/gold"
     assert _gold_answers(project.id)[first] == "dog"
     page = client.get("/project/pets/gold?only=gold").get_data(as_text=True)
-    assert page.count('name="gold_answer"') == 1
+    assert page.count('name="gold_answer-') == 1
     assert '<option value="dog" selected>dog</option>' in page
     assert f"Task {first} is gold: dog." in page
 
@@ -58,7 +59,7 @@ def test_gold_page_pages_and_refuses_other_projects_tasks(client, monkeypatch) -
     page = client.get("/project/pets/gold").get_data(as_text=True)
     assert f"/project/pets/gold?after={ids[1]}" in page
     page = client.get(f"/project/pets/gold?after={ids[1]}").get_data(as_text=True)
-    assert page.count('name="gold_answer"') == 1 and "Next page" not in page
+    assert page.count('name="gold_answer-') == 1 and "Next page" not in page
     # a task of another project, through this project's URL
     client.post(f"/project/pets/gold/{other}", data={"gold_answer": "cat"})
     assert _gold_answers(birds.id)[other] is None

@@ -122,11 +122,11 @@ def test_cli_import_s3(s3_env: LocalStackS3, bulk_bucket: str, sqlite_url: str) 
     labelhive_cli("users", "create", "owner", env=env)
     labelhive_cli("projects", "create", "pics", "--owner", "owner", env=env)
     first = labelhive_cli("import-s3", "pics", f"s3://{bulk_bucket}/other/", env=env)
-    assert "Imported 1 tasks into pics" in first.stdout, first.stderr
+    assert "Imported 1 task into pics" in first.stdout, first.stderr
     again = labelhive_cli("import-s3", "pics", f"s3://{bulk_bucket}/other/", env=env)
     assert "Imported 0 tasks into pics" in again.stdout and "1 already there" in again.stdout
     txt = labelhive_cli("import-s3", "pics", f"s3://{bulk_bucket}/photos/", "--ext", "txt", env=env)
-    assert "Imported 1 tasks" in txt.stdout
+    assert "Imported 1 task" in txt.stdout
     bad = labelhive_cli("import-s3", "pics", "https://x/y", env=env, check=False)
     assert bad.returncode == 2 and "s3://bucket/prefix/" in bad.stderr
     missing = labelhive_cli("import-s3", "pics", "s3://no-such-bucket/", env=env, check=False)

@@ -49,17 +49,24 @@ def test_s3_import_form_starts_a_job_and_a_rerun_adds_only_new_keys(client, s3_a
     )
     assert sorted(keys) == ["cats/a b+%é.jpg", "cats/new.JPG"]
     page = client.get(f"/project/pets/jobs/{again.id}").get_data(as_text=True)
-    assert "Imported 1 tasks (1 were already there)" in page
+    assert "Imported 1 task (1 was already there)" in page
     # a bucket that does not exist: the job fails with the listing's sentence
     missing = settle(start(client, bucket="no-such-bucket", prefix=""))
     assert missing.status == "failed" and "Listing S3 failed" in missing.error
 
 
-def test_s3_import_form_refuses_bad_input_and_non_managers(client):
+def test_s3_import_form_refuses_bad_input_and_non_managers(app, client):
     alice = make_user("alice")
     make_project(alice)
     make_user("bob")
     sign_in(client, "alice")
+    # no bucket configured: the page has no S3 form, and a request sent anyway says why
+    assert 'id="import-s3"' not in client.get("/project/pets/import").get_data(as_text=True)
+    response = client.post("/project/pets/import/s3", data={"bucket": "unit"})
+    assert response.status_code == 400
+    assert "no S3 bucket configured" in response.get_data(as_text=True)
+    app.config["S3_BUCKET"] = "unit"
+    assert 'id="import-s3"' in client.get("/project/pets/import").get_data(as_text=True)
     response = client.post("/project/pets/import/s3", data={"bucket": "Not_A_Bucket"})
     assert response.status_code == 400
     assert "is not a valid S3 bucket name" in response.get_data(as_text=True)
