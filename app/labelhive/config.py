@@ -126,9 +126,45 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # The operator sets it behind a TLS Ingress (labelhive.security)
         "HSTS_SECONDS": _optional_int(env, "LABELHIVE_HSTS_SECONDS") or 0,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        # sign-in through OpenID Connect or LDAP (labelhive.accounts.identity; README)
+        **_identity(env),
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
     }
+
+
+def _identity(env: Mapping[str, str]) -> dict[str, Any]:
+    """OpenID Connect and LDAP sign-in settings, as given (read by accounts.identity, which
+    refuses to start on a bad one); each is off while its URL is unset."""
+    keys = {
+        "OIDC_ISSUER": "",
+        "OIDC_CLIENT_ID": "",
+        "OIDC_CLIENT_SECRET": "",
+        "OIDC_SCOPES": "openid email profile",
+        "OIDC_GROUPS_CLAIM": "groups",
+        "OIDC_GROUP_ROLES": "",
+        "OIDC_PROVIDER_NAME": "single sign-on",
+        "LDAP_URL": "",
+        "LDAP_STARTTLS": "",
+        "LDAP_CA_FILE": "",
+        "LDAP_CA_CERT": "",
+        "LDAP_BIND_DN": "",
+        "LDAP_BIND_PASSWORD": "",
+        "LDAP_USER_BASE": "",
+        "LDAP_USER_FILTER": "(uid={login})",
+        "LDAP_GROUP_BASE": "",
+        "LDAP_GROUP_FILTER": "(member={dn})",
+        "LDAP_GROUP_ROLES": "",
+        "LDAP_EMAIL_ATTRIBUTE": "mail",
+        "LDAP_FULLNAME_ATTRIBUTE": "cn",
+    }
+    values: dict[str, Any] = {key: env.get(key, default) for key, default in keys.items()}
+    # local passwords under the "identity provider only" sign-up policy: these admins only
+    values["BREAK_GLASS_ADMINS"] = env.get("LABELHIVE_BREAK_GLASS_ADMINS", "")
+    # a session begun through the identity provider ends after this; signing in again re-reads
+    # the groups (a provider session makes that a redirect, not a password)
+    values["IDENTITY_SESSION_SECONDS"] = _optional_int(env, "LABELHIVE_IDENTITY_SESSION_SECONDS")
+    return values
 
 
 def _optional_int(env: Mapping[str, str], name: str) -> int | None:

@@ -8,6 +8,7 @@ from labelhive import web
 from labelhive.accounts import services
 from labelhive.accounts import sessions
 from labelhive.accounts import views
+from labelhive.accounts.identity import views as identity_views
 from labelhive.extensions import login_manager
 
 
@@ -18,4 +19,5 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Please sign in to see this page."
     login_manager.login_message_category = "info"
     app.register_blueprint(views.bp)
+    identity_views.init_app(app)
     app.register_error_handler(web.SignInRequired, lambda _exc: web.sign_in_redirect())

@@ -11,6 +11,7 @@ from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import false
 from sqlalchemy import func
+from sqlalchemy import true
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from werkzeug.security import check_password_hash
@@ -51,6 +52,8 @@ class User(UserMixin, Base):
         "api_key", String(64), unique=True, default=lambda: hash_api_key(new_api_key())
     )
     admin: Mapped[bool] = mapped_column(default=False)
+    # may create projects (everyone, unless the identity provider's groups say otherwise)
+    can_create_projects: Mapped[bool] = mapped_column(default=True, server_default=true())
     enabled: Mapped[bool] = mapped_column(default=True)
     # signed up under the e-mail domain restriction and not yet confirmed the address: such an
     # account can neither sign in nor use its API key

@@ -2,7 +2,7 @@
 
 Anyone may read published projects' public fields; signed-in users also their own drafts;
 owners and admins get every column. Unlike PYBOSSA, owners may publish through the API
-(``"published": true`` on POST or PUT).
+(``"published": true`` on POST or PUT), except an archived project (409: unarchive it first).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from labelhive.api.blueprint import bp
 from labelhive.extensions import db
 from labelhive.helping import services as helping
 from labelhive.projects import access
+from labelhive.projects import lifecycle
 from labelhive.projects import services as projects
 from labelhive.projects.models import Project
 
@@ -147,6 +148,8 @@ def project_stats(oid: int) -> Response:
 @bp.post("/project")
 def project_create() -> Response:
     user = auth.require_user()
+    if not access.can_create(user):
+        raise errors.forbidden("Your account may not create projects: ask an administrator.")
     values = _values(listing.body(), user.id, None)
     # PYBOSSA files a new project under the first category
     values.setdefault("category_id", helping.first_category_id())
@@ -163,7 +166,9 @@ def project_update(oid: int) -> Response:
     project, user = _managed(oid)
     values = _values(listing.body(), project.owner_id, project.id)
     try:
-        projects.apply_settings(project, values)
+        lifecycle.apply_settings(project, values)
+    except lifecycle.LifecycleError as exc:
+        raise errors.conflict(str(exc)) from None
     except projects.ProjectError as exc:
         raise errors.bad_request(str(exc)) from None
     db.session.commit()

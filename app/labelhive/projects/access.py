@@ -32,6 +32,12 @@ def can_manage(user: _User | None, project: _Project) -> bool:
     return is_signed_in(user) and (user.admin or user.id == project.owner_id)  # type: ignore[union-attr]
 
 
+def can_create(user: _User | None) -> bool:
+    """Create projects: admins, and users whose ``can_create_projects`` the identity
+    provider's groups did not take away (labelhive.accounts.identity)."""
+    return is_signed_in(user) and (user.admin or getattr(user, "can_create_projects", True))  # type: ignore[union-attr]
+
+
 def can_see(user: _User | None, project: _Project) -> bool:
     """See that the project exists, its name, question and options."""
     return can_manage(user, project) or (is_signed_in(user) and project.published)
@@ -40,3 +46,9 @@ def can_see(user: _User | None, project: _Project) -> bool:
 def can_contribute(user: _User | None, project: _Project) -> bool:
     """Be handed tasks and submit answers."""
     return can_see(user, project)
+
+
+def can_review(user: _User | None, project: _Project, *, reviewer: bool) -> bool:
+    """Work through the review queue and settle items: managers, and the users an owner made
+    reviewers of the project (``reviewer``: the caller looked the role up)."""
+    return can_manage(user, project) or (is_signed_in(user) and reviewer)

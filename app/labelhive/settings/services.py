@@ -1,8 +1,9 @@
 """Deployment settings: who may sign up.
 
-The sign-up policy is one of ``open`` (anyone), ``closed`` (invite-only: admins create accounts)
-or ``domains`` (only e-mail addresses in the listed domains). The first account can always be
-created, so a fresh deployment cannot lock itself out.
+The sign-up policy is one of ``open`` (anyone), ``closed`` (invite-only: admins create accounts),
+``domains`` (only e-mail addresses in the listed domains) or ``identity`` (accounts come from the
+OpenID Connect or LDAP sign-in only; passwords only for break-glass admins). The first account
+can always be created, so a fresh deployment cannot lock itself out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from labelhive.extensions import db
 from labelhive.settings.models import Setting
 
-SIGNUP_POLICIES = ("open", "closed", "domains")
+SIGNUP_POLICIES = ("open", "closed", "domains", "identity")
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -31,6 +32,8 @@ class SignupPolicy:
         """Why an address may not sign up under this policy, or ``None`` when it may."""
         if self.mode == "closed":
             return "Sign-up is closed on this site: ask an administrator for an account."
+        if self.mode == "identity":
+            return "Accounts on this site come from your organisation's sign-in: use it instead."
         if self.mode == "domains":
             domain = (email or "").rpartition("@")[2].lower()
             if not email or domain not in self.domains:
