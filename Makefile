@@ -19,6 +19,8 @@ PYBOSSA_STAMP := $(PYBOSSA_VENV)/.installed
 LOCALSTACK_PYTHON ?=
 VENV_LOCALSTACK ?= .venv-localstack
 LOCALSTACK_STAMP := $(VENV_LOCALSTACK)/.installed
+# the OpenID provider of the sign-in tests (npm's oidc-provider), in a cache outside the tree
+OIDC_PROVIDER_STAMP := $(VENV)/.installed-oidc-provider
 
 .PHONY: run test lint audit deps system-deps clean bench
 
@@ -28,8 +30,10 @@ run: $(RUN_STAMP)
 	$(BIN)/labelhive serve --demo --host $(HOST) --port $(PORT)
 
 ## test: the whole suite; installs system packages (apt-get) and Python packages (virtualenv) when missing
-test: system-deps $(STAMP) $(LOCALSTACK_STAMP) $(PYBOSSA_STAMP)
+test: system-deps $(STAMP) $(LOCALSTACK_STAMP) $(PYBOSSA_STAMP) $(OIDC_PROVIDER_STAMP)
 	$(BIN)/ruff check app operator tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## bench: the benchmarks in bench/ (needs what `make test` installs); BENCH_SCALE=0.1 for a quick run,
@@ -43,8 +47,10 @@ audit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app operator tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
-deps: $(STAMP) $(LOCALSTACK_STAMP) $(PYBOSSA_STAMP)
+deps: $(STAMP) $(LOCALSTACK_STAMP) $(PYBOSSA_STAMP) $(OIDC_PROVIDER_STAMP)
 
 system-deps:
 	scripts/install-system-deps
@@ -72,13 +78,17 @@ $(LOCALSTACK_STAMP): tests/requirements-localstack.txt
 	$(VENV_LOCALSTACK)/bin/python -m pip install --quiet -r tests/requirements-localstack.txt
 	touch $(LOCALSTACK_STAMP)
 
+$(OIDC_PROVIDER_STAMP): tests/common/oidc_provider/package.json | $(STAMP)
+	$(BIN)/python -m tests.common.oidc install
+	touch $(OIDC_PROVIDER_STAMP)
+
 $(PYBOSSA_STAMP): tests/requirements-pybossa.txt
 	test -x $(PYBOSSA_VENV)/bin/python || $(PYTHON) -m venv $(PYBOSSA_VENV)
 	$(PYBOSSA_VENV)/bin/python -m pip install --quiet -r tests/requirements-pybossa.txt
 	touch $(PYBOSSA_STAMP)
 
 clean:
-	rm -rf $(VENV) $(VENV_LOCALSTACK) $(PYBOSSA_VENV) build *.egg-info .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(VENV_LOCALSTACK) $(PYBOSSA_VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache .import_linter_cache test-artifacts
 
 ## soak: mixed load with periodic faults (PG restart, Redis master kill, worker SIGKILL), then a
 ## consistency check; SOAK_SECONDS (default 1800) and SOAK_FAULT_INTERVAL (default 60) tune it

@@ -1,5 +1,9 @@
 """Benchmark: N simulated annotators looping claim → submit over HTTP for a fixed time.
 
+Two surfaces: the API (``--surface api``: ``newtask`` then ``POST /api/taskrun``, by API key),
+and the labeling page's own JSON endpoints (``--surface page``: signed-in sessions posting
+``/project/<name>/label/answer``, whose reply carries the next task, as the page's script does).
+
 The app (``labelhive serve``: gunicorn) against PostgreSQL or SQLite, and in the same run the
 ceiling: the same claim + submit SQL run straight against the database at the same
 concurrency — ``pgbench`` with a custom script on PostgreSQL, threads with their own
@@ -40,6 +44,8 @@ from tests.common.processes import postgres_bin
 
 OPTIONS = ["cat", "dog", "bird"]
 REDUNDANCY = 3
+PASSWORD = "bench annotator password"
+PROJECT = "bench"
 
 # The engine's claim (one statement: pick with SKIP LOCKED, reserve the slot, insert the lease)
 # and submit (task row lock, drop the lease, insert the answer, update the counters, write the
@@ -209,18 +215,117 @@ def annotators(port: int, project_id: int, keys: list[str], stop: float) -> dict
     return {"claims": claims, "submits": submits, "errors": [errors]}
 
 
-def prepare(env: dict[str, str], annotators: int, n_tasks: int, tmp: Path) -> tuple[int, list]:
-    """Schema, users, a published project with ``n_tasks`` image tasks: (project id, keys)."""
+class _PageAnnotator(_Annotator):
+    """One signed-in annotator on the labeling page: each answer's reply names the next task."""
+
+    def __init__(self, port: int, session: tuple[str, str]) -> None:
+        # not the API annotator's set-up: only its response parsing and (re)connection
+        cookie, csrf = session
+        self.head = (
+            f"Host: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nX-CSRFToken: {csrf}\r\n"
+            "Content-Type: application/json\r\nAccept: application/json\r\nContent-Length: "
+        )
+        self.port = port
+        self.buffer = bytearray()
+        self.sent = 0.0
+        self.answering = False  # the first request is ``state``; the answers are timed
+        self.sock = self._connect()
+
+    def post(self, what: str, body: dict) -> None:
+        data = json.dumps(body).encode()
+        request = f"POST /project/{PROJECT}/label/{what} HTTP/1.1\r\n{self.head}{len(data)}"
+        self.sent = time.perf_counter()
+        self.sock.sendall(request.encode() + b"\r\n\r\n" + data)
+
+
+def page_annotators(port: int, sessions: list[tuple[str, str]], stop: float) -> dict[str, list]:
+    """Signed-in annotators answering on the labeling page until ``stop`` (as
+    :func:`annotators`): the first request is ``state``, then one ``answer`` per loop."""
+    answers: list[float] = []
+    errors = 0
+    selector = selectors.DefaultSelector()
+    for session in sessions:
+        annotator = _PageAnnotator(port, session)
+        selector.register(annotator.sock, selectors.EVENT_READ, annotator)
+        annotator.post("state", {})
+    active = len(sessions)
+    while active:
+        events = selector.select(timeout=60)
+        if not events:
+            raise RuntimeError(f"no response in 60 s ({active} annotators waiting)")
+        for selected, _ in events:
+            annotator = selected.data
+            data = annotator.sock.recv(1 << 16)
+            if not data:
+                raise RuntimeError("the server closed a connection with a request pending")
+            annotator.buffer += data
+            answered = annotator.response()
+            if answered is None:
+                continue
+            now = time.perf_counter()
+            status, body, closing = answered
+            if closing:
+                annotator.reconnect(selector)
+            errors += status != 200
+            if annotator.answering:
+                answers.append(now - annotator.sent)
+            annotator.answering = True
+            tasks = json.loads(body).get("tasks") if status == 200 else None
+            if tasks and time.monotonic() < stop:
+                task_id = tasks[0]["id"]
+                annotator.post("answer", {"task_id": task_id, "answer": OPTIONS[task_id % 3]})
+                continue
+            selector.unregister(annotator.sock)
+            annotator.sock.close()
+            active -= 1
+    selector.close()
+    return {"answers": answers, "errors": [errors]}
+
+
+def sign_in(url: str, name: str) -> tuple[str, str]:
+    """A signed-in session of ``name``: (its Cookie header, its CSRF token)."""
+    session = requests.Session()
+    page = session.get(f"{url}/account/signin", timeout=60).text
+    token = _CSRF.search(page)
+    if token is None:
+        raise RuntimeError("no CSRF token on the sign-in page")
+    signed = session.post(
+        f"{url}/account/signin",
+        data={"login": name, "password": PASSWORD, "csrf_token": token.group(1)},
+        allow_redirects=False,
+        timeout=60,
+    )
+    if signed.status_code != 302:
+        raise RuntimeError(f"{name} could not sign in: {signed.status_code}")
+    label = session.get(f"{url}/project/{PROJECT}/label", timeout=60)
+    token = _CSRF.search(label.text)
+    if label.status_code != 200 or token is None:
+        raise RuntimeError(f"{name} has no labeling page: {label.status_code}")
+    cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+    return cookie, token.group(1)
+
+
+_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def prepare(
+    env: dict[str, str], annotators: int, n_tasks: int, tmp: Path, *, passwords: bool = False
+) -> tuple[int, list]:
+    """Schema, users, a published project with ``n_tasks`` image tasks: (project id, keys).
+
+    :param passwords: give the annotators a password (the page's sessions sign in with it).
+    """
     labelhive_cli("db", "upgrade", env=env)
     labelhive_cli("users", "create", "owner", "--admin", env=env)
     names = [f"a{i:03d}" for i in range(annotators)]
-    out = labelhive_cli("users", "create", *names, env=env).stdout
+    extra = ["--password", PASSWORD] if passwords else []
+    out = labelhive_cli("users", "create", *names, *extra, env=env).stdout
     keys = [line.split()[1] for line in out.splitlines()]
     pid = int(
         labelhive_cli(
             "projects",
             "create",
-            "bench",
+            PROJECT,
             "--owner",
             "owner",
             "--answers",
@@ -233,7 +338,7 @@ def prepare(env: dict[str, str], annotators: int, n_tasks: int, tmp: Path) -> tu
     )
     source = tmp / "tasks.csv"
     source.write_text("url\n" + "".join(f"https://img.example/{i}.jpg\n" for i in range(n_tasks)))
-    labelhive_cli("import", "bench", str(source), env=env)
+    labelhive_cli("import", PROJECT, str(source), env=env)
     return pid, keys
 
 
@@ -263,6 +368,31 @@ def run_app(env: dict[str, str], pid: int, keys: list[str], seconds: float, **se
         "submit_p50_ms": percentile(submits, 0.5) * ms,
         "submit_p95_ms": percentile(submits, 0.95) * ms,
         "submit_p99_ms": percentile(submits, 0.99) * ms,
+        "errors": sum(sum(part["errors"]) for part in parts),
+    }
+
+
+def run_page(env: dict[str, str], annotators: int, seconds: float, **server) -> dict:
+    """The labeling page's loop: one ``answer`` request per loop (its reply names the next)."""
+    names = [f"a{i:03d}" for i in range(annotators)]
+    with labelhive_server(env, **server) as srv:
+        sessions = [sign_in(srv.url, name) for name in names]
+        processes = min(os.cpu_count() or 1, len(sessions))
+        shares = [sessions[i::processes] for i in range(processes)]
+        started = time.monotonic()
+        stop = started + seconds
+        with concurrent.futures.ProcessPoolExecutor(processes) as pool:
+            futures = [pool.submit(page_annotators, srv.port, share, stop) for share in shares]
+            parts = [future.result() for future in futures]
+        elapsed = time.monotonic() - started
+    answers = [a for part in parts for a in part["answers"]]
+    ms = 1000
+    return {
+        "loops": len(answers),
+        "loops_per_s": len(answers) / elapsed,
+        "answer_p50_ms": percentile(answers, 0.5) * ms,
+        "answer_p95_ms": percentile(answers, 0.95) * ms,
+        "answer_p99_ms": percentile(answers, 0.99) * ms,
         "errors": sum(sum(part["errors"]) for part in parts),
     }
 
@@ -396,6 +526,7 @@ def run(
     workers: int,
     threads: int,
     redis: bool,
+    surface: str = "api",
 ) -> str:
     with contextlib.ExitStack() as stack:
         env = {"SECRET_KEY": "bench", "RATELIMIT_ENABLED": "0"}
@@ -405,9 +536,9 @@ def run(
             # as deployed: jobs (consensus refreshes of completed tasks) are queued through
             # Sentinel for worker Pods; none runs here, so the web tier is measured alone
             env.update(stack.enter_context(redis_cluster()).env())
-        figures = _run(env, db, annotators, seconds, n_tasks, workers, threads)
+        figures = _run(env, db, annotators, seconds, n_tasks, workers, threads, surface)
     return report(
-        "annotate",
+        "annotate" if surface == "api" else "annotate-page",
         {
             "db": db,
             "annotators": annotators,
@@ -428,6 +559,7 @@ def _run(
     n_tasks: int,
     workers: int,
     threads: int,
+    surface: str = "api",
 ) -> dict:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -440,7 +572,7 @@ def _run(
             url = f"sqlite:///{tmp / 'bench.db'}"
         try:
             env = {**env, "DATABASE_URL": url}
-            pid, keys = prepare(env, annotators, n_tasks, tmp)
+            pid, keys = prepare(env, annotators, n_tasks, tmp, passwords=surface == "page")
             if pg is not None:
                 import psycopg
 
@@ -449,7 +581,10 @@ def _run(
                     conn.execute('CREATE DATABASE "ceiling" TEMPLATE "bench"')
             else:
                 (tmp / "ceiling.db").write_bytes((tmp / "bench.db").read_bytes())
-            app = run_app(env, pid, keys, seconds, workers=workers, threads=threads)
+            if surface == "page":
+                app = run_page(env, annotators, seconds, workers=workers, threads=threads)
+            else:
+                app = run_app(env, pid, keys, seconds, workers=workers, threads=threads)
             if pg is not None:
                 ceiling = pgbench_ceiling(pg, "ceiling", pid, annotators, seconds)
             else:
@@ -465,6 +600,12 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument(
+        "--surface",
+        choices=["api", "page"],
+        default="api",
+        help="the API's newtask + taskrun, or the labeling page's answer endpoint",
+    )
     parser.add_argument("--annotators", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=max(20 * scale(), 5))
     parser.add_argument("--tasks", type=int, default=60_000)
@@ -482,7 +623,7 @@ def main() -> None:
     workers = args.workers or default_workers(args.db == "sqlite", os.cpu_count())
     threads = args.threads or (8 if args.db == "sqlite" else 6)
     redis = args.redis if args.redis is not None else args.db == "postgresql"
-    run(args.db, args.annotators, args.seconds, args.tasks, workers, threads, redis)
+    run(args.db, args.annotators, args.seconds, args.tasks, workers, threads, redis, args.surface)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from labelhive import create_app
 from labelhive import migrate
+from labelhive import starters
 from labelhive.accounts import services as accounts
 from labelhive.answers.models import Answer
 from labelhive.extensions import db
@@ -255,7 +256,7 @@ def test_worker_killed_mid_import_resumes_to_exactly_20k_tasks(pg_url, cluster, 
     with app.app_context():
         bulk = projects.by_id_or_short_name("bulk")
         with running(env, "worker") as first:
-            record = jobs.start_import(bulk, None, data, "csv")
+            record = starters.start_import(bulk, None, data, "csv")
             job_id = record.id
             db.session.commit()
 
@@ -311,7 +312,7 @@ def test_failover_mid_run_loses_no_job_and_no_answer(pg_url, cluster, tmp_path):
         job_ids = []
         for number in range(JOBS):
             rows = "".join(f"https://img.example/b{number}-{i}.jpg\n" for i in range(ROWS_PER_JOB))
-            record = jobs.start_import(bulk, None, ("url\n" + rows).encode(), "csv")
+            record = starters.start_import(bulk, None, ("url\n" + rows).encode(), "csv")
             job_ids.append(record.id)
             db.session.commit()
         worker_pid = worker.proc.pid

@@ -267,6 +267,7 @@ def test_gunicorn_worker_killed_mid_request(pg, table):
 EXPORT = """
 import json, time
 from labelhive import create_app
+from labelhive import starters
 from labelhive.extensions import db
 from labelhive.jobs import services as jobs
 from labelhive.projects import services as projects
@@ -275,7 +276,8 @@ app = create_app()
 out = {}
 with app.app_context():
     for what in ("tasks", "results"):
-        job_id = jobs.start_export(projects.by_id_or_short_name("faults"), None, what, "json").id
+        faults = projects.by_id_or_short_name("faults")
+        job_id = starters.start_export(faults, None, what, "json").id
         db.session.commit()
         for _ in range(1200):
             db.session.rollback()

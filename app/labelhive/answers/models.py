@@ -24,6 +24,8 @@ class Answer(Base):
         UniqueConstraint("task_id", "user_id"),
         Index("ix_answer_project_id_id", "project_id", "id"),
         Index("ix_answer_user_project", "user_id", "project_id"),
+        # the scheduler's "projects answered since" (labelhive.answers.activity)
+        Index("ix_answer_finish_time_project_id", "finish_time", "project_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

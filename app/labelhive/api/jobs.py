@@ -26,6 +26,7 @@ from flask import jsonify
 from flask import request
 from flask import url_for
 
+from labelhive import starters
 from labelhive.api import auth
 from labelhive.api import errors
 from labelhive.api import listing
@@ -36,8 +37,8 @@ from labelhive.jobs import views as job_views
 from labelhive.jobs.models import JobRecord
 from labelhive.projects import access
 from labelhive.projects.models import Project
-from labelhive.storage import scope
 from labelhive.tasks import importers
+from labelhive.tasks import schemas
 
 MAX_JOBS_LIMIT = 100
 
@@ -129,7 +130,7 @@ def project_import(oid: int) -> tuple[Response, int]:
             extensions = s3.get("extensions", "")
             if isinstance(extensions, list) and all(isinstance(e, str) for e in extensions):
                 extensions = ",".join(extensions)
-            record = jobs.start_s3_import(
+            record = starters.start_s3_import(
                 project,
                 user,
                 _text(s3.get("bucket"), "s3.bucket"),
@@ -144,15 +145,10 @@ def project_import(oid: int) -> tuple[Response, int]:
             data = json.dumps(rows).encode()
             # every row is checked now, so a bad one is a 400 here rather than a failed job
             importers.parse_tasks(
-                data,
-                "json",
-                max_rows=current_app.config["MAX_IMPORT_ROWS"],
-                max_cell_bytes=current_app.config["MAX_CELL_BYTES"],
-                max_columns=current_app.config["MAX_IMPORT_COLUMNS"],
-                s3_scope=scope.for_project(project),
+                data, "json", **schemas.import_checks(project, current_app.config)
             )
             key = _text(body.get("key"), "key") or None
-            record = jobs.start_import(project, user, data, "json", n_answers, key=key)
+            record = starters.start_import(project, user, data, "json", n_answers, key=key)
     except (importers.ImportFormatError, ValueError) as exc:
         raise errors.bad_request(str(exc)) from None
     db.session.commit()
@@ -167,9 +163,10 @@ def project_export_job(oid: int) -> tuple[Response, int]:
     fmt = _text(body.get("format"), "format")
     try:
         if what == "dataset":
-            record = jobs.start_dataset_export(project, auth.user(), fmt, body.get("validation"))
+            validation = body.get("validation")
+            record = starters.start_dataset_export(project, auth.user(), fmt, validation)
         else:
-            record = jobs.start_export(project, auth.user(), what, fmt)
+            record = starters.start_export(project, auth.user(), what, fmt)
     except ValueError as exc:
         raise errors.bad_request(str(exc)) from None
     db.session.commit()

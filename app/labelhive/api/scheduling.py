@@ -1,7 +1,7 @@
 """Handing out work: ``newtask``, ``userprogress``, and LabelHive's lease endpoints.
 
-Every task is handed out by :func:`labelhive.tasks.engine.claim`, which leases it to the caller
-(one lease per user per project: asking again returns the same task until it is answered,
+Every task is handed out by :func:`labelhive.annotation.service.claim`, which leases it to the
+caller (one lease per user per project: asking again returns the same task until it is answered,
 released or expired). So ``newtask`` gives at most one task whatever ``limit`` and ``offset``
 say; with ``limit`` above 1 the answer is a list (of at most one task) rather than an object.
 """
@@ -15,6 +15,9 @@ from flask import jsonify
 from flask import request
 
 from labelhive.accounts.models import User
+from labelhive.annotation import service
+from labelhive.annotation.core import Caller
+from labelhive.annotation.core import Refusal
 from labelhive.api import auth
 from labelhive.api import errors
 from labelhive.api import listing
@@ -26,7 +29,6 @@ from labelhive.extensions import db
 from labelhive.projects import access
 from labelhive.projects import services as projects
 from labelhive.projects.models import Project
-from labelhive.tasks import engine
 from labelhive.tasks.images import image_key
 from labelhive.tasks.images import image_url_for
 
@@ -55,27 +57,21 @@ def _limit(value: str | None) -> int:
 
 @bp.get("/project/<ref>/newtask")
 def new_task(ref: str) -> Response:
-    # the hot path: no ORM, no session; the engine's claim reads the project and calls
-    # ``authorize`` with it, so a claim is one or two statements
+    # the hot path: no ORM, no session; the claim reads the project and decides who may
+    # contribute from the same read, so a claim is one statement once warm
     user = auth.caller()
     if user is None:
         raise errors.unauthorized("Sign in or send your API key to contribute to this project.")
     project_id = services.project_id_of(ref)
-
-    def authorize(project: engine.ProjectRef | None) -> None:
-        if project is None:
-            raise errors.not_found(f"Project {ref} does not exist.")
-        if not access.can_contribute(user, project):
-            raise errors.forbidden("This project is not published.")
-
     as_list = _limit(request.args.get("limit")) > 1
-    user_id = user.id
-    services.end_transaction()
-    claim = None
-    if project_id is not None:
-        claim = engine.claim(db.engine, project_id, user_id, authorize=authorize)
-    else:
-        authorize(None)
+    if project_id is None:
+        raise errors.not_found(f"Project {ref} does not exist.")
+    try:
+        claim = service.claim(project_id, Caller(user.id, user.admin))
+    except service.Refused as refused:
+        if refused.reason == Refusal.PROJECT_NOT_FOUND:
+            raise errors.not_found(f"Project {ref} does not exist.") from None
+        raise errors.forbidden("This project is not published.") from None
     tasks = [] if claim is None else [_with_image_url(serialize.task(claim.task, manager=False))]
     if as_list:
         return jsonify(tasks)
@@ -99,7 +95,8 @@ def _with_image_url(item: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/project/<ref>/userprogress")
 def user_progress(ref: str) -> Response:
     project, user = _project(ref)
-    return jsonify(services.user_progress(project.id, user.id))
+    progress = service.progress(project.id, user.id)
+    return jsonify({"done": progress.answered, "total": progress.tasks})
 
 
 def _contributor(oid: int) -> tuple[int, int]:
@@ -107,15 +104,13 @@ def _contributor(oid: int) -> tuple[int, int]:
     user = auth.require_user()
     if not access.can_contribute(user, services.project_of(task)):
         raise errors.forbidden("You may not contribute to this project.")
-    ids = (task.id, user.id)
-    services.end_transaction()
-    return ids
+    return task.id, user.id
 
 
 @bp.post("/task/<int:oid>/lease/renew")
 def lease_renew(oid: int) -> Response:
     task_id, user_id = _contributor(oid)
-    expires = engine.renew(db.engine, task_id, user_id)
+    expires = service.renew(task_id, user_id)
     if expires is None:
         raise errors.not_found(
             f"You hold no lease on task {task_id}: it expired or was answered; ask for a new task."
@@ -127,6 +122,9 @@ def lease_renew(oid: int) -> Response:
 @bp.delete("/task/<int:oid>/lease")
 def lease_release(oid: int) -> tuple[str, int]:
     task_id, user_id = _contributor(oid)
-    engine.release(db.engine, task_id, user_id, skip=query.is_true(request.args.get("skip")))
+    if query.is_true(request.args.get("skip")):
+        service.skip(task_id, user_id)
+    else:
+        service.release(task_id, user_id)
     # idempotent: releasing a lease that is already gone is not an error
     return "", 204

@@ -40,6 +40,7 @@ PROJECT_PRIVATE = (
     "adaptive_redundancy",
     "adaptive_threshold",
     "adaptive_max_answers",
+    "review_threshold",
 )
 PROJECT_FIELDS = (
     "id",
@@ -69,6 +70,7 @@ PROJECT_FIELDS = (
     "adaptive_redundancy",
     "adaptive_threshold",
     "adaptive_max_answers",
+    "review_threshold",
 )
 TASK_FIELDS = (
     "id",

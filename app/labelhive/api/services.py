@@ -256,23 +256,6 @@ def works_on(task_id: int, user_id: int) -> bool:
     return bool(db.session.scalar(select(or_(lease, answered))))
 
 
-def user_progress(project_id: int, user_id: int) -> dict[str, int]:
-    """PYBOSSA's ``userprogress``: the caller's answers and the project's tasks.
-
-    Gold tasks count in both figures like any other task: leaving them out made ``done`` stand
-    still after a gold answer, which told the annotator which tasks were gold.
-    """
-    done = db.session.scalar(
-        select(func.count())
-        .select_from(Answer)
-        .where(Answer.project_id == project_id, Answer.user_id == user_id)
-    )
-    total = db.session.scalar(
-        select(func.count()).select_from(Task).where(Task.project_id == project_id)
-    )
-    return {"done": done or 0, "total": total or 0}
-
-
 def email_taken(email: str, exclude_id: int) -> bool:
     # whatever the case: e-mail sign-in ignores it (migration 0008's unique index)
     query = select(User.id).where(

@@ -29,6 +29,7 @@ from labelhive.projects.models import Project
 from labelhive.storage import scope
 from labelhive.tasks import engine
 from labelhive.tasks import rules
+from labelhive.tasks import schemas
 from labelhive.tasks.models import Task
 
 RESERVED = ("id", "created", "state", "fav_user_ids")
@@ -66,11 +67,9 @@ def _validated(values: dict[str, Any], project: Project) -> dict[str, Any]:
             raise errors.bad_request(f"info: {exc}") from None
     if "gold_answer" in out and out["gold_answer"] == "":
         out["gold_answer"] = None
-    gold = out.get("gold_answer")
-    if gold is not None:
-        error = rules.answer_error(gold, project.answer_options)
-        if not isinstance(gold, str) or error:
-            raise errors.bad_request(f"gold_answer: {error or 'it must be a string.'}")
+    error = schemas.gold_error(out.get("gold_answer"), project.answer_options)
+    if error is not None:
+        raise errors.bad_request(f"gold_answer: {error}")
     return out
 
 

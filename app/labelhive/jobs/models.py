@@ -11,6 +11,7 @@ from sqlalchemy import Index
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import deferred
 from sqlalchemy.orm import mapped_column
@@ -24,6 +25,8 @@ RUNNING = "running"
 FINISHED = "finished"
 FAILED = "failed"
 STATUSES = (QUEUED, RUNNING, FINISHED, FAILED)
+CONSENSUS = "consensus"
+CONSENSUS_QUEUED = "kind = 'consensus' AND status = 'queued' AND project_id IS NOT NULL"
 
 
 class JobRecord(Base):
@@ -31,13 +34,23 @@ class JobRecord(Base):
 
     The row is the source of truth for a job's state: RQ's own records live in Redis, which may
     lose recent writes in a failover, so the scheduler re-enqueues from these rows
-    (:func:`labelhive.jobs.records.recover`). ``func`` and ``args`` are what is enqueued.
+    (:func:`labelhive.jobs.records.recover`). ``func`` and ``args`` are what is enqueued:
+    ``func`` is the job's registered name (:mod:`labelhive.jobs.registry`); records older
+    than the registry hold the job function's dotted path, which the registry maps to a name.
     """
 
     __tablename__ = "job_record"
     __table_args__ = (
         Index("ix_job_record_project_created", "project_id", "created"),
         Index("ix_job_record_status_updated", "status", "updated"),
+        # one queued consensus per project: racing requests merge in the database
+        Index(
+            "ux_job_record_consensus_queued",
+            "project_id",
+            unique=True,
+            postgresql_where=text(CONSENSUS_QUEUED),
+            sqlite_where=text(CONSENSUS_QUEUED),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(96), primary_key=True)
@@ -56,6 +69,10 @@ class JobRecord(Base):
     # an uploaded import file, kept until the import finished: workers run on other machines
     # than the web process that received the upload, and the database is shared by both
     payload: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    # why the job was asked for, merged into, or enqueued again: [{"at": iso, "reason": str}]
+    runs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    # set while the job runs: the reason for exactly one more run once this one ends
+    follow_up: Mapped[str | None] = mapped_column(Text)
     created: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started: Mapped[dt.datetime | None] = mapped_column()
@@ -68,6 +85,9 @@ class JobRecord(Base):
             "kind": self.kind,
             "project_id": self.project_id,
             "status": self.status,
+            "attempts": self.attempts,
+            "runs": list(self.runs or []),
+            "follow_up": self.follow_up,
             "done": self.done,
             "total": self.total,
             "result": self.result,
@@ -122,4 +142,5 @@ class ExportChunk(Base):
 
 
 def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat() + "Z"
+    # the API's one timestamp format, PYBOSSA's: ISO 8601, UTC, no time zone (docs/api.md)
+    return None if value is None else value.isoformat()

@@ -1,7 +1,10 @@
 """Queues, and enqueueing a job only once the database transaction that asked for it committed.
 
 Queue names are part of the contract (DESIGN.md): :data:`HIGH` for per-answer follow-ups,
-:data:`DEFAULT` for imports and consensus, :data:`LOW` for exports.
+:data:`DEFAULT` for the work a user waits for (imports and exports), :data:`LOW` for background
+upkeep (consensus, clean-up). Workers take from them in that order, so a user's import or export
+never waits behind a queued consensus: at most behind one that is already running, which is one
+per project at a time (:func:`labelhive.results.jobs.request_consensus`).
 
 With no Redis configured, a job runs in this process instead, on one background thread with an
 application context: the same job function, the same :class:`~labelhive.jobs.models.JobRecord`.
@@ -9,11 +12,9 @@ application context: the same job function, the same :class:`~labelhive.jobs.mod
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,11 +26,11 @@ from sqlalchemy.orm import Session
 from labelhive import metrics
 from labelhive.extensions import db
 from labelhive.jobs import connection
-
-HIGH = "high"
-DEFAULT = "default"
-LOW = "low"
-QUEUES = (HIGH, DEFAULT, LOW)
+from labelhive.jobs import registry
+from labelhive.jobs.registry import DEFAULT as DEFAULT
+from labelhive.jobs.registry import HIGH as HIGH
+from labelhive.jobs.registry import LOW as LOW
+from labelhive.jobs.registry import QUEUES as QUEUES
 
 # a job that runs longer is stopped by the worker (a 100k-row import takes well under this)
 JOB_TIMEOUT = 3600
@@ -43,14 +44,14 @@ _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
-def enqueue_after_commit(func_path: str, *args: Any, job_id: str, queue: str = DEFAULT) -> None:
-    """Enqueue ``func_path(*args)`` once the current ``db.session`` transaction commits.
+def enqueue_after_commit(name: str, *args: Any, job_id: str, queue: str = DEFAULT) -> None:
+    """Enqueue the job ``name`` with ``args`` once the current ``db.session`` transaction commits.
 
     Nothing is enqueued if it rolls back, so a worker never looks for rows that were never
     written. Enqueueing errors after the commit are logged, not raised: the job's record stays
     ``queued`` and the scheduler enqueues it again (:func:`labelhive.jobs.records.recover`).
 
-    :param func_path: the job function's dotted path (``labelhive.tasks.jobs.import_file``).
+    :param name: the job's registered name (:mod:`labelhive.jobs.registry`).
     :param args: primitive arguments (ids, strings, numbers), never ORM objects.
     :param job_id: the deterministic job id, also the ``JobRecord`` id.
     :param queue: one of :data:`QUEUES`.
@@ -59,23 +60,26 @@ def enqueue_after_commit(func_path: str, *args: Any, job_id: str, queue: str = D
         raise ValueError(f"Unknown queue {queue!r}; use one of {', '.join(QUEUES)}.")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     session = db.session()
-    session.info.setdefault(_PENDING, []).append((app, func_path, args, job_id, queue))
+    session.info.setdefault(_PENDING, []).append((app, name, args, job_id, queue))
 
 
-def enqueue_now(app: Flask, func_path: str, args: tuple[Any, ...], job_id: str, queue: str) -> None:
+def enqueue_now(app: Flask, name: str, args: tuple[Any, ...], job_id: str, queue: str) -> None:
     """Enqueue at once (the caller has committed): on Redis, or on the in-process thread.
+
+    RQ is given :func:`labelhive.jobs.registry.perform` and the job's name, never the job
+    function's own path, so a job waiting in Redis survives a rename of its function.
 
     :raise redis.exceptions.RedisError: when Redis stays unreachable through the retries.
     """
     client = connection.redis(app)
     if client is None:
-        _in_process_executor().submit(run_in_process, app, func_path, args)
+        _in_process_executor().submit(run_in_process, app, name, args)
         return
     from rq import Queue
 
     Queue(queue, connection=client).enqueue_call(
-        func=func_path,
-        args=args,
+        func=registry.perform,
+        args=(name, *args),
         job_id=job_id,
         timeout=JOB_TIMEOUT,
         result_ttl=RESULT_TTL,
@@ -83,26 +87,24 @@ def enqueue_now(app: Flask, func_path: str, args: tuple[Any, ...], job_id: str, 
     )
 
 
-def resolve(func_path: str) -> Callable[..., Any]:
-    module, _, name = func_path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
-def run_in_process(app: Flask, func_path: str, args: tuple[Any, ...]) -> Any:
+def run_in_process(app: Flask, name: str, args: tuple[Any, ...]) -> Any:
     """Run one job the way a worker does: in an app context, timed, session removed after."""
     started = time.monotonic()
     outcome = "failed"
+    kind = name
     with app.app_context():
         try:
-            value = resolve(func_path)(*args)
+            job = registry.lookup(name)
+            kind = job.name
+            value = job(*args)
             outcome = "finished"
             return value
         except Exception:
-            log.exception("in-process job %s%r failed", func_path, args)
+            log.exception("in-process job %s%r failed", name, args)
             return None
         finally:
             db.session.remove()
-            metrics.JOB_SECONDS.labels(kind=func_path.rpartition(".")[2], outcome=outcome).observe(
+            metrics.JOB_SECONDS.labels(kind=kind, outcome=outcome).observe(
                 time.monotonic() - started
             )
 
@@ -118,9 +120,9 @@ def _in_process_executor() -> ThreadPoolExecutor:
 
 def _dispatch(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
-    for app, func_path, args, job_id, queue in pending or ():
+    for app, name, args, job_id, queue in pending or ():
         try:
-            enqueue_now(app, func_path, args, job_id, queue)
+            enqueue_now(app, name, args, job_id, queue)
         except Exception:  # noqa: BLE001 - the record stays queued; recover() retries it
             log.exception("could not enqueue job %s; the scheduler will enqueue it again", job_id)
 

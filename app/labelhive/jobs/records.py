@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask
 from flask import current_app
+from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -27,22 +28,16 @@ from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.jobs import connection
 from labelhive.jobs import queues
+from labelhive.jobs import registry
 from labelhive.jobs.models import FAILED
 from labelhive.jobs.models import FINISHED
 from labelhive.jobs.models import QUEUED
 from labelhive.jobs.models import RUNNING
 from labelhive.jobs.models import JobRecord
-from labelhive.tasks.importers import ImportFormatError
+from labelhive.jobs.registry import Job
+from labelhive.jobs.registry import UserError
 
 log = logging.getLogger(__name__)
-
-
-class JobError(Exception):
-    """A job cannot do its work for a reason the user can act on; ``str()`` says which."""
-
-
-# errors whose message is meant for the user, and which a retry would not cure
-USER_ERRORS: tuple[type[Exception], ...] = (JobError, ImportFormatError)
 
 
 def get_record(job_id: str) -> JobRecord | None:
@@ -51,48 +46,82 @@ def get_record(job_id: str) -> JobRecord | None:
 
 def submit(
     job_id: str,
-    func_path: str,
+    job: Job | str,
     *args: Any,
     kind: str,
-    queue: str = queues.DEFAULT,
+    queue: str | None = None,
     project_id: int | None = None,
     user_id: int | None = None,
     payload: bytes | None = None,
+    reason: str | None = None,
 ) -> JobRecord:
     """Add a job's record to the session and enqueue the job when the session commits.
 
     The caller commits (house style). Submitting an id that already has a record returns that
     record and enqueues nothing: the id is the job's natural key.
+
+    :param job: the registered job, or its name (:mod:`labelhive.jobs.registry`).
+    :param queue: where to run it (``None``: the job's own queue).
+    :param reason: why it is asked for (the record's first entry in ``runs``).
+    :raise UnknownJob: ``job`` names no registered job.
     """
     record = db.session.get(JobRecord, job_id)
     if record is not None:
         return record
+    job = registry.lookup(job) if isinstance(job, str) else job
+    queue = queue or job.queue
     record = JobRecord(
         id=job_id,
         kind=kind,
-        func=func_path,
+        func=job.name,
         args=list(args),
         queue=queue,
         project_id=project_id,
         user_id=user_id,
         status=QUEUED,
         payload=payload,
+        runs=[run_entry(reason)] if reason else None,
     )
     db.session.add(record)
-    queues.enqueue_after_commit(func_path, *args, job_id=job_id, queue=queue)
+    queues.enqueue_after_commit(job.name, *args, job_id=job_id, queue=queue)
     return record
 
 
-def submit_once(job_id: str, func_path: str, *args: Any, kind: str, queue: str) -> bool:
+def submit_once(
+    job_id: str,
+    job: Job | str,
+    *args: Any,
+    kind: str,
+    queue: str | None = None,
+    project_id: int | None = None,
+    user_id: int | None = None,
+    reason: str | None = None,
+) -> bool:
     """Create and enqueue a job unless its record exists (periodic jobs); commits.
 
     Ends the session's current transaction first, then inserts without reading: on SQLite a
-    transaction that read before another writer committed cannot write any more.
+    transaction that read before another writer committed cannot write any more. A unique
+    index other than the id's (one queued consensus per project) also makes it a no-op.
 
+    :param job: the registered job, or its name.
+    :param project_id: the project the job works on (shown with the project's jobs).
+    :param user_id: who asked, if anyone.
+    :param reason: why it is asked for (the first entry of the record's ``runs``).
     :return: whether this call created it (two schedulers may race; one wins).
     """
+    job = registry.lookup(job) if isinstance(job, str) else job
+    queue = queue or job.queue
     db.session.rollback()
-    values = {"id": job_id, "kind": kind, "func": func_path, "args": list(args), "queue": queue}
+    values = {
+        "id": job_id,
+        "kind": kind,
+        "func": job.name,
+        "args": list(args),
+        "queue": queue,
+        "project_id": project_id,
+        "user_id": user_id,
+        "runs": [run_entry(reason)] if reason else None,
+    }
     try:
         # Core, not the ORM: a record of the same id may sit in the session's identity map.
         # ON CONFLICT DO NOTHING: the usual outcome (another caller won) is no error, and no
@@ -107,7 +136,7 @@ def submit_once(job_id: str, func_path: str, *args: Any, kind: str, queue: str) 
                 return False
         else:
             db.session.execute(insert(JobRecord).values(**values))
-        queues.enqueue_after_commit(func_path, *args, job_id=job_id, queue=queue)
+        queues.enqueue_after_commit(job.name, *args, job_id=job_id, queue=queue)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -139,9 +168,18 @@ class Run:
             conn.execute(statement)
 
 
-def run_job(job_id: str, body: Callable[[Run], dict[str, Any]]) -> dict[str, Any] | None:
+def run_job(
+    job_id: str,
+    body: Callable[[Run], dict[str, Any]],
+    *,
+    follow_up: Callable[[str], Any] | None = None,
+) -> dict[str, Any] | None:
     """Run ``body`` as job ``job_id``: record it running, then finished or failed.
 
+    :param follow_up: called once, after the end is recorded, with the record's ``follow_up``
+        reason when one was set while the job ran (:func:`ask_follow_up`): the job starts its
+        one follow-up run. Setting it and ending are each one ``UPDATE`` of the row, so a
+        request is either seen by the end or finds the job no longer running.
     :return: the body's result (also stored), the stored result if the job had finished
         before, or ``None`` when the record is gone (its project was deleted).
     :raise Exception: unexpected errors, after recording them, so RQ records them too.
@@ -153,21 +191,62 @@ def run_job(job_id: str, body: Callable[[Run], dict[str, Any]]) -> dict[str, Any
     heartbeat.start()
     try:
         result = body(Run(job_id))
-    except USER_ERRORS as exc:
+    except UserError as exc:
         db.session.rollback()
-        _end(job_id, FAILED, error=str(exc))
+        _then(follow_up, _end(job_id, FAILED, error=str(exc)))
         return {"error": str(exc)}
     except BaseException as exc:
         db.session.rollback()
         log.exception("job %s failed", job_id)
-        _end(job_id, FAILED, error=f"Internal error ({type(exc).__name__}); it has been logged.")
+        reason = _end(
+            job_id, FAILED, error=f"Internal error ({type(exc).__name__}); it has been logged."
+        )
+        _then(follow_up, reason)
         raise
     finally:
         heartbeat.stop()
     # the outer caller commits (house style): what the body left, then the end, on its own
     db.session.commit()
-    _end(job_id, FINISHED, result=result)
+    _then(follow_up, _end(job_id, FINISHED, result=result))
     return result
+
+
+def _then(follow_up: Callable[[str], Any] | None, reason: str | None) -> None:
+    if follow_up is not None and reason:
+        follow_up(reason)
+
+
+def run_entry(reason: str, now: dt.datetime | None = None) -> dict[str, Any]:
+    """One entry of a record's ``runs``: when, and why the job was asked for or re-run."""
+    return {"at": (now or utcnow()).isoformat(), "reason": reason}
+
+
+def add_run(record: JobRecord, reason: str, now: dt.datetime | None = None) -> None:
+    """Append a reason to ``record.runs`` (in the session; the caller commits)."""
+    record.runs = [*(record.runs or []), run_entry(reason, now)]
+
+
+def ask_follow_up(where: Any, reason: str) -> list[str]:
+    """Ask the running job(s) matching ``where`` for one more run once they end; commits.
+
+    The first reason is kept: however many ask, one follow-up runs.
+
+    :param where: a SQL condition on :class:`JobRecord` (``status == running`` is added).
+    :return: the ids of the running jobs that will run again (none: nothing was running).
+    """
+    # end the session's read first: on SQLite a transaction that read before another writer
+    # committed cannot write any more ("database is locked" at once)
+    db.session.commit()
+    ids = list(
+        db.session.scalars(
+            update(JobRecord)
+            .where(where, JobRecord.status == RUNNING)
+            .values(follow_up=func.coalesce(JobRecord.follow_up, reason))
+            .returning(JobRecord.id)
+        )
+    )
+    db.session.commit()
+    return ids
 
 
 def _begin(job_id: str) -> JobRecord | None:
@@ -187,14 +266,21 @@ def _begin(job_id: str) -> JobRecord | None:
     return db.session.get(JobRecord, job_id)
 
 
-def _end(job_id: str, status: str, *, result: Any = None, error: str | None = None) -> None:
+def _end(job_id: str, status: str, *, result: Any = None, error: str | None = None) -> str | None:
+    """Record the end; return the follow-up reason set while the job ran, if any."""
     now = utcnow()
     values: dict[str, Any] = {"status": status, "updated": now, "finished": now, "error": error}
     if status == FINISHED:
         values["result"] = result
         values["payload"] = None
-    db.session.execute(update(JobRecord).where(JobRecord.id == job_id).values(**values))
+    reason = db.session.scalar(
+        update(JobRecord)
+        .where(JobRecord.id == job_id)
+        .values(**values)
+        .returning(JobRecord.follow_up)
+    )
     db.session.commit()
+    return reason
 
 
 class _Heartbeat:
@@ -257,18 +343,40 @@ def recover(app: Flask, now: dt.datetime | None = None) -> list[str]:
     for record in candidates:
         if record.status == QUEUED and client is not None and _alive_in_redis(record.id, client):
             continue
+        try:
+            name = registry.lookup(record.func).name
+        except registry.UnknownJob:
+            # a job this release no longer has (see registry.LEGACY_PATHS): nothing can run it
+            record.status = FAILED
+            record.error = "This kind of job no longer exists; start the work again."
+            record.finished = record.updated = now
+            continue
         if record.attempts >= app.config["JOB_MAX_ATTEMPTS"]:
             record.status = FAILED
             record.error = f"Gave up after {record.attempts} attempts."
             record.finished = record.updated = now
             continue
         record.updated = now
-        again.append(record)
+        add_run(record, _lost_reason(record, app), now)
+        again.append((record, name))
     db.session.commit()
-    for record in again:
+    for record, name in again:
         log.warning("enqueueing job %s again (it was %s)", record.id, record.status)
-        queues.enqueue_now(app, record.func, tuple(record.args), record.id, record.queue)
-    return [record.id for record in again]
+        queues.enqueue_now(app, name, tuple(record.args), record.id, record.queue)
+    return [record.id for record, _ in again]
+
+
+def _lost_reason(record: JobRecord, app: Flask) -> str:
+    seconds = app.config["JOB_STALE_SECONDS"]
+    if record.status == RUNNING:
+        return (
+            f"re-run by the scheduler: attempt {record.attempts} stopped sending heartbeats"
+            f" for {seconds} s (its worker died)"
+        )
+    return (
+        f"re-enqueued by the scheduler: still queued after {seconds} s"
+        " but no longer in its queue (lost)"
+    )
 
 
 def _alive_in_redis(job_id: str, client: Any) -> bool:

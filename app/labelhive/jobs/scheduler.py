@@ -17,13 +17,12 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
 
-from labelhive.answers.models import Answer
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.jobs import queues
@@ -34,21 +33,29 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class Periodic:
-    """A job to enqueue every ``every`` seconds; per project: for projects with new answers."""
+    """A job to enqueue every ``every`` seconds; per project: for projects with new answers.
+
+    ``job`` is the job's registered name (:mod:`labelhive.jobs.registry`).
+    """
 
     name: str
-    func: str
+    job: str
     every: int
     queue: str
     per_project: bool = False
 
 
 PERIODIC = (
-    Periodic("sweep", "labelhive.tasks.jobs.sweep_leases", 30, queues.HIGH),
-    Periodic("stats", "labelhive.tasks.jobs.refresh_stats", 300, queues.DEFAULT, True),
-    Periodic("consensus", "labelhive.results.jobs.refresh_consensus", 300, queues.DEFAULT, True),
-    Periodic("cleanup", "labelhive.results.jobs.cleanup_exports", 3600, queues.LOW),
+    Periodic("sweep", "sweep_leases", 30, queues.HIGH),
+    # behind every import and export (labelhive.jobs.queues); one queued per project at most
+    Periodic("consensus", "refresh_consensus", 300, queues.LOW, True),
+    Periodic("cleanup", "cleanup_exports", 3600, queues.LOW),
 )
+
+# the ids of the projects that received an answer since a time (naive UTC); set by
+# labelhive.wiring, as this package imports no domain
+ActiveProjects = Callable[[dt.datetime], list[int]]
+active_projects: ActiveProjects | None = None
 
 
 def schedule(config: Mapping[str, Any]) -> tuple[Periodic, ...]:
@@ -74,25 +81,32 @@ def tick(app: Flask, now: float | None = None) -> list[str]:
         if not periodic.per_project:
             job_id = f"{periodic.name}-{period}"
             if records.submit_once(
-                job_id, periodic.func, job_id, kind=periodic.name, queue=periodic.queue
+                job_id, periodic.job, job_id, kind=periodic.name, queue=periodic.queue
             ):
                 enqueued.append(job_id)
             continue
         since = dt.datetime.fromtimestamp((period - 1) * periodic.every, dt.UTC)
-        for project_id in _projects_answered_since(since.replace(tzinfo=None)):
+        for project_id in _active_projects()(since.replace(tzinfo=None)):
             job_id = f"{periodic.name}-{project_id}-{period}"
             if records.submit_once(
-                job_id, periodic.func, job_id, project_id, kind=periodic.name, queue=periodic.queue
+                job_id,
+                periodic.job,
+                job_id,
+                project_id,
+                kind=periodic.name,
+                queue=periodic.queue,
+                project_id=project_id,
+                reason="periodic refresh: new answers since the last period",
             ):
                 enqueued.append(job_id)
     enqueued.extend(records.recover(app, utcnow()))
     return enqueued
 
 
-def _projects_answered_since(since: dt.datetime) -> list[int]:
-    return list(
-        db.session.scalars(select(Answer.project_id).where(Answer.created >= since).distinct())
-    )
+def _active_projects() -> ActiveProjects:
+    if active_projects is None:
+        raise LookupError("no active-projects query: labelhive.wiring.register_jobs() not run")
+    return active_projects
 
 
 def run(app: Flask, *, stop: threading.Event | None = None) -> None:

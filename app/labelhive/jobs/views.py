@@ -7,6 +7,7 @@ until the job ends, then reloads the page so it shows the links. Only the projec
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from typing import Any
 
 from flask import Blueprint
@@ -23,8 +24,10 @@ from labelhive.jobs.models import FAILED
 from labelhive.jobs.models import FINISHED
 from labelhive.jobs.models import ExportFile
 from labelhive.jobs.models import JobRecord
-from labelhive.projects.models import Project
 from labelhive.web import project_for
+
+if TYPE_CHECKING:
+    from labelhive.projects.models import Project
 
 bp = Blueprint("jobs", __name__)
 

@@ -24,11 +24,13 @@ from labelhive import metrics
 from labelhive.extensions import db
 from labelhive.jobs import connection
 from labelhive.jobs import queues
+from labelhive.jobs import registry
 
 log = logging.getLogger(__name__)
 
 
 _REDIS_AWAY = (RedisConnectionError, RedisTimeoutError)
+_PERFORM = f"{registry.perform.__module__}.{registry.perform.__qualname__}"
 
 
 class LabelhiveWorker(Worker):
@@ -100,10 +102,18 @@ class LabelhiveWorker(Worker):
                 outcome = str(job.get_status(refresh=True) or "unknown")
             except Exception:  # noqa: BLE001 - Redis failing over: the duration still counts
                 outcome = "unknown"
-            kind = (job.func_name or "unknown").rpartition(".")[2]
+            kind = _kind(job)
             metrics.JOB_SECONDS.labels(kind=kind, outcome=outcome).observe(
                 time.monotonic() - started
             )
+
+
+def _kind(job: Job) -> str:
+    """The metric's ``kind``: the registered job's name (a legacy job: its function's)."""
+    func_name = job.func_name or "unknown"
+    if func_name == _PERFORM and job.args:
+        return str(job.args[0])
+    return func_name.rpartition(".")[2]
 
 
 def parse_queues(value: str) -> list[str]:
@@ -133,11 +143,7 @@ def run(app: Flask, names: Sequence[str], *, burst: bool = False, metrics_port: 
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port)
-    # imported once here rather than in every forked horse
-    import labelhive.results.jobs  # noqa: F401
-    import labelhive.storage.jobs  # noqa: F401
-    import labelhive.tasks.jobs  # noqa: F401
-
+    # the jobs were registered by create_app (labelhive.wiring), once, before any fork
     with app.app_context():
         worker = LabelhiveWorker(
             [Queue(name, connection=client) for name in names],

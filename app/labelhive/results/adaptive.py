@@ -98,9 +98,9 @@ def after_submit(engine: Engine, submitted: Submitted) -> bool:
     """
     if not submitted.completed_task:
         return False
-    from labelhive.results import services
+    from labelhive import starters
 
     # the submit read the project's setting under the task's lock: no read when it is off
     reopened = submitted.adaptive_redundancy and escalate(engine, submitted.answer["task_id"])
-    services.request_recompute(submitted.answer["project_id"])
+    starters.request_recompute(submitted.answer["project_id"])
     return reopened

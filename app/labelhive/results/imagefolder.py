@@ -31,28 +31,25 @@ import json
 import re
 import tempfile
 import unicodedata
-import uuid
 from collections.abc import Iterable
 from collections.abc import Iterator
 from typing import IO
 from typing import TYPE_CHECKING
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from labelhive.extensions import db
+from labelhive.jobs import UserError
 from labelhive.jobs import queues
 from labelhive.jobs import records
-from labelhive.jobs import services as job_services
-from labelhive.jobs.models import JobRecord
+from labelhive.jobs.registry import job
 from labelhive.projects.models import Project
 from labelhive.results import dataset
 from labelhive.results.labels import DEFAULT_VALIDATION_FRACTION
 from labelhive.tasks.models import Task
 
 if TYPE_CHECKING:
-    from labelhive.accounts.models import User
     from labelhive.storage.scope import S3Scope
 
 KIND = "imagefolder"
@@ -154,48 +151,6 @@ def label_segments(labels: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def start(
-    project: Project,
-    user: User | None,
-    destination: Any,
-    *,
-    validation: float = DEFAULT_VALIDATION_FRACTION,
-) -> JobRecord:
-    """Start copying ``project``'s labeled S3 images into an ImageFolder tree; the caller
-    commits and checks access.
-
-    A copy to the same destination that is still queued or running is returned instead.
-
-    :raise ImageFolderError: an unusable destination.
-    """
-    bucket, prefix = parse_destination(destination, current_app.config.get("S3_BUCKET") or "")
-    if project.id is None:
-        db.session.flush()
-    try:
-        check_destination(project, bucket, prefix)
-    except DestinationRefused as exc:
-        raise ImageFolderError(str(exc)) from None
-    target = hashlib.sha256(f"{bucket}/{prefix}".encode()).hexdigest()[:16]
-    job_prefix = f"{KIND}-{project.id}-{target}-"
-    running = job_services.unfinished(project.id, KIND, job_prefix)
-    if running is not None:
-        return running
-    job_id = job_prefix + uuid.uuid4().hex[:12]
-    return records.submit(
-        job_id,
-        "labelhive.results.imagefolder.export_imagefolder",
-        job_id,
-        project.id,
-        bucket,
-        prefix,
-        validation,
-        kind=KIND,
-        queue=queues.LOW,
-        project_id=project.id,
-        user_id=None if user is None else user.id,
-    )
-
-
 class DestinationRefused(ValueError):
     """A destination outside the project's storage, or another's tree; ``str()`` says why."""
 
@@ -261,6 +216,7 @@ def _manifest_owner(client: Any, bucket: str, key: str) -> str | None:
     return str(head.get("Metadata", {}).get(OWNER_KEY, ""))
 
 
+@job("export_imagefolder", queue=queues.DEFAULT)
 def export_imagefolder(
     job_id: str,
     project_id: int,
@@ -284,14 +240,14 @@ def _export(
 
     project = db.session.get(Project, project_id)
     if project is None:
-        raise records.JobError("The project no longer exists.")
+        raise UserError("The project no longer exists.")
     # checked again: the arguments come from the queue, and S3 may have changed since
     client = s3.client()
     try:
         bucket, prefix = parse_destination(f"s3://{bucket}/{prefix}")
         check_destination(project, bucket, prefix, client)
     except (ImageFolderError, DestinationRefused) as exc:
-        raise records.JobError(str(exc)) from None
+        raise UserError(str(exc)) from None
     where = scope.for_project(project)
     total = db.session.scalar(
         select(db.func.count()).select_from(Task).where(Task.project_id == project_id)

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from labelhive.jobs import UserError
+from labelhive.jobs import queues
 from labelhive.jobs import records
+from labelhive.jobs.registry import job
 from labelhive.storage import importer
 
 
+@job("import_s3", queue=queues.DEFAULT)
 def import_s3(
     job_id: str,
     project_id: int,
@@ -43,9 +47,9 @@ def import_s3(
                 import_id=job_id,
             )
         except importer.S3ImportError as exc:
-            raise records.JobError(str(exc)) from None
+            raise UserError(str(exc)) from None
         except LookupError:
-            raise records.JobError("The project no longer exists.") from None
+            raise UserError("The project no longer exists.") from None
         run.progress(summary.matched, summary.matched)
         return summary.as_dict()
 

@@ -11,7 +11,8 @@ One row (CSV) or object (JSON, JSONL) is one task. How a row becomes a task:
   the one key the rest of LabelHive reads.
 - Control keys, matched case-insensitively and never stored in ``info`` (a gold answer in
   ``info`` would be shown to annotators): ``n_answers``; ``priority_0`` or ``priority``;
-  ``gold_answer`` or ``gold`` (empty means "not a gold task").
+  ``gold_answer`` or ``gold`` (empty means "not a gold task"). Given the project's answer
+  options, a gold answer must be one of them (:func:`labelhive.tasks.schemas.gold_error`).
 - The image URL must be ``http(s)://host/...`` or ``s3://bucket/key``; anything else
   (``javascript:``, ``file:``, ``data:``, relative paths) is refused, as it ends up in an
   ``<img src>``. Given the project's :class:`~labelhive.storage.scope.S3Scope`, an ``s3://``
@@ -33,6 +34,7 @@ import math
 import re
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Sequence
 from typing import IO
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +46,8 @@ from labelhive.storage.scope import IMAGE_KEYS
 from labelhive.storage.scope import OutsideScope
 from labelhive.storage.scope import S3Scope
 from labelhive.tasks import rules
+from labelhive.tasks import schemas
+from labelhive.tasks.schemas import TaskSpec as TaskSpec
 
 FORMATS = ("csv", "json", "jsonl")
 # the most columns (CSV) or keys (JSON) a task file may have; LABELHIVE_MAX_IMPORT_COLUMNS
@@ -81,17 +85,6 @@ _CONTENT_TYPES = {
 
 class ImportFormatError(ValueError):
     """The file cannot be imported; ``str()`` says why, and where, in a sentence."""
-
-
-# slots: a file's worth of them is held by parse_tasks, and they are made a million at a time
-@dataclasses.dataclass(frozen=True, slots=True)
-class TaskSpec:
-    """One task to create: its ``info`` and the per-row settings (``None``: use the default)."""
-
-    info: dict[str, Any]
-    n_answers: int | None = None
-    priority_0: float | None = None
-    gold_answer: str | None = None
 
 
 def detect_format(filename: str | None, content_type: str | None = None, head: bytes = b"") -> str:
@@ -147,6 +140,7 @@ def parse_tasks(
     max_cell_bytes: int = 65_536,
     max_columns: int = MAX_COLUMNS,
     s3_scope: S3Scope | None = None,
+    answer_options: Sequence[str] = (),
 ) -> list[TaskSpec]:
     """Parse a whole task file; every row is checked before any is returned.
 
@@ -161,6 +155,8 @@ def parse_tasks(
         process-wide and therefore left alone.
     :param s3_scope: the project's storage: an ``s3://`` image outside it refuses the file
         (:mod:`labelhive.storage.scope`). ``None`` checks the URL's form only.
+    :param answer_options: the project's answer options: a gold answer that is not one of them
+        refuses the file. Pass all of these as ``**schemas.import_checks(project, config)``.
     :return: the tasks, in file order.
     :raise ImportFormatError: the first problem found, with its row or line.
     """
@@ -172,6 +168,7 @@ def parse_tasks(
             max_cell_bytes=max_cell_bytes,
             max_columns=max_columns,
             s3_scope=s3_scope,
+            answer_options=answer_options,
         )
     )
 
@@ -184,6 +181,7 @@ def iter_tasks(
     max_cell_bytes: int = 65_536,
     max_columns: int = MAX_COLUMNS,
     s3_scope: S3Scope | None = None,
+    answer_options: Sequence[str] = (),
 ) -> Iterator[TaskSpec]:
     """Parse a task file lazily: :func:`parse_tasks` one task at a time, in constant memory.
 
@@ -202,6 +200,7 @@ def iter_tasks(
         max_cell_bytes=max_cell_bytes,
         max_columns=max_columns,
         s3_scope=s3_scope,
+        answer_options=tuple(answer_options),
     )
     if fmt == "csv":
         # checked a piece at a time, then read as a stream: the whole text would be one more
@@ -239,6 +238,7 @@ class _Limits:
     max_cell_bytes: int
     max_columns: int = MAX_COLUMNS
     s3_scope: S3Scope | None = None
+    answer_options: tuple[str, ...] = ()
 
     def check_columns(self, count: int, where: str) -> None:
         if count > self.max_columns:
@@ -612,7 +612,7 @@ def _spec(
         info=info,
         n_answers=_n_answers(record, controls.get("n_answers"), where),
         priority_0=_priority(record, controls.get("priority_0"), where),
-        gold_answer=_gold(record, controls.get("gold_answer"), where),
+        gold_answer=_gold(record, controls.get("gold_answer"), where, limits.answer_options),
     )
 
 
@@ -737,7 +737,9 @@ def _priority(record: dict[str, Any], key: str | None, where: str) -> float | No
     return number
 
 
-def _gold(record: dict[str, Any], key: str | None, where: str) -> str | None:
+def _gold(
+    record: dict[str, Any], key: str | None, where: str, options: Sequence[str]
+) -> str | None:
     value = record.get(key) if key else None
     if value is None:
         return None
@@ -745,4 +747,8 @@ def _gold(record: dict[str, Any], key: str | None, where: str) -> str | None:
         raise ImportFormatError(
             f"{where}: {key!r} must be a string (one of the answer options), not {value!r}."
         )
-    return value.strip() or None
+    gold = value.strip() or None
+    error = schemas.gold_error(gold, options)
+    if error is not None:
+        raise ImportFormatError(f"{where}: the gold answer in {key!r} is refused. {error}")
+    return gold

@@ -1,4 +1,4 @@
-"""Background jobs of the tasks domain: imports, the lease sweep, project statistics.
+"""Background jobs of the tasks domain: imports, the lease sweep.
 
 Job functions take primitive ids, reload what they need, and are idempotent (house style).
 """
@@ -14,17 +14,20 @@ from sqlalchemy import update
 
 from labelhive.db import utcnow
 from labelhive.extensions import db
+from labelhive.jobs import UserError
+from labelhive.jobs import queues
 from labelhive.jobs import records
 from labelhive.jobs.models import JobRecord
-from labelhive.projects import services as projects
+from labelhive.jobs.registry import job
 from labelhive.projects.models import Project
-from labelhive.storage import scope
 from labelhive.tasks import engine
 from labelhive.tasks import importers
+from labelhive.tasks import schemas
 from labelhive.tasks import services
 from labelhive.tasks.models import Task
 
 
+@job("import_file", queue=queues.DEFAULT)
 def import_file(
     job_id: str, project_id: int, fmt: str, n_answers: int | None = None
 ) -> dict[str, Any] | None:
@@ -42,26 +45,30 @@ def import_file(
 
     :return: ``{"imported": n, "tasks": total}``.
     """
-    return records.run_job(job_id, lambda run: _import(run, project_id, fmt, n_answers))
+    return records.run_job(job_id, lambda run: _import_checked(run, project_id, fmt, n_answers))
+
+
+def _import_checked(
+    run: records.Run, project_id: int, fmt: str, n_answers: int | None
+) -> dict[str, Any]:
+    try:
+        return _import(run, project_id, fmt, n_answers)
+    except importers.ImportFormatError as exc:
+        # a file the owner can fix: its message names the row
+        raise UserError(str(exc)) from None
 
 
 def _import(run: records.Run, project_id: int, fmt: str, n_answers: int | None) -> dict[str, Any]:
     config = current_app.config
     data = db.session.scalar(select(JobRecord.payload).where(JobRecord.id == run.job_id))
     if data is None:
-        raise records.JobError("The uploaded file is no longer available: upload it again.")
+        raise UserError("The uploaded file is no longer available: upload it again.")
     project = db.session.get(Project, project_id)
     if project is None:
-        raise records.JobError("The project no longer exists.")
-    # every row, s3:// images against the project's storage too, before the first batch
-    specs = importers.parse_tasks(
-        data,
-        fmt,
-        max_rows=config["MAX_IMPORT_ROWS"],
-        max_cell_bytes=config["MAX_CELL_BYTES"],
-        max_columns=config["MAX_IMPORT_COLUMNS"],
-        s3_scope=scope.for_project(project),
-    )
+        raise UserError("The project no longer exists.")
+    # every row, s3:// images against the project's storage and gold answers against its
+    # options too, before the first batch
+    specs = importers.parse_tasks(data, fmt, **schemas.import_checks(project, config))
     del data
     total = len(specs)
     batch = max(int(config["IMPORT_BATCH_SIZE"]), 1)
@@ -79,7 +86,7 @@ def _import(run: records.Run, project_id: int, fmt: str, n_answers: int | None) 
             break
         project = db.session.get(Project, project_id)
         if project is None:
-            raise records.JobError("The project no longer exists.")
+            raise UserError("The project no longer exists.")
         inserted += services.import_tasks(
             project,
             specs[done : done + batch],
@@ -92,6 +99,7 @@ def _import(run: records.Run, project_id: int, fmt: str, n_answers: int | None) 
     return {"imported": total, "inserted_by_this_run": inserted}
 
 
+@job("sweep_leases", queue=queues.HIGH)
 def sweep_leases(job_id: str) -> dict[str, Any] | None:
     """Delete expired leases (periodic; each sweep is naturally idempotent)."""
 
@@ -101,17 +109,3 @@ def sweep_leases(job_id: str) -> dict[str, Any] | None:
 
     return records.run_job(job_id, body)
 
-
-def refresh_stats(job_id: str, project_id: int) -> dict[str, Any] | None:
-    """Compute a project's progress counts and keep them as this job's result.
-
-    Periodic, for projects that received answers; the latest finished ``stats`` record is a
-    snapshot that status displays (the operator's labeling progress) can read cheaply.
-    """
-
-    def body(run: records.Run) -> dict[str, Any]:
-        if db.session.get(Project, project_id) is None:
-            raise records.JobError("The project no longer exists.")
-        return {"project_id": project_id, **projects.stats(project_id)}
-
-    return records.run_job(job_id, body)

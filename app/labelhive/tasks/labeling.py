@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -20,8 +19,10 @@ from labelhive.answers.models import Answer
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.projects.models import Project
+from labelhive.reports import services as reports
+from labelhive.reports.models import TaskReport
 from labelhive.storage.scope import S3Scope
-from labelhive.tasks import engine
+from labelhive.tasks.images import IMAGE_KEYS
 from labelhive.tasks.images import image_for
 from labelhive.tasks.images import image_key
 from labelhive.tasks.models import Lease
@@ -31,44 +32,22 @@ T = Task.__table__
 L = Lease.__table__
 P = Project.__table__
 
-# leases one user holds in one project: the task on screen and the prefetched one
-MAX_HELD = 2
+def hide_reported(tasks: list[Any], user_id: int) -> list[Any]:
+    """``tasks`` (rows or dicts) without those the user reported, whose leases are given back.
 
-
-def held_tasks(project_id: int, user_id: int, *, now: dt.datetime | None = None) -> list[Task]:
-    """The tasks the user holds a live lease on in the project, oldest lease first."""
-    now = now or utcnow()
-    return list(
-        db.session.scalars(
-            select(Task)
-            .join(Lease, Lease.task_id == Task.id)
-            .where(
-                Lease.project_id == project_id,
-                Lease.user_id == user_id,
-                Lease.expires_at > now,
-            )
-            .order_by(Lease.id)
-        )
-    )
-
-
-def top_up(eng: Engine, project_id: int, user_id: int) -> list[Task]:
-    """Make sure the user holds up to :data:`MAX_HELD` tasks; return them, oldest lease first.
-
-    Runs outside the request's session transaction (the engine commits its own), so the
-    session is ended first and the look-up below sees the engine's writes.
+    A reported task is skipped for its reporter (:mod:`labelhive.reports`), and a claim offers
+    skipped tasks again once nothing else is left: without this, a broken image would come
+    back to the annotator who reported it, who could then never reach "All done".
     """
-    db.session.commit()
-    held = held_tasks(project_id, user_id)
-    if not held:
-        if engine.claim(eng, project_id, user_id) is None:
-            return []
-        db.session.commit()
-        held = held_tasks(project_id, user_id)
-    if len(held) < MAX_HELD and engine.claim_ahead(eng, project_id, user_id) is not None:
-        db.session.commit()
-        held = held_tasks(project_id, user_id)
-    return held[:MAX_HELD]
+    ids = [t["id"] if isinstance(t, dict) else t.id for t in tasks]
+    reported = reports.reported_among(user_id, ids)
+    if reported:
+        # imported here: the annotation service imports the tasks package
+        from labelhive.annotation import service
+
+        for task_id in reported:
+            service.release(task_id, user_id)
+    return [t for t, i in zip(tasks, ids, strict=True) if i not in reported]
 
 
 def for_annotator(task: Task | dict[str, Any], project: Project | S3Scope) -> dict[str, Any]:
@@ -81,10 +60,14 @@ def for_annotator(task: Task | dict[str, Any], project: Project | S3Scope) -> di
     task_id = task["id"] if isinstance(task, dict) else task.id
     info = info if isinstance(info, dict) else {"value": info}
     key = image_key(info)
+    # every image key is left out, not only the one used: an import keeps the original column
+    # (``image_url``) next to the ``url`` it adds, and an annotator reads no raw URLs
     shown = {
         str(k): v
         for k, v in info.items()
-        if k != key and not str(k).lower().startswith(("gold", "_gold"))
+        if k != key
+        and not (str(k).lower() in IMAGE_KEYS and isinstance(v, str))
+        and not str(k).lower().startswith(("gold", "_gold"))
     }
     image = image_for(info, project)
     # image_key: where the image URL was, for custom presenters that read task.info.<key>;
@@ -134,3 +117,74 @@ def breakdown(project_id: int) -> dict[str, int]:
         else:
             counts["open"] += count
     return counts
+
+
+def has_work(project_id: int, user_id: int, *, now: dt.datetime | None = None) -> bool:
+    """Whether the labeling page has a task for the user: one they hold, or one a claim can take.
+
+    A claimable task is the engine's ordinary candidate (not gold, not complete, not answered
+    or held by the user) with room left once expired leases are set aside (claims sweep them).
+    An unanswered gold task is work when the project's gold rate is above zero (the claim
+    may hand it out), whatever else is left, so the answer does not tell gold tasks apart.
+    Tasks the user skipped count: a claim offers them again when nothing else is left; tasks
+    they reported do not (:func:`hide_reported`).
+    """
+    now = now or utcnow()
+    holds = select(L.c.id).where(
+        L.c.project_id == project_id, L.c.user_id == user_id, L.c.expires_at > now
+    )
+    if db.session.scalar(holds.limit(1)) is not None:
+        return True
+    live = (
+        select(func.count())
+        .select_from(L)
+        .where(L.c.task_id == T.c.id, L.c.expires_at > now)
+        .scalar_subquery()
+    )
+    answered = select(Answer.id).where(Answer.task_id == T.c.id, Answer.user_id == user_id)
+    leased = select(L.c.id).where(L.c.task_id == T.c.id, L.c.user_id == user_id)
+    reported = select(TaskReport.id).where(
+        TaskReport.task_id == T.c.id, TaskReport.user_id == user_id
+    )
+    candidate = select(T.c.id).where(
+        T.c.project_id == project_id,
+        T.c.state == "ongoing",
+        T.c.gold_answer.is_(None),
+        T.c.n_done + live < T.c.n_answers,
+        ~answered.exists(),
+        ~leased.exists(),
+        ~reported.exists(),
+    )
+    if db.session.scalar(candidate.limit(1)) is not None:
+        return True
+    # gold tasks the claim may still serve (at the project's gold rate) are work too: an
+    # overview that said "nothing left" while only gold remained would point at the gold tasks
+    gold = select(T.c.id).where(
+        T.c.project_id == project_id,
+        T.c.gold_answer.is_not(None),
+        select(P.c.gold_rate).where(P.c.id == project_id).scalar_subquery() > 0,
+        ~answered.exists(),
+        ~leased.exists(),
+        ~reported.exists(),
+    )
+    return db.session.scalar(gold.limit(1)) is not None
+
+
+def undoable(project_id: int, user_id: int, limit: int = 20) -> list[int]:
+    """The user's latest answers in the project that undo may still take back, oldest first.
+
+    Undo refuses an answer whose task is complete (its result used it), so those are left out.
+    The labeling page seeds its undo stack with these, so ``u`` works after a reload too.
+    """
+    ids = db.session.scalars(
+        select(Answer.id)
+        .join(Task, Task.id == Answer.task_id)
+        .where(
+            Answer.project_id == project_id,
+            Answer.user_id == user_id,
+            Task.state != "completed",
+        )
+        .order_by(Answer.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(ids))

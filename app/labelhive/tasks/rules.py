@@ -1,66 +1,23 @@
-"""The exact-redundancy rules, as pure functions (no I/O), so they can be tested directly.
+"""Input rules of tasks (redundancy), and the annotation rules' former home.
 
-The engine (:mod:`labelhive.tasks.engine`) applies them under the task's row lock.
+The exact-redundancy rules are :mod:`labelhive.annotation.core`'s; their names stay importable
+from here for the callers that import them from this module.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
-import random
-from collections.abc import Sequence
 from typing import Any
 
+from labelhive.annotation.core import REFUSAL_MESSAGES as REFUSAL_MESSAGES
+from labelhive.annotation.core import Refusal as Refusal
+from labelhive.annotation.core import answer_error as answer_error
+from labelhive.annotation.core import has_room as has_room
+from labelhive.annotation.core import is_complete as is_complete
+from labelhive.annotation.core import lease_expiry as lease_expiry
+from labelhive.annotation.core import serve_gold as serve_gold
+from labelhive.annotation.core import state_after_redundancy_change as state_after_redundancy_change
+
 MAX_N_ANSWERS = 10_000
-
-
-class Refusal(enum.StrEnum):
-    """Why a submit was refused; also the ``reason`` label of the refusal metric."""
-
-    NO_ROOM = "no_room"
-    ALREADY_ANSWERED = "already_answered"
-    INVALID_ANSWER = "invalid_answer"
-    TASK_NOT_FOUND = "task_not_found"
-    WRONG_PROJECT = "wrong_project"
-    TASK_COMPLETED = "task_completed"
-
-
-REFUSAL_MESSAGES = {
-    Refusal.NO_ROOM: "This task already has all the answers it needs; your answer was not stored.",
-    Refusal.ALREADY_ANSWERED: "You already answered this task with a different answer.",
-    Refusal.INVALID_ANSWER: "The answer is not one of the project's answer options.",
-    Refusal.TASK_NOT_FOUND: "Invalid task_id: no such task.",
-    Refusal.WRONG_PROJECT: "Invalid project_id: the task belongs to another project.",
-    Refusal.TASK_COMPLETED: "The task is complete; its answers can no longer change.",
-}
-
-
-def lease_expiry(now: dt.datetime, ttl_seconds: int) -> dt.datetime:
-    return now + dt.timedelta(seconds=ttl_seconds)
-
-
-def has_room(n_done: int, reserved_by_others: int, n_answers: int) -> bool:
-    """A new answer fits when answers plus other people's leases leave a slot.
-
-    The submitter's own lease is not counted: it is the slot the answer will fill.
-    """
-    return n_done + reserved_by_others < n_answers
-
-
-def is_complete(n_done: int, n_answers: int, gold: bool) -> bool:
-    """Gold tasks never complete: every annotator may be scored on them."""
-    return not gold and n_done >= n_answers
-
-
-def state_after_redundancy_change(n_done: int, n_answers: int) -> str:
-    """A task's state once its redundancy is set to ``n_answers``.
-
-    Raising redundancy reopens a completed task; lowering it to or below the answers it has
-    completes it (unlike PYBOSSA, which leaves such a task open for ever).
-    """
-    if n_answers < 1:
-        raise ValueError("n_answers must be at least 1")
-    return "completed" if n_done >= n_answers else "ongoing"
 
 
 def validate_n_answers(value: Any) -> int:
@@ -80,24 +37,3 @@ def validate_n_answers(value: Any) -> int:
     if not 1 <= number <= MAX_N_ANSWERS:
         raise ValueError(f"n_answers must be between 1 and {MAX_N_ANSWERS}, not {number}")
     return number
-
-
-def answer_error(info: Any, options: Sequence[str]) -> str | None:
-    """Return why ``info`` is not an acceptable answer, or ``None`` when it is.
-
-    When a project lists answer options, an answer is exactly one of them (a JSON string).
-    Without options any JSON value is accepted, as PYBOSSA does.
-    """
-    if not options:
-        return None if info is not None else "The answer is empty."
-    if isinstance(info, str) and info in options:
-        return None
-    return (
-        f"The answer must be one of the project's options ({', '.join(map(repr, options))}),"
-        f" not {info!r}."
-    )
-
-
-def serve_gold(gold_rate: float, rng: random.Random) -> bool:
-    """Whether this claim should try a gold task first."""
-    return gold_rate > 0 and rng.random() < gold_rate

@@ -1,7 +1,7 @@
 """Tasks: bulk import.
 
-The claim/submit engine lives in :mod:`labelhive.tasks.engine`; file parsing in
-:mod:`labelhive.tasks.importers`.
+Claim and submit are the annotation service's (:mod:`labelhive.annotation.service`); file
+parsing is :mod:`labelhive.tasks.importers`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The labeling page and the small JSON endpoints its script calls (session auth + CSRF header).
 
-Every endpoint answers with the tasks the user now holds (see :mod:`labelhive.tasks.labeling`:
-the one on screen and the prefetched one) and the progress counts, so the page never needs a
-second round trip before the next keypress.
+Every endpoint answers with the tasks the user now holds (the one on screen and the prefetched
+one: :func:`labelhive.annotation.service.hold`) and the progress counts, so the page never needs
+a second round trip before the next keypress. The annotation service does the work; a refusal
+gets the status the API gives it (:mod:`labelhive.annotation.http`).
 """
 
 from __future__ import annotations
@@ -17,25 +18,22 @@ from flask import render_template
 from flask import request
 from flask_login import current_user
 
-from labelhive.extensions import db
+from labelhive.annotation import http
+from labelhive.annotation import service
+from labelhive.annotation.core import Caller
+from labelhive.annotation.core import Refusal
 from labelhive.extensions import limiter
 from labelhive.projects import access
 from labelhive.projects.models import Project
-from labelhive.results import adaptive
 from labelhive.security import TooDeep
 from labelhive.security import check_json_depth
 from labelhive.storage import scope
-from labelhive.tasks import engine
 from labelhive.tasks import labeling
 from labelhive.tasks import presenter
-from labelhive.tasks.rules import Refusal
 from labelhive.web import project_for
 from labelhive.web import render_markdown
 
 bp = Blueprint("tasks", __name__)
-
-# refusals that mean "the client sent something wrong", not "the task moved on"
-_BAD_REQUEST = {Refusal.INVALID_ANSWER, Refusal.TASK_NOT_FOUND, Refusal.WRONG_PROJECT}
 
 
 def labeling_limit() -> str:
@@ -65,6 +63,8 @@ def label(ref: str) -> Any:
         instructions=render_markdown((project.info or {}).get("instructions")),
         # renew well before expiry, but not more than every 5 s
         heartbeat_ms=max(5, min(ttl // 3, 120)) * 1000,
+        # answers ``u`` may take back, so undo works after "All done" and after a reload
+        undoable=labeling.undoable(project.id, current_user.id),
     )
 
 
@@ -74,18 +74,21 @@ def _json_project(ref: str) -> Project | tuple[Response, int]:
     return project_for(ref, "contribute")
 
 
+def _caller() -> Caller:
+    return Caller(current_user.id, bool(current_user.admin))
+
+
 def _state(project: Project, **extra: Any) -> dict[str, Any]:
-    tasks = labeling.top_up(db.engine, project.id, current_user.id)
+    holding = service.hold(project.id, _caller())
     where = scope.for_project(project)
+    # a task the user reported is not shown to them again (labelhive.reports)
+    tasks = labeling.hide_reported(holding.tasks, current_user.id)
     return {
         "tasks": [labeling.for_annotator(t, where) for t in tasks],
         # only figures that move alike for gold and real tasks: the annotator's own answers
         # and the project's task count, gold included (a count of completed tasks would move
         # for a real answer and not for a gold one, and so point at the gold tasks)
-        "progress": {
-            "mine": labeling.answered_by(project.id, current_user.id),
-            "total": labeling.task_count(project.id),
-        },
+        "progress": {"mine": holding.progress.answered, "total": holding.progress.tasks},
         **extra,
     }
 
@@ -130,21 +133,12 @@ def answer(ref: str) -> Any:
     if task_id is None or "answer" not in body:
         return jsonify(error="Send task_id and answer.", reason="bad_request"), 400
     try:
-        submitted = engine.submit(
-            db.engine,
-            task_id,
-            current_user.id,
-            body["answer"],
-            project_id=project.id,
-            user_ip=request.remote_addr,
+        submitted = service.submit(
+            task_id, _caller(), body["answer"], project_id=project.id, user_ip=request.remote_addr
         )
-    except engine.EngineError as exc:
-        if exc.reason == Refusal.ALREADY_ANSWERED:
-            # the lease is still held: give it back so the task is not shown again
-            engine.release(db.engine, task_id, current_user.id)
-        status = 400 if exc.reason in _BAD_REQUEST else 409
+    except service.Refused as exc:
+        status = http.STATUS[exc.reason]
         return jsonify(_state(project, error=str(exc), reason=exc.reason.value)), status
-    adaptive.after_submit(db.engine, submitted)
     return jsonify(_state(project, answer_id=submitted.answer["id"], task_id=task_id))
 
 
@@ -157,12 +151,8 @@ def skip(ref: str) -> Any:
     task_id = _int((_json_body() or {}).get("task_id"))
     if task_id is None:
         return jsonify(error="Send task_id.", reason="bad_request"), 400
-    engine.release(db.engine, task_id, current_user.id, skip=True)
+    service.skip(task_id, current_user.id)
     return jsonify(_state(project, skipped=task_id))
-
-
-class _NoLongerOpen(Exception):
-    """The answer's author may no longer contribute to its project."""
 
 
 @bp.post("/project/<ref>/label/undo")
@@ -175,22 +165,13 @@ def undo(ref: str) -> Any:
     answer_id = _int(body.get("answer_id"))
     if answer_id is None:
         return jsonify(error="Send answer_id.", reason="bad_request"), 400
-    user = current_user._get_current_object()
-
-    # read by the engine under the task's lock: the answer must be of this page's project, and
-    # its author must still be able to contribute there
-    def authorize(where: engine.ProjectRef | None) -> None:
-        if where is None or where.id != project.id:
-            raise engine.EngineError(Refusal.TASK_NOT_FOUND, "No such answer of yours to undo.")
-        if not access.can_contribute(user, where):
-            raise _NoLongerOpen()
-
     try:
-        claim = engine.undo(db.engine, answer_id, current_user.id, authorize=authorize)
-    except _NoLongerOpen:
-        message = "You may no longer change answers in this project: it is not open to you."
-        return jsonify(error=message, reason="forbidden"), 403
-    except engine.EngineError as exc:
+        # the answer must be of this page's project, and its author still able to contribute
+        claim = service.undo(answer_id, _caller(), project_id=project.id)
+    except service.Refused as exc:
+        if exc.reason == Refusal.FORBIDDEN:
+            message = "You may no longer change answers in this project: it is not open to you."
+            return jsonify(error=message, reason="forbidden"), 403
         message = (
             "Too late to undo: that task already has all its answers."
             if exc.reason == Refusal.TASK_COMPLETED
@@ -200,7 +181,7 @@ def undo(ref: str) -> Any:
     release = _int(body.get("release_task_id"))
     if release is not None and release != claim.task["id"]:
         # the prefetched task makes room for the one taken back; the one on screen is kept
-        engine.release(db.engine, release, current_user.id)
+        service.release(release, current_user.id)
     return jsonify(_state(project, task=labeling.for_annotator(claim.task, project)))
 
 
@@ -212,9 +193,7 @@ def heartbeat(ref: str) -> Any:
         return project
     ids = (_json_body() or {}).get("task_ids")
     ids = (
-        [i for i in ids if _int(i) is not None][: labeling.MAX_HELD]
-        if isinstance(ids, list)
-        else []
+        [i for i in ids if _int(i) is not None][: service.MAX_HELD] if isinstance(ids, list) else []
     )
-    renewed = {str(i): engine.renew(db.engine, i, current_user.id) is not None for i in ids}
+    renewed = {str(i): service.renew(i, current_user.id) is not None for i in ids}
     return jsonify(renewed=renewed)

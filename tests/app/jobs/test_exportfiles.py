@@ -19,6 +19,7 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
+from labelhive import starters
 from labelhive.accounts import services as accounts
 from labelhive.answers.models import Answer
 from labelhive.db import utcnow
@@ -107,7 +108,7 @@ def seed(n_tasks: int, n_users: int) -> Project:
 
 def queued_export(project: Project, what: str, fmt: str) -> str:
     """A committed export record that nothing runs yet: the test runs the job function."""
-    job_id = jobs.start_export(project, None, what, fmt).id
+    job_id = starters.start_export(project, None, what, fmt).id
     db.session.info.clear()  # drop the after-commit enqueue
     db.session.commit()
     return job_id
@@ -353,7 +354,7 @@ def test_cleanup_deletes_expired_and_abandoned_files_only(app):
         db.session.rollback()
     assert records.submit_once(
         "cleanup-1",
-        "labelhive.results.jobs.cleanup_exports",
+        "cleanup_exports",
         "cleanup-1",
         kind="cleanup",
         queue="low",

@@ -8,6 +8,7 @@ import time
 from sqlalchemy import func
 from sqlalchemy import select
 
+from labelhive import starters
 from labelhive.extensions import db
 from labelhive.jobs import connection
 from labelhive.jobs import queues
@@ -35,7 +36,7 @@ def test_import_job_runs_in_process_with_progress_and_result(app, project, tmp_p
     upload = tmp_path / "tasks.csv"
     upload.write_bytes(csv_file(45))
     app.config["IMPORT_BATCH_SIZE"] = 10
-    record = jobs.start_import(project, None, upload, "csv", n_answers=3)
+    record = starters.start_import(project, None, upload, "csv", n_answers=3)
     job_id = record.id
     assert record.status == "queued" and record.kind == "import"
     db.session.commit()
@@ -51,9 +52,9 @@ def test_import_job_runs_in_process_with_progress_and_result(app, project, tmp_p
 
 
 def test_starting_the_same_import_key_twice_imports_once(app, project):
-    first = jobs.start_import(project, None, csv_file(5), "csv", key="upload-token-1")
+    first = starters.start_import(project, None, csv_file(5), "csv", key="upload-token-1")
     db.session.commit()
-    second = jobs.start_import(project, None, csv_file(5), "csv", key="upload-token-1")
+    second = starters.start_import(project, None, csv_file(5), "csv", key="upload-token-1")
     db.session.commit()
     assert first.id == second.id
     assert settle(first.id).status == "finished"
@@ -61,7 +62,7 @@ def test_starting_the_same_import_key_twice_imports_once(app, project):
 
 
 def test_a_rolled_back_request_enqueues_nothing(app, project):
-    record = jobs.start_import(project, None, csv_file(5), "csv")
+    record = starters.start_import(project, None, csv_file(5), "csv")
     job_id = record.id
     db.session.rollback()
     # give a wrongly enqueued job time to run: the executor runs jobs one at a time, so a
@@ -75,7 +76,7 @@ def test_a_rolled_back_request_enqueues_nothing(app, project):
 
 def test_a_bad_file_fails_with_the_parsers_sentence_and_imports_nothing(app, project):
     data = b"url\nhttps://img.example/1.jpg\njavascript:alert(1)\n"
-    record = jobs.start_import(project, None, data, "csv")
+    record = starters.start_import(project, None, data, "csv")
     db.session.commit()
     record = settle(record.id)
     assert record.status == "failed"
@@ -84,10 +85,10 @@ def test_a_bad_file_fails_with_the_parsers_sentence_and_imports_nothing(app, pro
 
 
 def test_export_job_stores_a_complete_file_for_download(app, project):
-    imported = jobs.start_import(project, None, csv_file(30), "csv")
+    imported = starters.start_import(project, None, csv_file(30), "csv")
     db.session.commit()
     assert settle(imported.id).status == "finished"
-    record = jobs.start_export(project, None, "tasks", "jsonl")
+    record = starters.start_export(project, None, "tasks", "jsonl")
     db.session.commit()
     record = settle(record.id)
     assert record.status == "finished", record.error
@@ -105,9 +106,9 @@ def test_export_job_stores_a_complete_file_for_download(app, project):
 
 
 def test_an_export_that_is_still_pending_is_reused(app, project):
-    first = jobs.start_export(project, None, "answers", "csv")
-    again = jobs.start_export(project, None, "answers", "csv")
-    other = jobs.start_export(project, None, "answers", "json")
+    first = starters.start_export(project, None, "answers", "csv")
+    again = starters.start_export(project, None, "answers", "csv")
+    other = starters.start_export(project, None, "answers", "json")
     assert again is first and other.id != first.id
     db.session.commit()
     assert settle(first.id).status == "finished"

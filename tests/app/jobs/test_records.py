@@ -8,6 +8,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 
+from labelhive import starters
 from labelhive.accounts import services as accounts
 from labelhive.db import utcnow
 from labelhive.extensions import db
@@ -29,7 +30,7 @@ def count(job_id: str) -> int:
 
 
 def test_an_import_run_again_after_it_finished_inserts_nothing(app, project):
-    record = jobs.start_import(project, None, csv_file(25), "csv")
+    record = starters.start_import(project, None, csv_file(25), "csv")
     job_id = record.id
     db.session.commit()
     first = settle(job_id)
@@ -41,7 +42,7 @@ def test_an_import_run_again_after_it_finished_inserts_nothing(app, project):
 
 def test_an_import_killed_after_its_last_batch_inserts_nothing_more(app, project):
     data = csv_file(12)
-    record = jobs.start_import(project, None, data, "csv")
+    record = starters.start_import(project, None, data, "csv")
     job_id = record.id
     db.session.flush()
     # every batch committed, the record not yet finished: then the worker was killed
@@ -59,7 +60,7 @@ def test_an_import_killed_after_its_last_batch_inserts_nothing_more(app, project
 def test_an_import_killed_half_way_resumes_where_its_last_batch_committed(app, project):
     app.config["IMPORT_BATCH_SIZE"] = 10
     data = csv_file(35)
-    record = jobs.start_import(project, None, data, "csv")
+    record = starters.start_import(project, None, data, "csv")
     job_id = record.id
     # what a run killed after its first batch leaves: 10 tagged tasks, the record running
     db.session.flush()
@@ -77,7 +78,7 @@ def test_an_import_killed_half_way_resumes_where_its_last_batch_committed(app, p
 def test_scheduler_enqueues_each_periodic_run_once_per_period(app, project):
     annotator = accounts.create_user("ann", password=None)
     db.session.commit()
-    imported = jobs.start_import(project, None, csv_file(3), "csv")
+    imported = starters.start_import(project, None, csv_file(3), "csv")
     db.session.commit()
     settle(imported.id)
     claim = engine.claim(db.engine, project.id, annotator.id)
@@ -88,26 +89,30 @@ def test_scheduler_enqueues_each_periodic_run_once_per_period(app, project):
     first = scheduler.tick(app, now)
     again = scheduler.tick(app, now + 1)
     assert again == []
-    period = {"sweep": 30, "stats": 300, "consensus": 300, "cleanup": 3600}
+    period = {"sweep": 30, "consensus": 300, "cleanup": 3600}
     assert sorted(first) == sorted(
         [
             f"sweep-{int(now // 30)}",
             f"cleanup-{int(now // 3600)}",
-            f"stats-{project.id}-{int(now // period['stats'])}",
             f"consensus-{project.id}-{int(now // period['consensus'])}",
         ]
     )
     results = {job_id.split("-")[0]: settle(job_id) for job_id in first}
     assert all(r.status == "finished" for r in results.values()), results
     assert results["consensus"].result["project_id"] == project.id
-    assert results["stats"].result["n_answers"] == 1
+    # the records carry the jobs' registered names, not Python paths
+    assert {r.func for r in results.values()} == {
+        "sweep_leases",
+        "cleanup_exports",
+        "refresh_consensus",
+    }
     assert results["sweep"].result == {"swept": 0}
     # the next period enqueues the next runs
     assert "sweep-" + str(int((now + 30) // 30)) in scheduler.tick(app, now + 30)
 
 
 def test_recover_enqueues_again_a_job_whose_worker_died(app, project):
-    record = jobs.start_import(project, None, csv_file(4), "csv")
+    record = starters.start_import(project, None, csv_file(4), "csv")
     job_id = record.id
     db.session.info.clear()  # the job "was" enqueued, and its worker died running it
     record.status = "running"
@@ -123,7 +128,7 @@ def test_recover_enqueues_again_a_job_whose_worker_died(app, project):
 
 
 def test_recover_gives_up_after_the_maximum_attempts(app, project):
-    record = jobs.start_import(project, None, csv_file(4), "csv")
+    record = starters.start_import(project, None, csv_file(4), "csv")
     db.session.info.clear()
     record.status = "running"
     record.attempts = app.config["JOB_MAX_ATTEMPTS"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import re
 
+from labelhive import starters
 from labelhive.extensions import db
-from labelhive.jobs import services as jobs
 from tests.app.jobs.conftest import settle
 from tests.common.web import make_project
 from tests.common.web import make_user
@@ -54,7 +54,7 @@ def test_a_confirmed_upload_is_imported_by_a_job_whose_page_links_the_tasks(clie
 def test_an_unfinished_job_page_polls_its_status_with_a_static_script(client):
     alice = make_user("alice")
     project = make_project(alice)
-    record = jobs.start_import(project, alice, b"url\nhttp://example.org/1.png\n", "csv")
+    record = starters.start_import(project, alice, b"url\nhttp://example.org/1.png\n", "csv")
     job_id = record.id
     db.session.info.clear()  # keep it queued: nothing runs it
     db.session.commit()
@@ -74,7 +74,7 @@ def test_an_unfinished_job_page_polls_its_status_with_a_static_script(client):
 def test_a_failed_import_shows_the_parsers_sentence(client):
     alice = make_user("alice")
     project = make_project(alice)
-    record = jobs.start_import(project, alice, b"url\njavascript:alert(1)\n", "csv")
+    record = starters.start_import(project, alice, b"url\njavascript:alert(1)\n", "csv")
     db.session.commit()
     assert settle(record.id).status == "failed"
     sign_in(client, "alice")
@@ -88,7 +88,7 @@ def test_job_pages_are_for_the_projects_managers_only(client):
     pets = make_project(alice)
     make_project(alice, short_name="birds")
     make_user("bob")
-    record = jobs.start_export(pets, alice, "tasks", "csv")
+    record = starters.start_export(pets, alice, "tasks", "csv")
     job_id = record.id
     db.session.commit()
     assert settle(job_id).status == "finished"
@@ -112,7 +112,7 @@ def test_job_pages_are_for_the_projects_managers_only(client):
 def test_the_status_poll_is_not_cut_off_by_the_sites_default_rate_limit(client):
     alice = make_user("alice")
     project = make_project(alice)
-    record = jobs.start_import(project, alice, b"url\nhttp://example.org/1.png\n", "csv")
+    record = starters.start_import(project, alice, b"url\nhttp://example.org/1.png\n", "csv")
     job_id = record.id
     db.session.info.clear()  # keep it queued: nothing runs it
     db.session.commit()

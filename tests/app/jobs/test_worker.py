@@ -18,13 +18,13 @@ from rq import Queue
 from rq.executions import Execution
 from sqlalchemy import update
 
+from labelhive import starters
 from labelhive.accounts import services as accounts
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.jobs import connection
 from labelhive.jobs import queues
 from labelhive.jobs import records
-from labelhive.jobs import services as jobs
 from labelhive.jobs.models import JobRecord
 from labelhive.jobs.worker import LabelhiveWorker
 from labelhive.projects import services as projects
@@ -108,9 +108,9 @@ def test_recover_enqueues_again_a_job_a_worker_popped_and_dropped(redis_app):
     owner = accounts.create_user("olivia", password=None)
     project = projects.create_project(owner, {"name": "Birds", "short_name": "birds", "info": {}})
     db.session.commit()
-    dropped = jobs.start_import(project, None, csv_file(3), "csv").id
+    dropped = starters.start_import(project, None, csv_file(3), "csv").id
     db.session.commit()
-    waiting = jobs.start_import(project, None, csv_file(3, start=3), "csv").id
+    waiting = starters.start_import(project, None, csv_file(3, start=3), "csv").id
     db.session.commit()
     queue = Queue("default", connection=client)
     assert queue.get_job_ids() == [dropped, waiting]

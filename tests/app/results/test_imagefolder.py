@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from labelhive import starters
 from labelhive.extensions import db
 from labelhive.projects.models import Project
 from labelhive.results import imagefolder
@@ -118,7 +119,7 @@ def test_copy_writes_the_tree_and_manifest_and_a_rerun_moves_relabeled_items(
         s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
     project, ids = _labeled_project(bucket)
 
-    record = imagefolder.start(project, None, f"s3://{bucket}/ds/v1/")
+    record = starters.start_imagefolder(project, None, f"s3://{bucket}/ds/v1/")
     db.session.commit()
     done = settle(record.id, timeout=60)
     assert done.status == "finished", done.error
@@ -157,7 +158,7 @@ def test_copy_writes_the_tree_and_manifest_and_a_rerun_moves_relabeled_items(
     task = db.session.get(Task, ids["pets/0.jpg"])
     task.gold_answer = "dog"
     db.session.commit()
-    again = imagefolder.start(project, None, f"s3://{bucket}/ds/v1")
+    again = starters.start_imagefolder(project, None, f"s3://{bucket}/ds/v1")
     db.session.commit()
     assert again.id != record.id
     second = settle(again.id, timeout=60)

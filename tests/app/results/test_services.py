@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy import select
 
 from labelhive import config
+from labelhive import starters
 from labelhive.extensions import db
 from labelhive.jobs.models import JobRecord
 from labelhive.projects.models import Project
@@ -57,10 +58,10 @@ def test_a_completed_task_starts_one_recomputation_per_window(sqlite_url: str) -
         run = db.session.scalar(select(ConsensusRun))
         assert run is not None and run.project_id == project_id
         # the next window starts another; a window of 0 turns it off
-        later = services.request_recompute(project_id, now=time.time() + 7200)
+        later = starters.request_recompute(project_id, now=time.time() + 7200)
         assert later is not None and _wait(later).status == "finished"
         app.config["CONSENSUS_DEBOUNCE_SECONDS"] = 0
-        assert services.request_recompute(project_id) is None
+        assert starters.request_recompute(project_id) is None
         db.session.remove()
         db.engine.dispose()
 
@@ -138,11 +139,11 @@ def test_a_window_is_asked_for_once_per_process_and_a_lost_race_is_no_error(any_
         event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
         event.listen(db.engine, "handle_error", lambda ctx: errors.append(ctx.original_exception))
         now = time.time()
-        job_id = services.request_recompute(project_id, now=now)
+        job_id = starters.request_recompute(project_id, now=now)
         assert job_id is not None
         # the same window again in this process: no statement at all
         statements.clear()
-        assert services.request_recompute(project_id, now=now + 1) is None
+        assert starters.request_recompute(project_id, now=now + 1) is None
         assert statements == []
         assert _wait(job_id).status == "finished"
         db.session.remove()
@@ -151,7 +152,7 @@ def test_a_window_is_asked_for_once_per_process_and_a_lost_race_is_no_error(any_
     other = make_app(any_url, CONSENSUS_DEBOUNCE_SECONDS=3600)
     with other.app_context():
         event.listen(db.engine, "handle_error", lambda ctx: errors.append(ctx.original_exception))
-        assert services.request_recompute(project_id, now=now) is None
+        assert starters.request_recompute(project_id, now=now) is None
         records = db.session.scalars(select(JobRecord.id).where(JobRecord.kind == "consensus"))
         assert records.all() == [job_id]
         db.session.remove()

@@ -19,8 +19,8 @@ from flask import Flask
 from sqlalchemy import func
 from sqlalchemy import select
 
+from labelhive import starters
 from labelhive.extensions import db
-from labelhive.jobs import services as job_services
 from labelhive.projects.models import Project
 from labelhive.results import imagefolder
 from labelhive.storage import importer
@@ -254,7 +254,7 @@ def test_prefix_imports_of_another_bucket_or_prefix_are_refused(world: Flask) ->
         with pytest.raises(importer.S3ImportError, match=REFUSED):
             importer.import_prefix(pets.id, bucket, prefix, "jpg")
         with pytest.raises(scope.OutsideScope, match=REFUSED):
-            job_services.start_s3_import(pets, None, bucket, prefix)
+            starters.start_s3_import(pets, None, bucket, prefix)
     db.session.rollback()
     assert count_tasks("pets") == 0
     # the API: a 400 with the sentence
@@ -371,15 +371,15 @@ def test_imagefolder_destinations_stay_in_the_project_storage(
         "projects/birds/ds",  # a bare prefix goes into S3_BUCKET, under the same rule
     ):
         with pytest.raises(imagefolder.ImageFolderError, match=REFUSED):
-            imagefolder.start(pets, None, destination)
+            starters.start_imagefolder(pets, None, destination)
     # the project's own prefix holds its images: not an empty destination
     with pytest.raises(imagefolder.ImageFolderError, match="choose an empty prefix"):
-        imagefolder.start(pets, None, f"s3://{OURS}/projects/pets/")
+        starters.start_imagefolder(pets, None, f"s3://{OURS}/projects/pets/")
 
     # a source outside the project's storage is refused, not copied
     ids = _label("pets", [f"s3://{OURS}/projects/pets/1.jpg", f"s3://{THEIRS}/secret.jpg"])
     tree = f"projects/pets/ds-{uuid.uuid4().hex[:8]}"
-    record = imagefolder.start(pets, None, f"s3://{OURS}/{tree}/")
+    record = starters.start_imagefolder(pets, None, f"s3://{OURS}/{tree}/")
     db.session.commit()
     done = settle(record.id, timeout=60)
     assert done.status == "finished", done.error
@@ -405,7 +405,7 @@ def test_imagefolder_never_touches_another_projects_copy(
     pets, birds = project("pets"), project("birds")
     shared = f"shared-{uuid.uuid4().hex[:8]}"
     _label("birds", [f"s3://{OURS}/projects/birds/1.jpg"])
-    record = imagefolder.start(birds, None, f"s3://{OURS}/{shared}/ds/")
+    record = starters.start_imagefolder(birds, None, f"s3://{OURS}/{shared}/ds/")
     db.session.commit()
     assert settle(record.id, timeout=60).status == "finished"
     birds_tree = _objects(s3, OURS, f"{shared}/ds/")
@@ -418,20 +418,20 @@ def test_imagefolder_never_touches_another_projects_copy(
         (f"{shared}/ds/cat", "choose an empty prefix"),
     ):
         with pytest.raises(imagefolder.ImageFolderError, match=message):
-            imagefolder.start(pets, None, f"s3://{OURS}/{destination}/")
+            starters.start_imagefolder(pets, None, f"s3://{OURS}/{destination}/")
 
     # pets' own tree, whose manifest is then replaced by one listing birds' objects (and
     # claiming nobody, or birds): the run refuses, nothing of birds' is deleted
     _label("pets", [f"s3://{OURS}/projects/pets/1.jpg"])
     mine = f"{shared}/pets"
-    first = imagefolder.start(pets, None, f"s3://{OURS}/{mine}/")
+    first = starters.start_imagefolder(pets, None, f"s3://{OURS}/{mine}/")
     db.session.commit()
     assert settle(first.id, timeout=60).status == "finished"
     forged = json.dumps({"item_id": 0, "key": f"{shared}/ds/cat/projects/birds/1.jpg"}) + "\n"
     for metadata in ({}, {"labelhive-project-id": str(birds.id)}):
         s3.put_object(Bucket=OURS, Key=f"{mine}/manifest.jsonl", Body=forged, Metadata=metadata)
         with pytest.raises(imagefolder.ImageFolderError, match="another project"):
-            imagefolder.start(pets, None, f"s3://{OURS}/{mine}/")
+            starters.start_imagefolder(pets, None, f"s3://{OURS}/{mine}/")
         # a job already queued re-checks when it runs
         job_id = f"imagefolder-{pets.id}-forged-{uuid.uuid4().hex[:6]}"
         from labelhive.jobs import records

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from labelhive.annotation import statements
 from labelhive.extensions import db
 from labelhive.tasks import driver
 from labelhive.tasks import engine
@@ -36,7 +37,7 @@ def _as_prepare(sql: str) -> tuple[str, list[str]]:
 @pytest.mark.parametrize("ordering", ["depth_first", "breadth_first"])
 def test_the_claims_generic_plan_walks_the_open_task_index(pg_app, ordering):
     project, users, _ = setup_project(tasks=[{} for _ in range(50)], ordering=ordering)
-    take = driver.compiled(db.engine.dialect, engine._take_pg_statement(ordering, False, True))
+    take = driver.compiled(db.engine.dialect, statements.take_statement(ordering, False, True))
     body, names = _as_prepare(take.sql)
     values = take.params(
         {"p": project.id, "u": users[1], "now": "2026-01-01", "expires": "2026-01-02"}

@@ -1,4 +1,5 @@
-"""The claim/submit engine on real SQLite and PostgreSQL databases."""
+"""The annotation rules on real SQLite and PostgreSQL databases, through the former engine's
+names (:mod:`labelhive.tasks.engine`, which calls :mod:`labelhive.annotation.service`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from labelhive.accounts.services import create_user
+from labelhive.annotation import service
+from labelhive.annotation.core import Caller
 from labelhive.answers.models import Answer
 from labelhive.db import utcnow
 from labelhive.extensions import db
@@ -19,6 +22,7 @@ from labelhive.models import Lease
 from labelhive.models import Project
 from labelhive.models import Result
 from labelhive.models import Task
+from labelhive.tasks import driver
 from labelhive.tasks import engine
 from labelhive.tasks.engine import EngineError
 from labelhive.tasks.rules import Refusal
@@ -278,7 +282,7 @@ def test_sqlite_writers_of_one_process_queue_before_they_take_a_connection(sqlit
         eng, pid = db.engine, project.id
         pool = eng.pool
         outcome: list[engine.Claim | None] = []
-        with engine._write(eng):
+        with service.store_for(eng).transaction():
             holding = pool.checkedout()
             second = threading.Thread(
                 target=lambda: outcome.append(engine.claim(eng, pid, users[1]))
@@ -298,9 +302,9 @@ def test_sqlite_writers_of_one_process_queue_before_they_take_a_connection(sqlit
 
 
 @pytest.fixture
-def pg_app(pg_url: str, monkeypatch: pytest.MonkeyPatch):
-    # what earlier tests' claims taught this process about their projects (same ids) is forgotten
-    monkeypatch.setattr(engine, "_EXPECTED", {})
+def pg_app(pg_url: str):
+    # what earlier tests' claims taught this process about their projects (same ids, another
+    # database) stays with their engines: nothing to forget by hand
     app = make_app(pg_url)
     with app.app_context():
         yield app
@@ -309,16 +313,16 @@ def pg_app(pg_url: str, monkeypatch: pytest.MonkeyPatch):
 
 
 def _counting_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The engine's driver statements from now on (their first line), in order."""
+    """The executor's driver statements from now on (their first line), in order."""
     sent: list[str] = []
     for name in ("one", "one_dict"):
-        original = getattr(engine.driver, name)
+        original = getattr(driver, name)
 
         def counted(raw, statement, values, _original=original):  # noqa: ANN001, ANN202
             sent.append(statement.sql.splitlines()[0])
             return _original(raw, statement, values)
 
-        monkeypatch.setattr(engine.driver, name, counted)
+        monkeypatch.setattr(driver, name, counted)
     return sent
 
 
@@ -356,14 +360,14 @@ def test_a_changed_ordering_and_ttl_are_read_not_assumed(pg_app):
 
 
 def test_a_refused_caller_keeps_nothing_the_one_statement_claim_took(pg_app):
-    project, users, tasks = setup_project(n_users=3, tasks=[{"n_answers": 3}], published=True)
-    assert claimed_id(project, users[0]) == tasks[0]
-
-    def refuse(_project: engine.ProjectRef | None) -> None:
-        raise PermissionError("not yours")
-
-    with pytest.raises(PermissionError, match="not yours"):
-        engine.claim(db.engine, project.id, users[1], authorize=refuse)
+    # a draft: its owner (users[0]) may work on it, nobody else
+    project, users, tasks = setup_project(n_users=3, tasks=[{"n_answers": 3}], published=False)
+    assert service.claim(project.id, Caller(users[0])).task["id"] == tasks[0]
+    # the process knows the project now: the next claim is the one statement, and its take is
+    # conditioned on the caller's right to contribute, read in the same statement
+    with pytest.raises(service.Refused) as refused:
+        service.claim(project.id, Caller(users[1]))
+    assert refused.value.reason == Refusal.FORBIDDEN
     holders = fresh().scalars(select(Lease.user_id).where(Lease.task_id == tasks[0])).all()
     assert holders == [users[0]]
     assert fresh().scalar(select(Task.n_reserved).where(Task.id == tasks[0])) == 1
