@@ -32,6 +32,7 @@ from labelhive.accounts.services import create_user
 from labelhive.answers.models import Answer
 from labelhive.api import openapi
 from labelhive.api import openapi_resources  # noqa: F401  (adds its paths)
+from labelhive.api import openapi_review  # noqa: F401  (adds its paths)
 from labelhive.extensions import db
 from labelhive.projects.services import create_project
 from labelhive.tasks.models import Task

@@ -15,9 +15,11 @@ def init_app(app: Flask) -> None:
     from labelhive.api import jobs  # noqa: F401
     from labelhive.api import openapi  # noqa: F401
     from labelhive.api import openapi_resources  # noqa: F401
+    from labelhive.api import openapi_review  # noqa: F401
     from labelhive.api import projects  # noqa: F401
     from labelhive.api import ratelimit
     from labelhive.api import results  # noqa: F401
+    from labelhive.api import review  # noqa: F401
     from labelhive.api import scheduling  # noqa: F401
     from labelhive.api import schema  # noqa: F401
     from labelhive.api import taskruns  # noqa: F401

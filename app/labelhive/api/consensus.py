@@ -22,12 +22,15 @@ from flask import Response
 from flask import jsonify
 from flask import request
 
+from labelhive import starters
 from labelhive.api import auth
 from labelhive.api import errors
 from labelhive.api import listing
+from labelhive.api import serialize
 from labelhive.api import services
 from labelhive.api.blueprint import bp
 from labelhive.api.exports import attachment_name
+from labelhive.api.query import MAX_INT
 from labelhive.api.query import MAX_LIMIT
 from labelhive.extensions import db
 from labelhive.projects import access
@@ -65,7 +68,8 @@ def _whole(name: str, default: int, *, low: int, high: int | None = None) -> int
 
 
 def _time(value: Any) -> str | None:
-    return None if value is None else value.isoformat() + "Z"
+    # the API's one timestamp format (PYBOSSA's), as every other resource
+    return serialize.iso(value)
 
 
 def serialize_item(row: Consensus) -> dict[str, Any]:
@@ -82,6 +86,11 @@ def serialize_item(row: Consensus) -> dict[str, Any]:
         "posterior": row.posterior,
         "gold": row.gold,
         "computed_at": _time(row.computed_at),
+        # labelhive.review: ties are marked; a reviewed label carries its reviewer and time
+        "tie": row.tie,
+        "review_state": row.review_state,
+        "reviewed_by": row.reviewed_by,
+        "reviewed_at": _time(row.reviewed_at),
     }
 
 
@@ -121,7 +130,7 @@ def serialize_run(run: ConsensusRun | None, stale: bool) -> dict[str, Any] | Non
 def consensus_list(oid: int) -> Response:
     project = _managed(oid)
     limit = _whole("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
-    last_id = _whole("last_id", 0, low=0)
+    last_id = _whole("last_id", 0, low=0, high=MAX_INT)  # an id the database can compare
     rows = consensus.consensus_page(project.id, last_id, limit)
     return jsonify([serialize_item(row) for row in rows])
 
@@ -129,7 +138,7 @@ def consensus_list(oid: int) -> Response:
 @bp.post("/project/<int:oid>/consensus")
 def consensus_start(oid: int) -> tuple[Response, int]:
     project = _managed(oid)
-    record = consensus.start_recompute(project, auth.user())
+    record = starters.start_recompute(project, auth.user())
     db.session.commit()
     return jsonify(record.to_dict()), 202
 
@@ -185,7 +194,7 @@ def imagefolder_start(oid: int) -> tuple[Response, int]:
     except ValueError as exc:
         raise errors.bad_request(f"{exc}.") from None
     try:
-        record = imagefolder.start(
+        record = starters.start_imagefolder(
             project, auth.user(), body.get("destination"), validation=validation
         )
     except imagefolder.ImageFolderError as exc:

@@ -1,7 +1,8 @@
 """The labeled dataset: one row per item with its label and the evidence behind it.
 
 Columns: ``item_id``, ``image`` (the task's image URL or ``s3://`` key, as imported),
-``label``, ``confidence``, ``method`` (``dawid_skene``, ``majority_vote`` or ``gold``),
+``label``, ``confidence``, ``method`` (``dawid_skene``, ``majority_vote``, ``gold`` or
+``reviewed``), ``review_state`` (``none``, ``needs_review``, ``reviewed``, ``sent_back``),
 ``votes`` (answers per option), ``posterior`` (Dawid–Skene's probability per option),
 ``n_answers``, ``agreement`` (share of answers that agree with the majority), ``gold``,
 ``gold_answer``, ``split`` (``train``/``validation`` by a stable hash of the item id).
@@ -10,6 +11,7 @@ The vote counts are counted from the stored answers while the export runs, so th
 them exactly. The label comes from the stored consensus (the last recomputation); an item whose
 answers changed since then gets the majority vote of its current answers instead
 (``method = majority_vote``, confidence = agreement), so a row never contradicts its own votes.
+A label a reviewer set (:mod:`labelhive.review`) is the item's label whatever its votes.
 
 Formats: ``jsonl`` (``votes`` and ``posterior`` as objects), ``csv`` (one ``votes_<option>`` and
 ``p_<option>`` column per option; cells neutralised against formula injection, like
@@ -57,6 +59,7 @@ COLUMNS = (
     "label",
     "confidence",
     "method",
+    "review_state",
     "n_answers",
     "agreement",
     "gold",
@@ -153,7 +156,13 @@ def iter_rows(
                 row.task_id: row
                 for row in conn.execute(
                     select(
-                        C.c.task_id, C.c.label, C.c.confidence, C.c.method, C.c.votes, C.c.posterior
+                        C.c.task_id,
+                        C.c.label,
+                        C.c.confidence,
+                        C.c.method,
+                        C.c.votes,
+                        C.c.posterior,
+                        C.c.review_state,
                     ).where(C.c.task_id.in_(ids))
                 )
             }
@@ -193,7 +202,11 @@ def _row(
     majority = _majority(votes, options)
     agreement = votes[majority] / total if majority is not None else 0.0
     posterior: dict[str, float] = {}
-    if task.gold_answer is not None:
+    review_state = stored.review_state if stored is not None else "none"
+    if stored is not None and stored.review_state == "reviewed":
+        label, confidence, method = stored.label, stored.confidence, stored.method
+        posterior = dict(stored.posterior or {})
+    elif task.gold_answer is not None:
         label, confidence, method = task.gold_answer, 1.0, "gold"
         if stored is not None:
             posterior = dict(stored.posterior or {})
@@ -209,6 +222,7 @@ def _row(
         "label": label,
         "confidence": round(float(confidence), 6),
         "method": method,
+        "review_state": review_state,
         "votes": {o: votes.get(o, 0) for o in options}
         | {k: v for k, v in votes.items() if k not in options},
         "posterior": {o: round(float(posterior.get(o, 0.0)), 6) for o in options}
@@ -309,6 +323,7 @@ def _parquet(batches: Iterator[list[dict[str, Any]]], options: Sequence[str]) ->
         pa.field("label", pa.string()),
         pa.field("confidence", pa.float64()),
         pa.field("method", pa.string()),
+        pa.field("review_state", pa.string()),
         pa.field("n_answers", pa.int32()),
         pa.field("agreement", pa.float64()),
         pa.field("gold", pa.bool_()),

@@ -31,6 +31,12 @@ Formats:
   neutralised against formula injection (:func:`neutralise_cell`); JSON and JSONL keep exact
   values.
 
+Results carry PYBOSSA's fields, then the item's final label: ``label``, ``confidence``,
+``method`` (``dawid_skene``, ``majority_vote``, ``gold_weighted``, ``gold`` or ``reviewed``),
+``review_state`` (``none``, ``needs_review``, ``reviewed``, ``sent_back``) and, for reviewed
+items, ``reviewed_by`` (the reviewer's user id) and ``reviewed_at``; all null until consensus
+is computed.
+
 Datetimes are ISO 8601 in UTC, with a ``Z``, and as PostgreSQL writes them: the fraction of a
 second without its trailing zeros, none when it is zero (:func:`iso_utc`). Task exports include
 the gold answers: they are for the project's owners.
@@ -62,6 +68,7 @@ from sqlalchemy.engine import Connection
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
 from labelhive.results import exports_pg
+from labelhive.results.models import Consensus
 from labelhive.results.models import Result
 from labelhive.tasks.models import Task
 
@@ -81,6 +88,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 T = Task.__table__
 A = Answer.__table__
 R = Result.__table__
+C = Consensus.__table__
 U = User.__table__
 
 
@@ -163,11 +171,21 @@ _KINDS = {
             R.c.task_run_ids,
             R.c.last_version,
             R.c.created,
+            # LabelHive's final label and its provenance (null until consensus is computed);
+            # before the object columns, which CSV flattens last
+            C.c.label,
+            C.c.confidence,
+            C.c.method,
+            C.c.review_state,
+            C.c.reviewed_by,
+            C.c.reviewed_at,
             R.c.info,
             T.c.info.label("task_info"),
         ),
         objects=(("info", R.c.info), ("task_info", T.c.info)),
-        join=lambda query: query.select_from(R.join(T, T.c.id == R.c.task_id)),
+        join=lambda query: query.select_from(
+            R.join(T, T.c.id == R.c.task_id).outerjoin(C, C.c.task_id == R.c.task_id)
+        ),
     ),
 }
 

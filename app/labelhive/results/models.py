@@ -11,6 +11,7 @@ from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -39,6 +40,11 @@ class Consensus(Base):
     __table_args__ = (
         UniqueConstraint("task_id"),
         Index("ix_consensus_project_id_task_id", "project_id", "task_id"),
+        # the review queue and the results browser's filters (labelhive.review)
+        Index(
+            "ix_consensus_project_id_review_state_task_id", "project_id", "review_state", "task_id"
+        ),
+        Index("ix_consensus_project_id_label_task_id", "project_id", "label", "task_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +61,12 @@ class Consensus(Base):
     posterior: Mapped[dict[str, float]] = mapped_column(JSONType, default=dict)
     gold: Mapped[bool] = mapped_column(default=False)
     computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # review (labelhive.review): the most voted options are level; none / needs_review /
+    # reviewed / sent_back; a reviewed row's label is the reviewer's (method "reviewed")
+    tie: Mapped[bool] = mapped_column(default=False, server_default=false())
+    review_state: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class AnnotatorQuality(Base):

@@ -20,6 +20,7 @@ from labelhive.accounts.models import User
 from labelhive.accounts.services import create_user
 from labelhive.answers.models import Answer
 from labelhive.extensions import db
+from labelhive.models import Consensus
 from labelhive.models import Project
 from labelhive.models import Result
 from labelhive.models import Task
@@ -164,6 +165,8 @@ def expected_results(project_id: int) -> list[dict[str, Any]]:
             "task_run_ids": r.task_run_ids,
             "last_version": r.last_version,
             "created": iso(r.created),
+            # the final label (labelhive.review): null while no consensus is stored
+            **_final_label(r.task_id),
             "info": r.info,
             "task_info": db.session.get(Task, r.task_id).info,
         }
@@ -171,6 +174,16 @@ def expected_results(project_id: int) -> list[dict[str, Any]]:
             select(Result).where(Result.project_id == project_id).order_by(Result.id)
         )
     ]
+
+
+def _final_label(task_id: int) -> dict[str, Any]:
+    row = db.session.scalar(select(Consensus).where(Consensus.task_id == task_id))
+    names = ("label", "confidence", "method", "review_state", "reviewed_by", "reviewed_at")
+    if row is None:
+        return dict.fromkeys(names)
+    return {name: getattr(row, name) for name in names} | {
+        "reviewed_at": iso(row.reviewed_at) if row.reviewed_at else None
+    }
 
 
 # -- JSON and JSONL -------------------------------------------------------------------------
