@@ -15,9 +15,12 @@ import time
 BENCHMARKS: dict[str, list[str]] = {
     "annotate": ["bench.annotate", "--db", "postgresql"],
     "annotate-sqlite": ["bench.annotate", "--db", "sqlite"],
+    "annotate-page": ["bench.annotate", "--db", "postgresql", "--surface", "page"],
     "import": ["bench.imports"],
     "export": ["bench.exports"],
     "consensus": ["bench.consensus"],
+    "export-wait": ["bench.export_wait"],
+    "review": ["bench.review_browse"],
     "proxy": ["bench.s3_proxy"],
     "operator": ["bench.operator_reconcile"],
 }

@@ -88,6 +88,33 @@ COMPONENTS: dict[str, Any] = {
                 "kind": {"type": "string"},
                 "project_id": {"type": ["integer", "null"]},
                 "status": {"type": "string", "enum": ["queued", "running", "finished", "failed"]},
+                "attempts": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "How many times a worker started the job.",
+                },
+                "runs": {
+                    "type": "array",
+                    "description": (
+                        "Why the job was asked for, each request merged into it, and each time"
+                        " the scheduler enqueued it again (a lost job), oldest first."
+                    ),
+                    "items": {
+                        "type": "object",
+                        "required": ["at", "reason"],
+                        "properties": {
+                            "at": {"type": "string", "format": "date-time"},
+                            "reason": {"type": "string"},
+                        },
+                    },
+                },
+                "follow_up": {
+                    "type": ["string", "null"],
+                    "description": (
+                        "Asked for again while it ran: the reason for the one run that follows"
+                        " it (a consensus recomputation runs once per project at a time)."
+                    ),
+                },
                 "done": {"type": ["integer", "null"]},
                 "total": {"type": ["integer", "null"]},
                 "result": {"type": ["object", "null"]},

@@ -33,6 +33,7 @@ from labelhive.results.labels import label_of
 from labelhive.results.models import AnnotatorQuality
 from labelhive.results.models import Consensus
 from labelhive.results.models import ConsensusRun
+from labelhive.review import recompute as review_recompute
 from labelhive.tasks.models import Task
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ def recompute(project_id: int, *, engine: Engine | None = None) -> Summary:
 
     :raise ConsensusError: the project does not exist.
     """
+    from labelhive.results import answer_arrays
     from labelhive.results import consensus
 
     engine = engine or db.engine
@@ -118,7 +120,6 @@ def recompute(project_id: int, *, engine: Engine | None = None) -> Summary:
         if project is None:
             raise ConsensusError(f"Project {project_id} does not exist.")
         ceiling = conn.scalar(select(func.max(A.c.id)).where(A.c.project_id == project_id)) or 0
-        item_ids = list(conn.scalars(select(T.c.id).where(T.c.project_id == project_id)))
         gold = dict(
             conn.execute(
                 select(T.c.id, T.c.gold_answer).where(
@@ -132,13 +133,13 @@ def recompute(project_id: int, *, engine: Engine | None = None) -> Summary:
         if project.consensus_method in consensus.METHODS
         else consensus.DAWID_SKENE
     )
-    result = consensus.aggregate(
-        iter_answers(engine, project_id, ceiling),
+    # compact arrays read in chunks (every task of the project included): no object per answer
+    result = consensus.aggregate_arrays(
+        answer_arrays.read(engine, project_id, ceiling),
         gold=gold,
         options=[str(o) for o in options] if isinstance(options, list) else [],
         method=method,
         use_gold=project.consensus_use_gold,
-        item_ids=item_ids,
     )
     _store(engine, project_id, result, ceiling, started)
     return Summary(
@@ -168,11 +169,7 @@ def summary_of(result: Aggregation) -> dict[str, Any]:
         },
         "confusion": result.confusion,
         "used_gold": result.used_gold,
-        "mv_ds_disagreements": sum(
-            1
-            for i in result.items
-            if i.gold_answer is None and i.mv_label is not None and i.mv_label != i.label
-        ),
+        "mv_ds_disagreements": result.mv_disagreements,
     }
 
 
@@ -222,6 +219,8 @@ def _store(
             # tasks deleted since the read are left out (their foreign key would fail)
             alive = set(conn.scalars(select(T.c.id).where(T.c.project_id == project_id)))
             items = [row for row in items if row["task_id"] in alive]
+            # ties and review states marked, reviewers' decisions kept (never overwritten)
+            items = review_recompute.settle(conn, project_id, items)
             ids = [row["user_id"] for row in annotators]
             users = set(
                 conn.scalars(select(User.__table__.c.id).where(User.__table__.c.id.in_(ids)))
@@ -287,7 +286,7 @@ def annotator_rows(project_id: int) -> list[tuple[AnnotatorQuality, str]]:
     return [(quality, name) for quality, name in rows]
 
 
-# -- asking for a recomputation -------------------------------------------------------------
+# -- asking for a recomputation (started by labelhive.starters) -------------------------------
 
 
 def debounce_seconds() -> int:
@@ -300,71 +299,3 @@ def debounce_seconds() -> int:
     if value is None:
         return 0 if config.get("TESTING") else DEFAULT_DEBOUNCE_SECONDS
     return int(value)
-
-
-def request_recompute(project_id: int, *, now: float | None = None) -> str | None:
-    """Enqueue one consensus recomputation per project per debounce window; commits.
-
-    Called after a task completes. The job id names the window, so a burst of answers starts
-    one job; answers after it started are picked up by the next window's job or the
-    scheduler's periodic run.
-
-    :return: the job id if this call enqueued it, else ``None`` (off, or already enqueued).
-    """
-    from labelhive.jobs import queues
-    from labelhive.jobs import records
-
-    window = debounce_seconds()
-    if window <= 0:
-        return None
-    now = time.time() if now is None else now
-    job_id = f"consensus-{project_id}-w{int(now // window)}"
-    # per process (and app): a window's job asked for once here needs no second INSERT
-    asked = current_app.extensions.setdefault("labelhive.recompute_windows", {})
-    if asked.get(project_id) == job_id:
-        return None
-    created = records.submit_once(
-        job_id,
-        "labelhive.results.jobs.refresh_consensus",
-        job_id,
-        project_id,
-        kind="consensus",
-        queue=queues.DEFAULT,
-    )
-    asked[project_id] = job_id
-    return job_id if created else None
-
-
-def start_recompute(project: Project, user: User | None) -> Any:
-    """Start a recomputation now (the results page's button); the caller commits.
-
-    A recomputation of the project that is still queued or running is returned instead.
-    """
-    from labelhive.jobs import queues
-    from labelhive.jobs import records
-    from labelhive.jobs.models import QUEUED
-    from labelhive.jobs.models import RUNNING
-    from labelhive.jobs.models import JobRecord
-
-    running = db.session.scalar(
-        select(JobRecord)
-        .where(
-            JobRecord.project_id == project.id,
-            JobRecord.kind == "consensus",
-            JobRecord.status.in_((QUEUED, RUNNING)),
-        )
-        .limit(1)
-    )
-    if running is not None:
-        return running
-    job_id = f"consensus-{project.id}-now-{int(time.time() * 1000)}"
-    return records.submit(
-        job_id,
-        "labelhive.results.jobs.refresh_consensus",
-        job_id,
-        project.id,
-        kind="consensus",
-        queue=queues.DEFAULT,
-        project_id=project.id,
-        user_id=None if user is None else user.id,
-    )

@@ -195,17 +195,11 @@ def test_gold_weighted_vote_beats_majority_vote_on_the_synthetic_crowd() -> None
 
 
 def test_gold_weights_follow_gold_accuracy() -> None:
-    import pandas as pd
-
     # workers 1 and 5 are right on both gold items, worker 2 on none, worker 3 answered no gold
-    data = pd.DataFrame(
-        [(1, 1, "cat"), (1, 2, "dog"), (2, 1, "dog"), (2, 2, "cat"), (3, 3, "cat")]
-        + [(1, 5, "cat"), (2, 5, "dog")],
-        columns=["task", "worker", "label"],
-    )
-    weights, default = consensus.gold_weights(data, {1: "cat", 2: "dog"}, 2)
-    assert weights[1] > default > weights[2] == consensus.MIN_WEIGHT
-    assert 3 not in weights.index
+    correct, seen = np.array([2, 0, 0, 2]), np.array([2, 2, 0, 2])
+    weights, default = consensus.worker_weights(correct, seen, 2)
+    assert weights[0] == weights[3] > default > weights[1] == consensus.MIN_WEIGHT
+    assert weights[2] == default
     # the expert outvotes two annotators who got every gold item wrong
     rows = [(1, 1, "cat"), (1, 2, "dog"), (2, 1, "dog"), (2, 2, "cat")]
     rows += [(1, 4, "dog"), (2, 4, "cat"), (9, 1, "cat"), (9, 2, "dog"), (9, 4, "dog")]
