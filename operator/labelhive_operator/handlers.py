@@ -163,7 +163,10 @@ async def drift(
     for every object, so projects created together would always tick together. Status mostly
     follows the children's own events (:func:`child_changed`); this is the safety net.
     """
-    await stopped.wait(random.uniform(0, settings.timer_interval()))
+    # asyncio.sleep, not stopped.wait(n): kopf cancels an async daemon on stop, and a cancelled
+    # stopped.wait(n) leaves its time-limited waiter task behind, whose TimeoutError then fails
+    # the operator's exit (seen under load in the tests' operator restarts)
+    await asyncio.sleep(random.uniform(0, settings.timer_interval()))
     while not stopped:
         try:
             await asyncio.to_thread(
@@ -171,7 +174,7 @@ async def drift(
             )
         except Exception:  # noqa: BLE001  (the next tick tries again)
             logger.exception("drift reconcile of %s/%s failed", namespace, name)
-        await stopped.wait(jittered(settings.timer_interval()))
+        await asyncio.sleep(jittered(settings.timer_interval()))
 
 
 def owner_of(body: Any) -> str | None:
