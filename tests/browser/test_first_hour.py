@@ -98,6 +98,11 @@ def test_labeling_page_instructions_broken_image_undo_and_nothing_left(site, ima
     page.screenshot(path=str(DOCS_IMG / "labeling-page.png"))
     # closed once, closed on the next visit
     page.click("#instructions summary")
+    # the details' toggle event is dispatched after the click returns: wait for it to be kept
+    page.wait_for_function(
+        "() => localStorage.getItem('labelhive.instructions.closed.'"
+        " + document.getElementById('label-page').dataset.project) === '1'"
+    )
     page.reload()
     wait_idle(page)
     assert page.get_attribute("#instructions", "open") is None

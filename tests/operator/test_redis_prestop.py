@@ -114,12 +114,18 @@ def test_prestop_on_the_master_moves_it_without_losing_an_acknowledged_write(
         assert "failover asked" in log and "this Pod is its replica now" in log, log
         before = len(writer.acked)
         wait_for(lambda: len(writer.acked) >= before + 200, 20, "writes on the new master")
-    # every Sentinel reports the replica as the master now, and the old master follows it
+    # every Sentinel reports the replica as the master now, and the old master follows it.
+    # The leader switches at once; the others learn the new epoch from its hello messages
+    # (published every 2 s), so each is given a few seconds to agree.
     new = ("127.0.0.1", cluster.replica_port)
     for port in cluster.sentinel_ports:
         with Redis(port=port, password=PASSWORD, socket_timeout=2) as sentinel:
-            host, port_ = sentinel.sentinel_get_master_addr_by_name(MASTER_NAME)
-            assert (host.decode(), int(port_)) == new
+
+            def reports_new(sentinel: Redis = sentinel) -> bool:
+                host, port_ = sentinel.sentinel_get_master_addr_by_name(MASTER_NAME)
+                return (host.decode(), int(port_)) == new
+
+            wait_for(reports_new, 15, f"sentinel {port} reporting the new master")
     assert role(cluster.master_port) == "slave"
     # the kubelet stops the container after the hook
     stop_pid(cluster.procs["master"])

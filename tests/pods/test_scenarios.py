@@ -398,9 +398,7 @@ def test_redis_master_lost_sentinels_fail_over_answers_and_jobs_go_on(
     # right after the failover an empty claim is asked again for a few seconds: in one of four
     # full-suite runs a claim came back empty with two tasks left (cause under investigation);
     # every answer must still be collected
-    answered = sum(
-        label_some(stack, project, key, N_IMAGES, patience=10) for key in keys.values()
-    )
+    answered = sum(label_some(stack, project, key, N_IMAGES, patience=10) for key in keys.values())
     assert answered == N_IMAGES
     job = wait_job(stack, start_export(stack, project, "csv"))
     rows = list(
