@@ -1,14 +1,15 @@
 """Operations on a connection inside an executor's transaction, and the rare operations.
 
 Each executor opens its own kind of transaction (:meth:`Operations.transaction`: ``BEGIN
-IMMEDIATE`` on SQLite, row locks on PostgreSQL); the writes below and the decisions
-(:mod:`.core`) are the same for both, so release, renew, undo, redundancy changes, the sweep and
-the labeling page's holding are written once. Lock order is always task row → its leases and
-answers.
+IMMEDIATE`` on SQLite, row locks on PostgreSQL, :func:`.statements.task_row_lock`); the writes
+below and the decisions (:mod:`.core`) are the same for both, so release, renew, undo,
+redundancy changes, the sweep and the labeling page's holding are written once. Lock order is
+always task row → its leases and answers.
 """
 
 from __future__ import annotations
 
+import abc
 import collections
 import datetime as dt
 from collections.abc import Mapping
@@ -36,14 +37,16 @@ from labelhive.annotation.store import UndoDecider
 T, L, A, P, R, S = st.T, st.L, st.A, st.P, st.R, st.S
 
 
-class Operations:
-    """Mix-in for an executor: everything but claim and submit."""
+class Operations(abc.ABC):
+    """Base of an executor: everything but claim, submit and the kind of transaction."""
 
     engine: Engine
 
+    @abc.abstractmethod
     def transaction(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
+        """A transaction whose first task row lock excludes other writers of that task."""
 
+    @abc.abstractmethod
     def claim(
         self,
         project_id: int,
@@ -53,7 +56,7 @@ class Operations:
         *,
         ahead: bool,
     ) -> Claim | core.Refuse | None:
-        raise NotImplementedError
+        """A task leased to ``caller`` (or the one they hold), a refusal, or ``None``."""
 
     def hold(
         self,
@@ -162,10 +165,9 @@ def sweep_leases(conn: Connection, now: dt.datetime, project_id: int | None) -> 
     if project_id is not None:
         expired = expired.where(L.c.project_id == project_id)
     locked = conn.scalars(
-        select(T.c.id)
-        .where(T.c.id.in_(expired))
-        .order_by(T.c.id)
-        .with_for_update(skip_locked=True, of=T)
+        st.task_row_lock(
+            select(T.c.id).where(T.c.id.in_(expired)).order_by(T.c.id), skip_locked=True
+        )
     ).all()
     if not locked:
         return 0
@@ -184,9 +186,11 @@ def renew_held(conn: Connection, lease_id: int, expires: dt.datetime) -> dict[st
     task's leases under that lock.
     """
     conn.execute(
-        select(T.c.id)
-        .where(T.c.id == select(L.c.task_id).where(L.c.id == lease_id).scalar_subquery())
-        .with_for_update(of=T)
+        st.task_row_lock(
+            select(T.c.id).where(
+                T.c.id == select(L.c.task_id).where(L.c.id == lease_id).scalar_subquery()
+            )
+        )
     ).all()
     task_id = conn.scalar(
         update(L).where(L.c.id == lease_id).values(expires_at=expires).returning(L.c.task_id)
@@ -237,7 +241,7 @@ def write_result(
 def release_lease(conn: Connection, task_id: int, user_id: int, *, skip: bool) -> bool:
     """Give up a lease (``skip`` also keeps the task from being offered again soon)."""
     task = conn.execute(
-        select(T.c.id, T.c.project_id).where(T.c.id == task_id).with_for_update()
+        st.task_row_lock(select(T.c.id, T.c.project_id).where(T.c.id == task_id))
     ).one_or_none()
     if task is None:
         return False
@@ -259,10 +263,9 @@ def renew_lease(
     """Extend the lease the user holds on a task; the new expiry, or ``None`` when it is gone."""
     # the task's row lock first, as every lease change (a submit counts the leases)
     ttl = conn.scalar(
-        select(P.c.lease_ttl)
-        .join(T, T.c.project_id == P.c.id)
-        .where(T.c.id == task_id)
-        .with_for_update(of=T)
+        st.task_row_lock(
+            select(P.c.lease_ttl).join(T, T.c.project_id == P.c.id).where(T.c.id == task_id)
+        )
     )
     if ttl is None:
         return None
@@ -292,7 +295,7 @@ def undo_answer(
     task_id = conn.scalar(select(A.c.task_id).where(A.c.id == answer_id, A.c.user_id == author_id))
     if task_id is None:
         return decide(None, None, 0), None
-    task = conn.execute(select(T).where(T.c.id == task_id).with_for_update()).mappings().one()
+    task = conn.execute(st.task_row_lock(select(T).where(T.c.id == task_id))).mappings().one()
     project = conn.execute(
         select(P.c.id, P.c.owner_id, P.c.published, P.c.lease_ttl).where(
             P.c.id == task["project_id"]
@@ -338,7 +341,7 @@ def set_redundancy_of(
         query = query.where(T.c.project_id == project_id)
     if expect_n_answers is not None:
         query = query.where(T.c.n_answers == expect_n_answers)
-    rows = conn.execute(query.order_by(T.c.id).with_for_update()).all()
+    rows = conn.execute(st.task_row_lock(query.order_by(T.c.id))).all()
     for row in rows:
         state = (
             "ongoing"

@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from labelhive.annotation import core
 from labelhive.answers.models import Answer
 from labelhive.projects.models import Project
+from labelhive.reports.models import TaskReport
 from labelhive.results.models import Result
 from labelhive.tasks.models import Lease
 from labelhive.tasks.models import Skip
@@ -49,6 +50,19 @@ A = cast(Table, Answer.__table__)
 P = cast(Table, Project.__table__)
 R = cast(Table, Result.__table__)
 S = cast(Table, Skip.__table__)
+TR = cast(Table, TaskReport.__table__)
+
+
+def task_row_lock(query: Any, *, skip_locked: bool = False) -> Any:
+    """``query`` locking the task rows it reads: ``FOR NO KEY UPDATE`` on PostgreSQL.
+
+    Every claim, submit and lease change takes this lock first, so they exclude each other.
+    Not ``FOR UPDATE``: that one also conflicts with the ``FOR KEY SHARE`` lock a foreign-key
+    check holds until its transaction ends, so while the consensus job (or anything writing
+    rows that reference tasks) had not committed, claims skipped those tasks and reported
+    nothing left, and submits waited. SQLite has no row locks and ignores it.
+    """
+    return query.with_for_update(key_share=True, skip_locked=skip_locked, of=T)
 
 
 # --- claim ------------------------------------------------------------------------------------
@@ -71,6 +85,9 @@ def candidate_query(
         T.c.project_id == project_id,
         ~exists().where(A.c.task_id == T.c.id, A.c.user_id == user_id),
         ~exists().where(L.c.task_id == T.c.id, L.c.user_id == user_id),
+        # a task the user reported (a broken image) never comes back to them, even once only
+        # skipped tasks are left: they could otherwise never reach "All done"
+        ~exists().where(TR.c.task_id == T.c.id, TR.c.user_id == user_id),
     ]
     if skip_skipped:
         conds.append(~exists().where(S.c.task_id == T.c.id, S.c.user_id == user_id))
@@ -127,7 +144,7 @@ def take_statement(ordering: str, gold: bool, skip_skipped: bool) -> Any:
 
 def reserve_and_lease(candidate: Any) -> tuple[Any, Any]:
     """The CTEs of a take: pick ``candidate`` (``SKIP LOCKED``), reserve it, insert the lease."""
-    picked = candidate.with_for_update(skip_locked=True, of=T).cte("picked")
+    picked = task_row_lock(candidate, skip_locked=True).cte("picked")
     reserved = (
         update(T)
         .where(T.c.id == picked.c.id)
@@ -295,7 +312,7 @@ def _gone() -> Any:
 
 @functools.cache
 def lock_task() -> Any:
-    return select(T.c.id).where(T.c.id == bindparam("t", type_=Integer)).with_for_update()
+    return task_row_lock(select(T.c.id).where(T.c.id == bindparam("t", type_=Integer)))
 
 
 @functools.cache

@@ -95,16 +95,3 @@ def for_project(project_id: int, limit: int = LIST_LIMIT) -> list[Listed]:
         .limit(limit)
     ).all()
     return [Listed(r.id, r.task_id, info, name, r.problem, r.created) for r, info, name in rows]
-
-
-def reported_among(user_id: int, task_ids: list[int]) -> set[int]:
-    """Which of ``task_ids`` the user reported (one indexed look-up; none for no ids)."""
-    if not task_ids:
-        return set()
-    return set(
-        db.session.scalars(
-            select(TaskReport.task_id).where(
-                TaskReport.task_id.in_(task_ids), TaskReport.user_id == user_id
-            )
-        )
-    )

@@ -19,7 +19,6 @@ from labelhive.answers.models import Answer
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.reports import services as reports
 from labelhive.reports.models import TaskReport
 from labelhive.storage.scope import S3Scope
 from labelhive.tasks.images import IMAGE_KEYS
@@ -31,23 +30,6 @@ from labelhive.tasks.models import Task
 T = Task.__table__
 L = Lease.__table__
 P = Project.__table__
-
-def hide_reported(tasks: list[Any], user_id: int) -> list[Any]:
-    """``tasks`` (rows or dicts) without those the user reported, whose leases are given back.
-
-    A reported task is skipped for its reporter (:mod:`labelhive.reports`), and a claim offers
-    skipped tasks again once nothing else is left: without this, a broken image would come
-    back to the annotator who reported it, who could then never reach "All done".
-    """
-    ids = [t["id"] if isinstance(t, dict) else t.id for t in tasks]
-    reported = reports.reported_among(user_id, ids)
-    if reported:
-        # imported here: the annotation service imports the tasks package
-        from labelhive.annotation import service
-
-        for task_id in reported:
-            service.release(task_id, user_id)
-    return [t for t, i in zip(tasks, ids, strict=True) if i not in reported]
 
 
 def for_annotator(task: Task | dict[str, Any], project: Project | S3Scope) -> dict[str, Any]:
@@ -127,7 +109,7 @@ def has_work(project_id: int, user_id: int, *, now: dt.datetime | None = None) -
     An unanswered gold task is work when the project's gold rate is above zero (the claim
     may hand it out), whatever else is left, so the answer does not tell gold tasks apart.
     Tasks the user skipped count: a claim offers them again when nothing else is left; tasks
-    they reported do not (:func:`hide_reported`).
+    they reported do not (the claim's candidates leave them out).
     """
     now = now or utcnow()
     holds = select(L.c.id).where(

@@ -81,10 +81,8 @@ def _caller() -> Caller:
 def _state(project: Project, **extra: Any) -> dict[str, Any]:
     holding = service.hold(project.id, _caller())
     where = scope.for_project(project)
-    # a task the user reported is not shown to them again (labelhive.reports)
-    tasks = labeling.hide_reported(holding.tasks, current_user.id)
     return {
-        "tasks": [labeling.for_annotator(t, where) for t in tasks],
+        "tasks": [labeling.for_annotator(t, where) for t in holding.tasks],
         # only figures that move alike for gold and real tasks: the annotator's own answers
         # and the project's task count, gold included (a count of completed tasks would move
         # for a real answer and not for a gold one, and so point at the gold tasks)

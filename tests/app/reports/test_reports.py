@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from labelhive.accounts.services import by_name
+from labelhive.accounts.services import regenerate_api_key
 from labelhive.extensions import db
 from labelhive.projects.models import Project
 from labelhive.reports.models import TaskReport
@@ -114,6 +115,48 @@ def test_a_report_is_stored_once_skips_the_task_and_the_owner_lists_it(site: Fla
     with site.app_context():
         assert db.session.get(Task, on_screen).info["url"] in page
         db.session.remove()
+
+
+def test_the_api_does_not_hand_a_reported_task_back_to_its_reporter(site: Flask) -> None:
+    """One rule for every entry point: the claim leaves the reporter's reported tasks out, so
+    ``newtask`` with her key serves the other tasks and then nothing, never the broken one."""
+    client, token = signed_in(site, "annie")
+    on_screen = held(client, token)[0]
+    headers = {"X-CSRFToken": token}
+    assert (
+        client.post(
+            "/project/pets/label/report", json={"task_id": on_screen}, headers=headers
+        ).status_code
+        == 200
+    )
+    with site.app_context():
+        key = regenerate_api_key(by_name("annie"))
+        db.session.commit()
+        project_id = db.session.scalar(db.select(Project.id).where(Project.short_name == "pets"))
+        db.session.remove()
+    api = site.test_client()
+    served = []
+    while task := api.get(
+        f"/api/project/{project_id}/newtask", query_string={"api_key": key}
+    ).get_json():
+        assert "id" in task, task
+        served.append(task["id"])
+        body = {"project_id": project_id, "task_id": task["id"], "info": "cat"}
+        posted = api.post("/api/taskrun", json=body, query_string={"api_key": key})
+        assert posted.status_code == 200, posted.get_data(as_text=True)
+    # the page's look-ahead lease on the second task is hers: the API resumes it first
+    assert len(served) == 2 and on_screen not in served
+    # for everybody else the task is an ordinary one
+    other, other_token = signed_in(site, "other")
+    answered = []
+    while tasks := held(other, other_token):
+        body = {"task_id": tasks[0], "answer": "dog"}
+        sent = other.post(
+            "/project/pets/label/answer", json=body, headers={"X-CSRFToken": other_token}
+        )
+        assert sent.status_code == 200
+        answered.append(tasks[0])
+    assert on_screen in answered and len(answered) == 3
 
 
 def test_a_report_needs_the_csrf_token(site: Flask) -> None:
