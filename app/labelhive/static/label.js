@@ -5,7 +5,6 @@
   "use strict";
   var page = document.getElementById("label-page");
   if (!page) { return; }
-  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var imgs = [document.getElementById("img-a"), document.getElementById("img-b")];
   var noImage = document.getElementById("no-image");
   var info = document.getElementById("task-info");
@@ -49,19 +48,7 @@
   };
 
   function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json" },
-      body: JSON.stringify(body || {})
-    }).then(function (response) {
-      return response.json().then(
-        function (data) { return { status: response.status, data: data }; },
-        function () { return { status: response.status, data: null }; }
-      );
-    }, function () {
-      return { status: 0, data: null };
-    });
+    return window.labelhiveUi.json(url, { method: "POST", body: JSON.stringify(body || {}) });
   }
 
   function say(text, kind) {
@@ -293,18 +280,19 @@
     setTimeout(function () { button.classList.remove("pressed"); }, 150);
   }
 
-  document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) { return; }
-    var tag = event.target && event.target.tagName;
-    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") { return; }
-    if (/^[1-9]$/.test(event.key)) {
-      var button = page.querySelector('button.answer[data-key="' + event.key + '"]');
-      if (button && !button.disabled) { event.preventDefault(); flash(button); answer(button.dataset.answer); }
-    } else if (event.key === "s" || event.key === "S") {
-      event.preventDefault(); skip();
-    } else if (event.key === "u" || event.key === "U") {
-      event.preventDefault(); undo();
+  window.labelhiveUi.shortcuts(function (key) {
+    if (/^[1-9]$/.test(key)) {
+      var button = page.querySelector('button.answer[data-key="' + key + '"]');
+      if (!button || button.disabled) { return false; }
+      flash(button); answer(button.dataset.answer);
+    } else if (key === "s" || key === "S") {
+      skip();
+    } else if (key === "u" || key === "U") {
+      undo();
+    } else {
+      return false;
     }
+    return true;
   });
   answerButtons.forEach(function (button) {
     button.addEventListener("click", function () { answer(button.dataset.answer); });

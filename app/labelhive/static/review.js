@@ -5,7 +5,6 @@
   "use strict";
   var page = document.getElementById("review-page");
   if (!page) { return; }
-  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var work = document.getElementById("work");
   var finished = document.getElementById("finished");
   var progress = document.getElementById("progress");
@@ -34,16 +33,7 @@
 
   function urlFor(template, id) { return template.replace(/\/0$/, "/" + id); }
 
-  function request(url, options) {
-    options = options || {};
-    options.credentials = "same-origin";
-    options.headers = { "Accept": "application/json", "Content-Type": "application/json", "X-CSRFToken": csrf };
-    return fetch(url, options).then(function (response) {
-      return response.json().then(
-        function (data) { return { status: response.status, data: data }; },
-        function () { return { status: response.status, data: null }; });
-    }, function () { return { status: 0, data: null }; });
-  }
+  var request = window.labelhiveUi.json;
 
   function say(text, kind) {
     message.textContent = text;
@@ -182,16 +172,14 @@
   document.getElementById("next").addEventListener("click", function () { move(1); });
   document.getElementById("previous").addEventListener("click", function () { move(-1); });
 
-  document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
-    var target = event.target;
-    if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable)) { return; }
-    var key = event.key;
+  window.labelhiveUi.shortcuts(function (key) {
     var button = answerButtons.filter(function (b) { return b.dataset.key === key; })[0];
-    if (button) { event.preventDefault(); setLabel(button.dataset.answer); }
-    else if (key === "b") { event.preventDefault(); sendBack(); }
-    else if (key === "n" || key === "ArrowRight") { event.preventDefault(); move(1); }
-    else if (key === "p" || key === "ArrowLeft") { event.preventDefault(); move(-1); }
+    if (button) { setLabel(button.dataset.answer); }
+    else if (key === "b") { sendBack(); }
+    else if (key === "n" || key === "ArrowRight") { move(1); }
+    else if (key === "p" || key === "ArrowLeft") { move(-1); }
+    else { return false; }
+    return true;
   });
 
   load();
