@@ -7,7 +7,9 @@ Rows are written by ``INSERT … SELECT FROM generate_series`` (the bench measur
 not the import), then ``ANALYZE``.
 
 At each size, fresh annotators claim and answer tasks one after another through the
-annotation service in this process (the code ``newtask`` and ``POST /api/taskrun`` call),
+annotation service in this process (the code ``newtask`` and ``POST /api/taskrun`` call; the
+consensus jobs their answers ask for are queued on a Redis server that no worker reads, as in
+``annotate``: without Redis they would run on a thread of this process, beside the claims),
 and the periodic queries run: the scheduler's active projects, the metrics' project
 collector, the lease sweep. Figures per size: claim and submit p50/p99 in milliseconds and
 each periodic query's time; then the ratio of the largest size's p99 to the smallest's,
@@ -26,6 +28,7 @@ from bench.common import report
 from bench.common import scale
 from bench.common import scaled
 from tests.common.processes import PostgresServer
+from tests.common.redis import RedisServer
 
 SIZES = (10_000, 1_000_000, 10_000_000)
 OPTIONS = ("cat", "dog", "bird")
@@ -115,11 +118,12 @@ def main() -> None:
     sizes = [scaled(n, 1000) for n in SIZES]
     # each size's loops fit in the open slots the smallest size has (half its tasks, two each)
     loops = min(scaled(2000, 200), sizes[0] // 4)
-    pg = PostgresServer()
+    pg, redis = PostgresServer(), RedisServer()
     pg.start()
+    redis.start()
     try:
         url = pg.create_database("scale")
-        app = create_app({"DATABASE_URL": url})
+        app = create_app({"DATABASE_URL": url, **redis.config()})
         register_jobs()
         with app.app_context():
             migrate.upgrade(db.engine)
@@ -167,6 +171,7 @@ def main() -> None:
             },
         )
     finally:
+        redis.stop()
         pg.stop()
 
 
