@@ -5,9 +5,11 @@ annotators of mixed accuracy, four labels). For each, a child process (its own p
 what the consensus job does, timed in phases: read the answers as arrays
 (:mod:`labelhive.results.answer_arrays`, binary ``COPY``), aggregate them
 (:func:`labelhive.results.consensus.aggregate_arrays`: majority vote, Dawid–Skene, agreement,
-annotators), and store the result (:func:`labelhive.results.services.recompute`'s write).
-``rss_compute`` is the peak before the write, ``rss`` the child's peak overall. crowd-kit's own
-``DawidSkene`` on the small project's answers (a pandas frame) is timed alongside, for scale.
+annotators), and store the result (:func:`labelhive.results.services.recompute`'s write,
+:mod:`labelhive.results.store`: a batch of rows at a time). ``rss_compute`` is the peak before
+the write, ``rss`` the child's peak overall, ``store_rss_added`` what the write added to it.
+crowd-kit's own ``DawidSkene`` on the small project's answers (a pandas frame) is timed
+alongside, for scale.
 
 ``BENCH_SCALE=10`` makes the sizes 1M and 10M (the issue's target: 10M answers in a 1 GiB
 worker, under 2 minutes on 2 cores); ``--sizes`` picks others. Prints one summary line
@@ -179,6 +181,7 @@ def run(sizes: list[int]) -> str:
             for key in ("read_s", "aggregate_s", "store_s", "total_s", "rss_compute_mib"):
                 figures[f"{key.rsplit('_', 1)[0]}_{tag}_{key.rsplit('_', 1)[1]}"] = timings[key]
             figures[f"rss_{tag}_mib"] = rss
+            figures[f"store_rss_added_{tag}_mib"] = max(rss - timings["rss_compute_mib"], 0)
         small, pid = projects[0]
         timings, rss = _measured(["--crowdkit", str(pid)], env)
         figures[f"crowdkit_ds_{_tag(small)}_s"] = timings["crowdkit_ds_s"]

@@ -94,6 +94,9 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # one consensus recomputation per project per window when tasks complete; 0 turns it
         # off. Unset means the default (30 s; off under TESTING): see results.services
         "CONSENSUS_DEBOUNCE_SECONDS": _optional_int(env, "LABELHIVE_CONSENSUS_DEBOUNCE_SECONDS"),
+        # consensus recomputations running at once over all projects (unset: 1; 0: no cap),
+        # so the other workers stay free for imports and exports: see results.slots
+        "CONSENSUS_MAX_RUNNING": _optional_int(env, "LABELHIVE_CONSENSUS_MAX_RUNNING"),
         "RATELIMIT_DEFAULT": env.get("RATELIMIT_DEFAULT", "300 per 900 seconds"),
         # the labeling page's endpoints, together, per user (see labelhive.tasks.views)
         "RATELIMIT_LABELING": env.get("RATELIMIT_LABELING", "1200 per 600 seconds"),
@@ -144,6 +147,8 @@ def _identity(env: Mapping[str, str]) -> dict[str, Any]:
         "OIDC_GROUPS_CLAIM": "groups",
         "OIDC_GROUP_ROLES": "",
         "OIDC_PROVIDER_NAME": "single sign-on",
+        # asked for so the provider issues a refresh token (the recheck); "" asks for none
+        "OIDC_OFFLINE_SCOPE": "offline_access",
         "LDAP_URL": "",
         "LDAP_STARTTLS": "",
         "LDAP_CA_FILE": "",
@@ -164,6 +169,11 @@ def _identity(env: Mapping[str, str]) -> dict[str, Any]:
     # a session begun through the identity provider ends after this; signing in again re-reads
     # the groups (a provider session makes that a redirect, not a password)
     values["IDENTITY_SESSION_SECONDS"] = _optional_int(env, "LABELHIVE_IDENTITY_SESSION_SECONDS")
+    # seconds between two OpenID rechecks by the scheduler (unset: 300, 0: none), and how long
+    # someone without a refresh token stays enabled after their last sign-in (unset: until
+    # their next one)
+    values["OIDC_RECHECK_INTERVAL"] = _optional_int(env, "OIDC_RECHECK_INTERVAL")
+    values["OIDC_MAX_AGE_WITHOUT_REFRESH"] = _optional_int(env, "OIDC_MAX_AGE_WITHOUT_REFRESH")
     return values
 
 

@@ -26,6 +26,8 @@ class Answer(Base):
         Index("ix_answer_user_project", "user_id", "project_id"),
         # the scheduler's "projects answered since" (labelhive.answers.activity)
         Index("ix_answer_finish_time_project_id", "finish_time", "project_id"),
+        # each project's last answer (/metrics, labelhive.projects.monitoring)
+        Index("ix_answer_project_id_finish_time", "project_id", "finish_time"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

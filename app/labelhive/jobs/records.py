@@ -373,6 +373,11 @@ def _lost_reason(record: JobRecord, app: Flask) -> str:
             f"re-run by the scheduler: attempt {record.attempts} stopped sending heartbeats"
             f" for {seconds} s (its worker died)"
         )
+    if any(
+        str(run.get("reason", "")).startswith("waiting for a consensus slot")  # results.slots
+        for run in record.runs or []
+    ):
+        return f"re-enqueued by the scheduler: waited {seconds} s for a consensus slot"
     return (
         f"re-enqueued by the scheduler: still queued after {seconds} s"
         " but no longer in its queue (lost)"

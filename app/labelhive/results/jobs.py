@@ -32,13 +32,14 @@ from labelhive.projects.models import Project
 from labelhive.results import dataset
 from labelhive.results import exports
 from labelhive.results import services as consensus_services
+from labelhive.results import slots
 from labelhive.results.models import Result
 from labelhive.tasks.models import Task
 
 _COUNTED = {"tasks": Task, "answers": Answer, "results": Result}
 # periodic jobs' records are kept this long, then pruned by cleanup_exports
 # ("stats": a periodic job no release runs any more, whose old records are pruned too)
-PERIODIC_KINDS = ("sweep", "stats", "consensus", "cleanup")
+PERIODIC_KINDS = ("sweep", "stats", "consensus", "cleanup", "oidc_recheck")
 PERIODIC_RECORD_TTL = dt.timedelta(days=2)
 # a partial export file older than this belongs to a job that died (cleanup_exports)
 PARTIAL_FILE_TTL = dt.timedelta(days=1)
@@ -181,8 +182,15 @@ def refresh_consensus(job_id: str, project_id: int) -> dict[str, Any] | None:
     :func:`request_consensus`) does not run beside it: it asks that one for its follow-up run
     and ends as ``{"merged_into": id}``.
 
+    At most ``CONSENSUS_MAX_RUNNING`` recomputations run at once (:mod:`labelhive.results.
+    slots`): a job over the cap stays queued, with the reason in its runs, and ends as
+    ``{"waiting": n}``; the next recomputation to end enqueues it again.
+
     :return: the recomputation's :class:`~labelhive.results.services.Summary` as a dict.
     """
+    running = slots.take(job_id)
+    if running is not None:
+        return {"waiting": running}
 
     def body(run: records.Run) -> dict[str, Any]:
         other = records.ask_follow_up(
@@ -201,7 +209,10 @@ def refresh_consensus(job_id: str, project_id: int) -> dict[str, Any] | None:
     def follow_up(reason: str) -> None:
         request_consensus(project_id, f"follow-up of {job_id}: {reason}")
 
-    return records.run_job(job_id, body, follow_up=follow_up)
+    try:
+        return records.run_job(job_id, body, follow_up=follow_up)
+    finally:
+        slots.wake_one(job_id)
 
 
 def request_consensus(

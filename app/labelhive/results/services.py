@@ -1,9 +1,10 @@
 """Consensus storage: recompute a project's consensus and read what was stored.
 
-:func:`recompute` reads the answers in keyset batches, aggregates them with
-:mod:`labelhive.results.consensus` (crowd-kit), and replaces the project's stored consensus in
-one short write transaction, so readers (the results page, the API, the dataset export) only
-ever read small stored rows. It is what the consensus job runs; it can also be called directly
+:func:`recompute` reads the answers as compact arrays, aggregates them with
+:mod:`labelhive.results.consensus` (crowd-kit's methods), and replaces the project's stored
+consensus in one write transaction whose rows are made and written a batch at a time
+(:mod:`labelhive.results.store`), so readers (the results page, the API, the dataset export)
+only ever read small stored rows. It is what the consensus job runs; it can also be called directly
 (CLI, tests). The heavy libraries (pandas, crowd-kit) are imported only when it runs.
 
 The read helpers use ``db.session`` and never commit (house style).
@@ -19,21 +20,18 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Engine
-from sqlalchemy import delete
 from sqlalchemy import func
-from sqlalchemy import insert
 from sqlalchemy import select
 
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
-from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.projects.models import Project
+from labelhive.results import store
 from labelhive.results.labels import label_of
 from labelhive.results.models import AnnotatorQuality
 from labelhive.results.models import Consensus
 from labelhive.results.models import ConsensusRun
-from labelhive.review import recompute as review_recompute
 from labelhive.tasks.models import Task
 
 if TYPE_CHECKING:
@@ -42,12 +40,8 @@ if TYPE_CHECKING:
 A = Answer.__table__
 T = Task.__table__
 P = Project.__table__
-C = Consensus.__table__
-Q = AnnotatorQuality.__table__
-RUN = ConsensusRun.__table__
 
 READ_BATCH = 20_000
-WRITE_BATCH = 2_000
 # one recomputation per project per this many seconds when answers arrive; 0 turns it off
 DEFAULT_DEBOUNCE_SECONDS = 30
 
@@ -176,75 +170,9 @@ def summary_of(result: Aggregation) -> dict[str, Any]:
 def _store(
     engine: Engine, project_id: int, result: Aggregation, ceiling: int, started: float
 ) -> None:
-    now = utcnow()
-    items = [
-        {
-            "project_id": project_id,
-            "task_id": i.task_id,
-            "label": i.label,
-            "confidence": i.confidence,
-            "method": i.method,
-            "votes": i.votes,
-            "n_answers": i.n_answers,
-            "agreement": i.agreement,
-            "mv_label": i.mv_label,
-            "posterior": i.posterior,
-            "gold": i.gold_answer is not None,
-            "computed_at": now,
-        }
-        for i in result.items
-    ]
-    annotators = [
-        {
-            "project_id": project_id,
-            "user_id": a.worker,
-            "n_answers": a.n_answers,
-            "gold_seen": a.gold_seen,
-            "gold_correct": a.gold_correct,
-            "gold_accuracy": a.gold_accuracy,
-            "agreement_with_consensus": a.agreement_with_consensus,
-            "confusion": a.confusion,
-            "computed_at": now,
-        }
-        for a in result.annotators
-    ]
-    with engine.connect() as conn:
-        conn.execution_options(sqlite_immediate=True)
-        with conn.begin():
-            locked = conn.scalar(
-                select(P.c.id).where(P.c.id == project_id).with_for_update(key_share=True)
-            )
-            if locked is None:
-                return
-            # tasks deleted since the read are left out (their foreign key would fail)
-            alive = set(conn.scalars(select(T.c.id).where(T.c.project_id == project_id)))
-            items = [row for row in items if row["task_id"] in alive]
-            # ties and review states marked, reviewers' decisions kept (never overwritten)
-            items = review_recompute.settle(conn, project_id, items)
-            ids = [row["user_id"] for row in annotators]
-            users = set(
-                conn.scalars(select(User.__table__.c.id).where(User.__table__.c.id.in_(ids)))
-            )
-            annotators = [row for row in annotators if row["user_id"] in users]
-            conn.execute(delete(C).where(C.c.project_id == project_id))
-            conn.execute(delete(Q).where(Q.c.project_id == project_id))
-            conn.execute(delete(RUN).where(RUN.c.project_id == project_id))
-            for start in range(0, len(items), WRITE_BATCH):
-                conn.execute(insert(C), items[start : start + WRITE_BATCH])
-            if annotators:
-                conn.execute(insert(Q), annotators)
-            conn.execute(
-                insert(RUN).values(
-                    project_id=project_id,
-                    method=result.method,
-                    n_items=len(items),
-                    n_answers=result.n_answers,
-                    last_answer_id=ceiling,
-                    summary=summary_of(result),
-                    seconds=round(time.perf_counter() - started, 3),
-                    computed_at=now,
-                )
-            )
+    """Replace the stored consensus with ``result``, a batch of rows at a time, in one
+    transaction (:func:`labelhive.results.store.store`)."""
+    store.store(engine, project_id, result, ceiling, started, summary=summary_of(result))
 
 
 # -- reading what was stored ----------------------------------------------------------------

@@ -8,6 +8,7 @@ reviewed label.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -26,29 +27,25 @@ _KEPT = (rules.REVIEWED, rules.SENT_BACK)
 CHUNK = 5_000
 
 
-def settle(conn: Connection, project_id: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def settle(
+    conn: Connection,
+    project_id: int,
+    items: list[dict[str, Any]],
+    previous: Mapping[int, Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """The consensus rows to store, with ``tie``, ``review_state`` and the reviewers' decisions.
 
     Called with the project row locked (the reviewers' decisions take the same lock), so no
     decision made before the write is lost. Reads the reviewed and sent-back rows, and which
     tasks are complete a chunk of items at a time.
+
+    :param previous: :func:`kept`'s rows, read once by a caller that settles its items in
+        batches (and deletes the old rows before its first batch); read here when ``None``.
     """
     threshold = conn.scalar(select(P.c.review_threshold).where(P.c.id == project_id))
     threshold = rules.DEFAULT_THRESHOLD if threshold is None else threshold
-    previous = {
-        row["task_id"]: row
-        for row in conn.execute(
-            select(
-                C.c.task_id,
-                C.c.label,
-                C.c.confidence,
-                C.c.method,
-                C.c.review_state,
-                C.c.reviewed_by,
-                C.c.reviewed_at,
-            ).where(C.c.project_id == project_id, C.c.review_state.in_(_KEPT))
-        ).mappings()
-    }
+    if previous is None:
+        previous = kept(conn, project_id)
     settled = []
     complete: set[int] = set()
     for index, item in enumerate(items):
@@ -69,6 +66,25 @@ def settle(conn: Connection, project_id: int, items: list[dict[str, Any]]) -> li
         }
         settled.append(rules.carry_over(row, previous.get(item["task_id"]), complete=done))
     return settled
+
+
+def kept(conn: Connection, project_id: int) -> dict[int, Mapping[str, Any]]:
+    """The project's reviewed and sent-back consensus rows, by task id (what :func:`settle`
+    carries over)."""
+    return {
+        row["task_id"]: row
+        for row in conn.execute(
+            select(
+                C.c.task_id,
+                C.c.label,
+                C.c.confidence,
+                C.c.method,
+                C.c.review_state,
+                C.c.reviewed_by,
+                C.c.reviewed_at,
+            ).where(C.c.project_id == project_id, C.c.review_state.in_(_KEPT))
+        ).mappings()
+    }
 
 
 def _complete(conn: Connection, project_id: int, chunk: list[dict[str, Any]]) -> set[int]:
