@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 from labelhive.accounts.services import create_user
 from labelhive.answers.models import Answer
 from labelhive.api import openapi
+from labelhive.api import openapi_exclusions  # noqa: F401  (adds its paths)
 from labelhive.api import openapi_resources  # noqa: F401  (adds its paths)
 from labelhive.api import openapi_review  # noqa: F401  (adds its paths)
 from labelhive.extensions import db

@@ -472,6 +472,28 @@ row(
     403,
     302,
 )
+# excluding an annotator from consensus: victim has no answers (refused with a flash) and is
+# not excluded (nothing to include): the owner's answer is the redirect back either way
+row(
+    "results.exclude_annotator",
+    "POST",
+    Call(P + "/annotators/{victim}/exclude", fresh=True, form={}),
+    0,
+    403,
+    302,
+    403,
+    302,
+)
+row(
+    "results.include_annotator",
+    "POST",
+    Call(P + "/annotators/{victim}/include", fresh=True, form={}),
+    0,
+    403,
+    302,
+    403,
+    302,
+)
 row("results.gold_tasks", "GET", Call(P + "/gold"), 0, 403, 200, 403, 200)
 row("results.save_gold", "POST", Call(P + "/gold", fresh=True, form={}), 0, 403, 302, 403, 302)
 # problem reports: any annotator reports a task they hold (none held here: refused as such);
@@ -635,6 +657,28 @@ row(
     204,
     403,
     204,
+)
+row("api.exclusion_list", "GET", Call(A + "/exclusions"), 401, 403, 200, 403, 200)
+row(
+    "api.exclusion_add",
+    "POST",
+    Call(A + "/exclusions", fresh=True, json={"name": "annotator"}),
+    401,
+    403,
+    201,
+    403,
+    201,
+)
+# victim is not excluded: the managers learn so (404), the others may not ask (401, 403)
+row(
+    "api.exclusion_remove",
+    "DELETE",
+    Call(A + "/exclusions/{victim}", fresh=True),
+    401,
+    403,
+    404,
+    403,
+    404,
 )
 row(
     "api.imagefolder_start",

@@ -10,10 +10,12 @@ def init_app(app: Flask) -> None:
     checked in :func:`labelhive.api.auth.authenticate` instead."""
     from labelhive.api import categories  # noqa: F401
     from labelhive.api import consensus  # noqa: F401
+    from labelhive.api import exclusions  # noqa: F401
     from labelhive.api import exports  # noqa: F401  (each module adds its routes to bp)
     from labelhive.api import helpingmaterials  # noqa: F401
     from labelhive.api import jobs  # noqa: F401
     from labelhive.api import openapi  # noqa: F401
+    from labelhive.api import openapi_exclusions  # noqa: F401
     from labelhive.api import openapi_resources  # noqa: F401
     from labelhive.api import openapi_review  # noqa: F401
     from labelhive.api import projects  # noqa: F401

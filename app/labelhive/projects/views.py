@@ -25,6 +25,8 @@ from labelhive.projects import services
 from labelhive.projects import shortname
 from labelhive.projects import tasklist
 from labelhive.projects.models import Project
+from labelhive.results import activity
+from labelhive.review import services as review_services
 from labelhive.tasks import engine
 from labelhive.tasks import labeling
 from labelhive.web import project_for
@@ -47,6 +49,8 @@ def index() -> Any:
         archived=[p for p in managed if p.archived],
         others=others,
         progress=figures,
+        # items needing review, on the managers' cards (labelhive.review)
+        waiting=review_services.waiting_counts([p.id for p in managed]),
         state=lifecycle.state,
     )
 
@@ -262,6 +266,7 @@ def progress(ref: str) -> Any:
         counts=labeling.breakdown(project.id),
         annotators=services.annotator_counts(project.id),
         progress=progress_of.of(project.id),
+        glance=activity.glance(project.id),
     )
 
 

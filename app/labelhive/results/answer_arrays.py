@@ -10,7 +10,10 @@ codes and ``int16`` label codes, ~10 bytes per answer, with no Python object per
 - on PostgreSQL the rows come through ``COPY ... TO STDOUT (FORMAT BINARY)``: three ``int4``
   columns make every row 26 bytes, which numpy reads in place (``np.frombuffer``);
 - on SQLite (embedded mode, small projects) they come in ``fetchmany`` batches, each turned
-  into arrays and dropped.
+  into arrays and dropped;
+- the answers of annotators excluded from the project's consensus (``annotator_exclusion``,
+  :mod:`labelhive.review.exclusions`) are left out: they stay stored, and count again once the
+  exclusion is lifted.
 
 Only answers up to ``ceiling`` (an answer id) are read, so the labels and the rows agree.
 """
@@ -56,7 +59,9 @@ def read(engine: Engine, project_id: int, ceiling: int) -> AnswerArrays:
     """
     with engine.connect() as conn:
         label_sql = _PG_LABEL if conn.dialect.name == "postgresql" else _SQLITE_LABEL
-        where = f"project_id = {int(project_id)} AND id <= {int(ceiling)}"
+        where = (
+            f"project_id = {int(project_id)} AND id <= {int(ceiling)} AND {_included(project_id)}"
+        )
         counted = conn.execute(
             text(
                 f"SELECT label, count(*) FROM (SELECT {label_sql} AS label FROM answer"
@@ -86,6 +91,15 @@ def read(engine: Engine, project_id: int, ceiling: int) -> AnswerArrays:
             else "SELECT 0, 0, 0 WHERE 1 = 0"
         )
         return _collect(_int_rows(conn, query, 3), task_ids, labels, expected)
+
+
+def _included(project_id: int) -> str:
+    """Leaves out the answers of annotators an owner excluded from the project's consensus
+    (an anti-join on ``annotator_exclusion``'s unique ``(project_id, user_id)`` index)."""
+    return (
+        "NOT EXISTS (SELECT 1 FROM annotator_exclusion AS x"
+        f" WHERE x.project_id = {int(project_id)} AND x.user_id = answer.user_id)"
+    )
 
 
 def _literal(conn: Connection, value: str) -> str:

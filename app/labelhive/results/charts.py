@@ -7,6 +7,7 @@ numbers, so nothing here can inject markup.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from collections.abc import Sequence
 
@@ -63,3 +64,48 @@ def heatmap(matrix: Mapping[str, Mapping[str, int]], labels: Sequence[str]) -> l
             share = count / total if total else 0.0
             cells.append(Cell(row, column, count, round(share, 3), c * CELL, r * CELL))
     return cells
+
+
+# the answers-per-hour chart (labelhive.results.activity): plot size and where the bars start
+HOURS_HEIGHT = 120
+HOURS_LEFT = 40
+HOURS_WIDTH = 576
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    x: float
+    y: float
+    width: float
+    height: float
+    count: int
+    hour: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Tick:
+    x: float
+    text: str
+
+
+def hourly(per_hour: Sequence[int], start: dt.datetime | None) -> tuple[list[Column], list[Tick]]:
+    """One column per hour from ``start`` (the tallest fills :data:`HOURS_HEIGHT`), and a tick
+    at each midnight (or at the start, when the window holds none) labelled with the day."""
+    if not per_hour or start is None:
+        return [], []
+    # at most a day's width per column: a new project's few hours do not fill the chart
+    slot = HOURS_WIDTH / max(len(per_hour), 24)
+    top = max(per_hour) or 1
+    columns, ticks = [], []
+    for n, count in enumerate(per_hour):
+        hour = start + dt.timedelta(hours=n)
+        height = round(count / top * HOURS_HEIGHT, 1)
+        x = round(HOURS_LEFT + n * slot, 2)
+        columns.append(
+            Column(x, HOURS_HEIGHT - height, round(max(slot - 1, 1), 2), height, count, hour)
+        )
+        if hour.hour == 0:
+            ticks.append(Tick(x, hour.strftime("%b %d")))
+    if not ticks:
+        ticks.append(Tick(columns[0].x, start.strftime("%b %d %H:00")))
+    return columns, ticks

@@ -11,7 +11,9 @@ The vote counts are counted from the stored answers while the export runs, so th
 them exactly. The label comes from the stored consensus (the last recomputation); an item whose
 answers changed since then gets the majority vote of its current answers instead
 (``method = majority_vote``, confidence = agreement), so a row never contradicts its own votes.
-A label a reviewer set (:mod:`labelhive.review`) is the item's label whatever its votes.
+A label a reviewer set (:mod:`labelhive.review`) is the item's label whatever its votes. The
+answers of annotators excluded from consensus (:mod:`labelhive.review.exclusions`) are not
+counted here either.
 
 Formats: ``jsonl`` (``votes`` and ``posterior`` as objects), ``csv`` (one ``votes_<option>`` and
 ``p_<option>`` column per option; cells neutralised against formula injection, like
@@ -40,6 +42,7 @@ from labelhive.results.exports import neutralise_cell
 from labelhive.results.labels import DEFAULT_VALIDATION_FRACTION
 from labelhive.results.labels import label_of
 from labelhive.results.labels import split_of
+from labelhive.results.models import AnnotatorExclusion
 from labelhive.results.models import Consensus
 from labelhive.tasks.images import image_key
 from labelhive.tasks.models import Task
@@ -71,6 +74,7 @@ T = Task.__table__
 A = Answer.__table__
 C = Consensus.__table__
 P = Project.__table__
+X = AnnotatorExclusion.__table__
 
 
 def content_type(fmt: str) -> str:
@@ -151,7 +155,13 @@ def iter_rows(
             if not tasks:
                 return
             ids = [t.id for t in tasks]
-            answers = conn.execute(select(A.c.task_id, A.c.info).where(A.c.task_id.in_(ids))).all()
+            # as consensus reads them: an excluded annotator's answers are no votes
+            answers = conn.execute(
+                select(A.c.task_id, A.c.info).where(
+                    A.c.task_id.in_(ids),
+                    A.c.user_id.not_in(select(X.c.user_id).where(X.c.project_id == project_id)),
+                )
+            ).all()
             stored = {
                 row.task_id: row
                 for row in conn.execute(

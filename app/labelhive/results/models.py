@@ -105,3 +105,20 @@ class ConsensusRun(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     seconds: Mapped[float] = mapped_column(default=0.0)
     computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AnnotatorExclusion(Base):
+    """An annotator whose answers an owner left out of a project's consensus (a spammer, say).
+
+    The answers stay stored (exports, provenance); only consensus stops reading them
+    (:mod:`labelhive.results.answer_arrays`). Deleting the row includes them again.
+    """
+
+    __tablename__ = "annotator_exclusion"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    excluded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    excluded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

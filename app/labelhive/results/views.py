@@ -24,6 +24,7 @@ from labelhive.plural import plural
 from labelhive.projects import services as project_services
 from labelhive.projects.forms import ActionForm
 from labelhive.projects.models import Project
+from labelhive.results import activity
 from labelhive.results import charts
 from labelhive.results import dataset
 from labelhive.results import exports
@@ -33,6 +34,7 @@ from labelhive.results import preview
 from labelhive.results import services as consensus
 from labelhive.results.forms import ExportForm
 from labelhive.results.forms import ImageFolderForm
+from labelhive.review import exclusions
 from labelhive.storage import scope as storage_scope
 from labelhive.tasks import engine
 from labelhive.tasks import labeling
@@ -60,6 +62,9 @@ def index(ref: str) -> Any:
         preview=preview.load(db.engine, project.id),
         vote_header=preview.vote_header,
         votes_text=preview.votes_text,
+        excluded=(excluded := exclusions.excluded(project.id)),
+        excluded_ids={row.user_id for row in excluded},
+        glance=activity.glance(project.id),
         **_consensus_context(project.id),
     )
 
@@ -200,6 +205,42 @@ def recompute(ref: str) -> Response:
     db.session.commit()
     flash("Consensus is being recomputed: this page shows the new results when done.", "info")
     return redirect(url_for("results.index", ref=project.short_name))
+
+
+@bp.post("/project/<ref>/annotators/<int:user_id>/exclude")
+def exclude_annotator(ref: str, user_id: int) -> Response:
+    """Leave an annotator's answers out of consensus (they stay stored), then recompute."""
+    project = project_for(ref, "manage")
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    back = url_for("results.index", ref=project.short_name, _anchor="annotators")
+    try:
+        user = exclusions.find_user(user_id=user_id)
+        _, created = exclusions.exclude(project, user, current_user.id)
+    except exclusions.ExclusionError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(back)
+    db.session.commit()
+    if created:
+        starters.start_recompute(project, current_user)
+    flash(f"{user.name}'s answers are left out of consensus; it is being recomputed.", "success")
+    return redirect(back)
+
+
+@bp.post("/project/<ref>/annotators/<int:user_id>/include")
+def include_annotator(ref: str, user_id: int) -> Response:
+    """Count an excluded annotator's answers in consensus again, then recompute."""
+    project = project_for(ref, "manage")
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if exclusions.include(project.id, user_id):
+        db.session.commit()
+        starters.start_recompute(project, current_user)
+        flash("Their answers count again; consensus is being recomputed.", "success")
+    else:
+        flash("That annotator was not excluded.", "info")
+    return redirect(url_for("results.index", ref=project.short_name, _anchor="annotators"))
 
 
 @bp.post("/project/<ref>/results/export")

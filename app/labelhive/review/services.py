@@ -143,6 +143,19 @@ def queue_size(project_id: int) -> int:
     )
 
 
+def waiting_counts(project_ids: list[int]) -> dict[int, int]:
+    """Items that need review per project (only projects that have some), in one grouped
+    count on the ``(project_id, review_state, task_id)`` index: the home page's cards."""
+    if not project_ids:
+        return {}
+    rows = db.session.execute(
+        select(Consensus.project_id, db.func.count())
+        .where(Consensus.project_id.in_(project_ids), Consensus.review_state == rules.NEEDS_REVIEW)
+        .group_by(Consensus.project_id)
+    ).all()
+    return {int(project_id): int(n) for project_id, n in rows}
+
+
 @dataclasses.dataclass(frozen=True)
 class Vote:
     """One annotator's answer to an item."""
