@@ -290,6 +290,31 @@ def users_ldap_recheck() -> None:
     )
 
 
+@users.command("oidc-recheck")
+def users_oidc_recheck() -> None:
+    """Ask the OpenID provider about every account that signed in through it, now.
+
+    The scheduler runs this every OIDC_RECHECK_INTERVAL seconds. Someone the provider no longer
+    vouches for (disabled or removed there, session revoked) or who left the allowed groups is
+    disabled and loses their sessions and API key; the others' roles follow their groups.
+    Exits with 1 when the provider could not be asked (nobody unchecked was changed).
+    """
+    from labelhive.accounts.identity import jobs
+    from labelhive.accounts.identity import oidc
+
+    with app_context() as app:
+        _require_schema(app)
+        settings = oidc.configured()
+        if settings is None:
+            raise click.ClickException(
+                "OpenID Connect sign-in is not configured (OIDC_ISSUER is unset)."
+            )
+        done = jobs.run_recheck(settings)
+    click.echo(done.line())
+    if done.error:
+        raise click.ClickException(f"The identity provider could not be asked: {done.error}.")
+
+
 @main.group()
 def projects() -> None:
     """Labeling projects."""

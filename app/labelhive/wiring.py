@@ -16,6 +16,7 @@ JOB_MODULES = (
     "labelhive.results.jobs",
     "labelhive.results.imagefolder",
     "labelhive.storage.jobs",
+    "labelhive.accounts.identity.jobs",
 )
 
 

@@ -261,6 +261,11 @@ class Oidc(_Model):
     groups_claim: str = "groups"
     group_roles: str = ""
     provider_name: str = "single sign-on"
+    # the recheck of leavers (the app's README): the scope that brings a refresh token,
+    # seconds between rechecks, seconds kept without a refresh token (None: until sign-in)
+    offline_scope: str = "offline_access"
+    recheck_interval_seconds: int = 300
+    max_age_without_refresh_seconds: int | None = None
 
 
 class Ldap(_Model):

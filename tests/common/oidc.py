@@ -99,9 +99,10 @@ class OpenIDProvider:
 
 @contextlib.contextmanager
 def openid_provider(
-    redirect_uris: list[str], accounts: dict[str, dict[str, Any]]
+    redirect_uris: list[str], accounts: dict[str, dict[str, Any]], refresh_tokens: bool = False
 ) -> Iterator[OpenIDProvider]:
-    """Run ``oidc-provider`` on a free loopback port with one confidential client."""
+    """Run ``oidc-provider`` on a free loopback port with one confidential client (allowed the
+    refresh token grant with ``refresh_tokens``: then every sign-in gets a refresh token)."""
     home = install()
     workdir = Path(tempfile.mkdtemp(prefix="labelhive-oidc-"))
     script = home / "server.mjs"  # next to node_modules, where Node resolves its imports
@@ -115,7 +116,8 @@ def openid_provider(
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
                 "redirect_uris": redirect_uris,
-                "grant_types": ["authorization_code"],
+                "grant_types": ["authorization_code"]
+                + (["refresh_token"] if refresh_tokens else []),
                 "response_types": ["code"],
             }
         ],

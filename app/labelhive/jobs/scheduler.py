@@ -62,8 +62,19 @@ def schedule(config: Mapping[str, Any]) -> tuple[Periodic, ...]:
     """The periodic jobs, with intervals overridden by ``JOB_SCHEDULE`` (``{name: seconds}``)."""
     overrides = config.get("JOB_SCHEDULE") or {}
     return tuple(
-        dataclasses.replace(p, every=int(overrides.get(p.name, p.every))) for p in PERIODIC
+        dataclasses.replace(p, every=int(overrides.get(p.name, p.every)))
+        for p in PERIODIC + _oidc_recheck(config)
     )
+
+
+def _oidc_recheck(config: Mapping[str, Any]) -> tuple[Periodic, ...]:
+    """The OpenID recheck (labelhive.accounts.identity.jobs), when OpenID is configured, every
+    ``OIDC_RECHECK_INTERVAL`` seconds (default 300; 0: never)."""
+    interval = config.get("OIDC_RECHECK_INTERVAL")
+    interval = 300 if interval is None else int(interval)
+    if not config.get("OIDC_ISSUER") or interval <= 0:
+        return ()
+    return (Periodic("oidc_recheck", "oidc_recheck", interval, queues.DEFAULT),)
 
 
 def tick(app: Flask, now: float | None = None) -> list[str]:
@@ -117,7 +128,8 @@ def run(app: Flask, *, stop: threading.Event | None = None) -> None:
             signal.signal(signum, lambda *_: stop.set())
     interval = float(app.config["SCHEDULER_TICK_SECONDS"])
     failures = 0
-    log.info("scheduler started: %s", ", ".join(f"{p.name}/{p.every}s" for p in PERIODIC))
+    jobs = schedule(app.config)
+    log.info("scheduler started: %s", ", ".join(f"{p.name}/{p.every}s" for p in jobs))
     while not stop.is_set():
         with app.app_context():
             try:

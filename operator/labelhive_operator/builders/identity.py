@@ -14,7 +14,11 @@ from labelhive_operator.spec import Project
 
 def env(project: Project) -> list[dict[str, Any]]:
     """Return the ``env`` entries the app reads (``labelhive.config``); none without
-    ``spec.identity``."""
+    ``spec.identity``.
+
+    The web and worker containers get them all (the worker runs the OpenID recheck of
+    leavers); the scheduler only those without a Secret (:func:`scheduler_env`).
+    """
     identity = project.spec.identity
     if identity is None:
         return []
@@ -37,6 +41,11 @@ def env(project: Project) -> list[dict[str, Any]]:
         value("OIDC_GROUPS_CLAIM", oidc.groups_claim)
         value("OIDC_GROUP_ROLES", oidc.group_roles)
         value("OIDC_PROVIDER_NAME", oidc.provider_name)
+        # written even when empty: "" asks for no offline scope
+        out.append({"name": "OIDC_OFFLINE_SCOPE", "value": oidc.offline_scope})
+        value("OIDC_RECHECK_INTERVAL", str(oidc.recheck_interval_seconds))
+        if oidc.max_age_without_refresh_seconds is not None:
+            value("OIDC_MAX_AGE_WITHOUT_REFRESH", str(oidc.max_age_without_refresh_seconds))
     if identity.ldap is not None:
         ldap = identity.ldap
         value("LDAP_URL", ldap.url)
@@ -54,3 +63,8 @@ def env(project: Project) -> list[dict[str, Any]]:
     value("LABELHIVE_BREAK_GLASS_ADMINS", ",".join(identity.break_glass_admins))
     value("LABELHIVE_IDENTITY_SESSION_SECONDS", str(identity.session_seconds))
     return out
+
+
+def scheduler_env(project: Project) -> list[dict[str, Any]]:
+    """The scheduler's: what tells it to enqueue the recheck, and no secret (it runs no job)."""
+    return [e for e in env(project) if "valueFrom" not in e]

@@ -6,6 +6,7 @@ from typing import Any
 
 from labelhive_operator.builders import autoscaling
 from labelhive_operator.builders import common
+from labelhive_operator.builders import identity
 from labelhive_operator.builders.common import Manifest
 from labelhive_operator.spec import Project
 
@@ -27,6 +28,7 @@ def worker_deployment(project: Project, image: str, config_hash: str) -> Manifes
     if project.spec.monitoring.enabled:
         args += ["--metrics-port", str(METRICS_PORT)]
     container = common.app_container(project, "worker", image, args, wk.resources.as_k8s())
+    container["env"] += identity.env(project)  # the OpenID recheck of leavers runs here
     if project.spec.monitoring.enabled:
         container["ports"] = [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}]
     pod: dict[str, Any] = {
@@ -64,6 +66,7 @@ def scheduler_deployment(project: Project, image: str, config_hash: str) -> Mani
     container = common.app_container(
         project, "scheduler", image, ["scheduler"], sch.resources.as_k8s()
     )
+    container["env"] += identity.scheduler_env(project)  # schedules the OpenID recheck
     pod: dict[str, Any] = {
         "serviceAccountName": common.child_name(project, "internal"),
         "securityContext": common.pod_security(common.APP_UID),

@@ -142,7 +142,8 @@ def test_authorization_request_uses_pkce_nonce_and_the_discovered_endpoint(oidc_
     assert query["code_challenge_method"] == ["S256"]
     assert len(query["code_challenge"][0]) >= 43
     assert query["nonce"][0] and query["state"][0]
-    assert query["scope"] == ["openid email profile groups"]
+    # offline_access (OIDC_OFFLINE_SCOPE): a refresh token for the recheck of leavers
+    assert query["scope"] == ["openid email profile groups offline_access"]
 
 
 def test_first_sign_in_creates_the_account_from_verified_claims(oidc_app, provider):

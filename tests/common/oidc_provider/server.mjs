@@ -4,7 +4,8 @@
 // the provider only what a test needs to drive it:
 // - a login page at /interaction/<uid> (a form with the account id; no password) that grants
 //   every requested scope, so a browser or a plain HTTP client can sign in;
-// - POST /__test/accounts replaces the accounts (a test moves someone out of a group);
+// - POST /__test/accounts replaces the accounts (a test moves someone out of a group; an account
+//   removed makes its refresh tokens refused with invalid_grant);
 // - POST /__test/tamper {"mode": ...} makes the token endpoint answer the next code exchange
 //   with a doctored ID token: "forged" (signed by a key the provider never published, with the
 //   published key's id), "expired" (exp an hour ago), "audience" (issued to another client),
@@ -39,6 +40,12 @@ const provider = new Provider(issuer, {
   conformIdTokenClaims: false,
   features: { devInteractions: { enabled: false } },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  // a client allowed the refresh_token grant gets a refresh token at every sign-in, as from
+  // Keycloak or Okta (this provider honours offline_access only with prompt=consent), which
+  // outlives the provider's browser session and is replaced at every use (the strictest case)
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  expiresWithSession: async () => false,
+  rotateRefreshToken: true,
   async findAccount(ctx, id) {
     const account = accounts[id];
     if (!account) return undefined;

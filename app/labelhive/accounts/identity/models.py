@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
+from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -31,6 +32,9 @@ class UserIdentity(Base):
     blocked: Mapped[bool] = mapped_column(default=False)
     created: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_sign_in: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # OpenID: the refresh token of the last sign-in, sealed (:mod:`.sealing`); the recheck
+    # uses it to ask the provider whether the person may still sign in
+    refresh_token: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class UsedSignInValue(Base):

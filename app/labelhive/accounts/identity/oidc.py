@@ -5,6 +5,10 @@ issuer, audience, expiry, nonce) before any claim is read.
 Authlib keeps the ``state``, ``nonce`` and PKCE verifier of a sign-in in the session cookie;
 :func:`finish` also records the state and the nonce as used in the database, since an old copy
 of a signed cookie still holds them.
+
+Between sign-ins, :func:`refresh` asks the provider again with the refresh token of the last
+sign-in (the refresh token grant): a refusal means the person was disabled or their session
+revoked there; an answer carries a fresh ID token (or userinfo) with their groups of now.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from labelhive.accounts.identity.services import Profile
 from labelhive.accounts.identity.services import consume_once
 
 NAME = "oidc"
+DEFAULT_RECHECK_INTERVAL = 300
 # what the provider may answer with, per failure, in words a person can act on
 _CLAIM_WORDS = {
     "iss": "it was issued by another provider",
@@ -48,6 +53,43 @@ class OidcSettings:
     groups_claim: str
     group_roles: dict[str, str]
     provider_name: str
+    # asked for on top of ``scopes`` so the provider issues a refresh token ("" for none)
+    offline_scope: str = "offline_access"
+    # seconds between two rechecks by the scheduler (0: none)
+    recheck_interval: int = DEFAULT_RECHECK_INTERVAL
+    # seconds after their last sign-in before someone without a refresh token is disabled
+    # (``None``: they are kept until their next sign-in)
+    max_age_without_refresh: int | None = None
+
+    @property
+    def requested_scopes(self) -> str:
+        """The scopes of the authorization request: ``scopes`` and the offline scope."""
+        words = self.scopes.split()
+        if self.offline_scope and self.offline_scope not in words:
+            words.append(self.offline_scope)
+        return " ".join(words)
+
+
+@dataclasses.dataclass(frozen=True)
+class Refreshed:
+    """The provider still vouches for the person: their groups of now, and the refresh token
+    to use next time when it sent a new one (rotation)."""
+
+    groups: tuple[str, ...]
+    refresh_token: str | None = dataclasses.field(default=None, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Revoked:
+    """The provider refused the refresh token (``invalid_grant``): the account is disabled or
+    removed there, the session was revoked, or the token expired."""
+
+    description: str
+
+
+class ProviderUnavailable(Exception):
+    """No answer about anyone: the provider cannot be reached, refuses LabelHive itself
+    (``invalid_client``), or its answer fails the checks. Nothing is changed on it."""
 
 
 def settings_from(config: dict[str, Any]) -> OidcSettings | None:
@@ -67,7 +109,14 @@ def settings_from(config: dict[str, Any]) -> OidcSettings | None:
         group_roles = parse_mapping(config.get("OIDC_GROUP_ROLES") or "", "OIDC_GROUP_ROLES")
     except ValueError as exc:
         raise RuntimeError(str(exc)) from None
+    offline_scope = str(config.get("OIDC_OFFLINE_SCOPE", "offline_access") or "").strip()
+    if len(offline_scope.split()) > 1:
+        raise RuntimeError(f"OIDC_OFFLINE_SCOPE is one scope or empty (got {offline_scope!r})")
+    interval = config.get("OIDC_RECHECK_INTERVAL")
     return OidcSettings(
+        offline_scope=offline_scope,
+        recheck_interval=DEFAULT_RECHECK_INTERVAL if interval is None else int(interval),
+        max_age_without_refresh=config.get("OIDC_MAX_AGE_WITHOUT_REFRESH"),
         issuer=issuer,
         client_id=config["OIDC_CLIENT_ID"],
         client_secret=config.get("OIDC_CLIENT_SECRET") or "",
@@ -86,7 +135,11 @@ def init_app(app: Flask, settings: OidcSettings) -> None:
         client_id=settings.client_id,
         client_secret=settings.client_secret,
         server_metadata_url=f"{settings.issuer}/.well-known/openid-configuration",
-        client_kwargs={"scope": settings.scopes, "code_challenge_method": "S256", "timeout": 10},
+        client_kwargs={
+            "scope": settings.requested_scopes,
+            "code_challenge_method": "S256",
+            "timeout": 10,
+        },
     )
     app.extensions["labelhive.oidc"] = (oauth, settings)
 
@@ -161,6 +214,46 @@ def finish() -> Profile:
         username=str(claims.get("preferred_username") or ""),
         fullname=str(claims.get("name") or ""),
         groups=tuple(groups_from_claim(claims.get(settings.groups_claim))),
+        refresh_token=token.get("refresh_token") or None,
+    )
+
+
+def refresh(subject: str, refresh_token: str) -> Refreshed | Revoked:
+    """Ask the provider about ``subject`` with the refresh token of their last sign-in.
+
+    The answer's ID token is checked as at sign-in (signature, issuer, audience, expiry) and
+    must name ``subject``; a provider that sends none on a refresh is asked for userinfo.
+
+    :raise ProviderUnavailable: no answer about ``subject`` (see the class).
+    """
+    settings = _settings()
+    client = _client()
+    try:
+        issuer = str(client.load_server_metadata().get("issuer", "")).rstrip("/")
+        if issuer != settings.issuer:
+            raise ProviderUnavailable("its discovery document names another issuer")
+        # no scope: the refresh keeps what the sign-in was granted (RFC 6749, section 6)
+        token = client.fetch_access_token(
+            grant_type="refresh_token", refresh_token=refresh_token, scope=""
+        )
+        if token.get("id_token"):
+            claims = dict(client.parse_id_token(token, nonce=None))
+        else:
+            claims = dict(client.userinfo(token=token))
+    except AuthlibBaseError as exc:
+        if exc.error == "invalid_grant":
+            return Revoked(str(exc.description or exc.error))
+        raise ProviderUnavailable(f"it answered {exc.error}") from None
+    except JoseError as exc:
+        raise ProviderUnavailable(f"its ID token failed a check ({exc.error})") from None
+    except (requests.RequestException, ValueError) as exc:
+        # the exception's text may carry URLs with parameters: only its kind is said
+        raise ProviderUnavailable(f"it cannot be reached ({type(exc).__name__})") from None
+    if str(claims.get("sub")) != subject:
+        raise ProviderUnavailable("it answered about another subject")
+    return Refreshed(
+        groups=tuple(groups_from_claim(claims.get(settings.groups_claim))),
+        refresh_token=token.get("refresh_token") or None,
     )
 
 

@@ -4,6 +4,8 @@ the roles their groups grant.
 - An identity already linked (same source, issuer and subject) is that account.
 - Otherwise an existing account is linked only when the provider verified the e-mail address
   and the account has the same address; a new account is made from the claims otherwise.
+- An OpenID sign-in's refresh token is kept, sealed (:mod:`.sealing`), for the recheck
+  (:mod:`.recheck`), which asks the provider between sign-ins.
 - With a group mapping, the roles are re-read at every sign-in. A role removed ends every
   session of the account (:func:`~labelhive.accounts.services.end_sessions`); someone in no
   mapped group is refused, and their account is disabled (sessions and API key end) until an
@@ -23,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from labelhive.accounts import services as accounts
+from labelhive.accounts.identity import sealing
 from labelhive.accounts.identity.models import UsedSignInValue
 from labelhive.accounts.identity.models import UserIdentity
 from labelhive.accounts.identity.roles import roles_for
@@ -55,6 +58,8 @@ class Profile:
     username: str
     fullname: str
     groups: tuple[str, ...]
+    # OpenID only: what the recheck asks the provider with; never shown (repr) nor logged
+    refresh_token: str | None = dataclasses.field(default=None, repr=False)
 
 
 def consume_once(kind: str, value: str) -> None:
@@ -94,7 +99,7 @@ def sign_in(profile: Profile, mapping: dict[str, str]) -> User:
     roles = roles_for(profile.groups, mapping) if mapping else None
     if mapping and roles is None:
         if identity is not None:
-            _block(identity)
+            block(identity)
         raise IdentityRefused(
             "Your account at the identity provider is not in a group that may use LabelHive: "
             "ask your administrator to add you to one."
@@ -109,14 +114,20 @@ def sign_in(profile: Profile, mapping: dict[str, str]) -> User:
     if not user.enabled:
         raise IdentityRefused("This account is disabled: ask an administrator.")
     if roles is not None:
-        _apply_roles(user, roles.admin, roles.create_projects)
+        apply_roles(user, roles.admin, roles.create_projects)
+    if profile.refresh_token:
+        identity.refresh_token = sealing.seal(profile.refresh_token)
     identity.last_sign_in = utcnow()
     db.session.flush()
     return user
 
 
-def _block(identity: UserIdentity) -> None:
-    """Someone left the allowed groups: disable the account until an allowed sign-in."""
+def block(identity: UserIdentity) -> None:
+    """Someone left the allowed groups: disable the account until an allowed sign-in.
+
+    Their sessions and API key end at once; the refresh token kept for them is dropped.
+    """
+    identity.refresh_token = None
     user = db.session.get(User, identity.user_id)
     if user is not None and user.enabled:
         user.enabled, identity.blocked = False, True
@@ -125,7 +136,8 @@ def _block(identity: UserIdentity) -> None:
     db.session.flush()
 
 
-def _apply_roles(user: User, admin: bool, create_projects: bool) -> None:
+def apply_roles(user: User, admin: bool, create_projects: bool) -> None:
+    """Set the roles; a role taken away ends every session and API key cache entry."""
     removed = (user.admin and not admin) or (user.can_create_projects and not create_projects)
     user.admin, user.can_create_projects = admin, create_projects
     if removed:
@@ -203,13 +215,13 @@ def recheck(
         groups = now.get(identity.subject)
         roles = roles_for(groups, mapping) if mapping and groups is not None else None
         if groups is None or (mapping and roles is None):
-            _block(identity)
+            block(identity)
             disabled += 1
         elif roles is not None:
             admin = user.admin and roles.admin
             create = user.can_create_projects and roles.create_projects
             if (admin, create) != (user.admin, user.can_create_projects):
-                _apply_roles(user, admin, create)
+                apply_roles(user, admin, create)
                 removed += 1
     db.session.flush()
     return Recheck(checked=len(rows), disabled=disabled, roles_removed=removed)
