@@ -76,4 +76,3 @@ def export_file(record: JobRecord) -> ExportFile | None:
 def export_bytes(stored: ExportFile) -> Iterator[bytes]:
     """The stored file's bytes, streamed a few chunks at a time (needs no app context)."""
     return exportfiles.read(db.engine, stored.id, stored.size)
-

@@ -108,4 +108,3 @@ def sweep_leases(job_id: str) -> dict[str, Any] | None:
         return {"swept": engine.sweep_expired(db.engine)}
 
     return records.run_job(job_id, body)
-
