@@ -13,6 +13,7 @@ import asyncio
 import datetime
 import random
 import threading
+import time
 from typing import Any
 
 import kopf
@@ -116,14 +117,31 @@ def reconcile_now(
                 waiting.discard(key)
             body = memo.client.get(settings.API_VERSION, settings.KIND, namespace, name)
             if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
+                memo.metrics.forget(key)
                 return
 
             def post(type_: str, reason: str, message: str) -> None:
                 kopf.event(body, type=type_, reason=reason, message=message)
+                memo.metrics.event(reason)
 
-            new_status, error = reconcile_or_report(body, memo.client, _now(), post)
-            if new_status is not None:
-                write_status(memo.client, namespace, name, new_status)
+            started = time.monotonic()
+            client = k8s.RecordingClient(memo.client.api)  # what this reconcile applied
+            new_status, error = reconcile_or_report(body, client, _now(), post)
+            try:
+                if new_status is not None:
+                    write_status(memo.client, namespace, name, new_status)
+            except Exception as e:
+                error = e
+                raise
+            finally:
+                status = new_status if new_status is not None else body.get("status") or {}
+                memo.metrics.reconciled(
+                    key,
+                    error,
+                    time.monotonic() - started,
+                    status.get("conditions") or [],
+                    client.applied,
+                )
     finally:
         with guard:
             waiting.discard(key)
@@ -219,8 +237,11 @@ def retry_requested(
 
 
 @kopf.on.delete(*_RES, optional=True)
-def deleted(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
+def deleted(
+    body: kopf.Body, name: str, namespace: str, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
     """Let GC remove the children; say what the deletion policy keeps."""
+    memo.metrics.forget((namespace, name))
     policy = (body.get("spec") or {}).get("deletionPolicy", "Retain")
     if policy == "Retain":
         logger.info("deletionPolicy Retain: Redis volumes and generated Secrets are kept")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import kubernetes
@@ -221,3 +222,23 @@ class Client:
         except ApiError as e:
             if e.status != 404:
                 raise
+
+
+@dataclass
+class RecordingClient(Client):
+    """A :class:`Client` that keeps the manifests it applied under the operator's own field
+    manager: what one reconcile wrote (the metrics count drift and migration Jobs from it).
+
+    :param applied: the manifests, in the order they were applied.
+    """
+
+    applied: list[dict[str, Any]] = field(default_factory=list)
+
+    def apply(
+        self, obj: dict[str, Any], field_manager: str = settings.FIELD_MANAGER
+    ) -> dict[str, Any]:
+        """Apply ``obj`` (:meth:`Client.apply`) and keep it if the operator's manager did."""
+        out = super().apply(obj, field_manager)
+        if field_manager == settings.FIELD_MANAGER:
+            self.applied.append(obj)
+        return out

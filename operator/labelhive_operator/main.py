@@ -14,6 +14,7 @@ import kopf
 
 from labelhive_operator import handlers  # noqa: F401  (registers the handlers)
 from labelhive_operator import k8s
+from labelhive_operator import metrics
 from labelhive_operator import settings as names
 
 
@@ -53,3 +54,24 @@ def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     memo.client = k8s.Client(k8s.new_api_client())
     memo.locks = {}
     memo.locks_guard_factory = threading.Lock
+
+
+@kopf.on.startup()
+async def serve_metrics(memo: kopf.Memo, **_: Any) -> None:
+    """Serve the operator's metrics (handlers run only after every startup handler).
+
+    ``async`` with no ``await``: it runs whole or not at all. A sync handler runs in a thread
+    that an operator stopped during startup does not wait for, so the port could be bound after
+    :func:`cleanup` ran, and stay bound.
+    """
+    memo.metrics = metrics.Metrics()
+    memo.metrics_server = metrics.serve(memo.metrics, names.metrics_port(), names.metrics_address())
+
+
+@kopf.on.cleanup()
+def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    """Stop serving the metrics (the port is free for the next operator in this process)."""
+    server = memo.get("metrics_server")
+    if server is not None:
+        server.shutdown()
+        server.server_close()

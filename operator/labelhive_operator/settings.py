@@ -84,6 +84,24 @@ def timer_interval() -> float:
     return float(os.environ.get("LABELHIVE_OPERATOR_TIMER_INTERVAL", "60"))
 
 
+#: the port of the operator's own ``/metrics`` (the chart's ``metrics.port``)
+METRICS_PORT = 9100
+
+
+def metrics_port() -> int:
+    """Return the port the operator serves its own metrics on; 0 serves none.
+
+    :return: ``LABELHIVE_OPERATOR_METRICS_PORT`` or :data:`METRICS_PORT`.
+    """
+    return int(os.environ.get("LABELHIVE_OPERATOR_METRICS_PORT", str(METRICS_PORT)))
+
+
+def metrics_address() -> str:
+    """Return the address the metrics endpoint binds (every interface: Prometheus scrapes the
+    Pod IP); ``LABELHIVE_OPERATOR_METRICS_ADDRESS`` overrides it (tests bind the loopback)."""
+    return os.environ.get("LABELHIVE_OPERATOR_METRICS_ADDRESS", "0.0.0.0")
+
+
 def app_url_template() -> str:
     """Return the template of the in-cluster URL of a project's web Service.
 

@@ -6,6 +6,7 @@ binary, no cluster. Loading honours ``.helmignore``, rendering enforces ``values
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import helm_python
 import pytest
 import yaml
+from helm_python import _native
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBCHART = ROOT / "charts" / "labelhive-operator"
@@ -44,18 +46,31 @@ def maximal_values() -> dict[str, Any]:
 
 
 def render(
-    chart: helm_python.Chart, values: dict[str, Any] | None = None, **opts: Any
+    chart: helm_python.Chart,
+    values: dict[str, Any] | None = None,
+    api_versions: list[str] | None = None,
+    **opts: Any,
 ) -> list[Rendered]:
     """Render the chart and parse every manifest into objects (NOTES.txt left out).
 
     :param chart: the loaded root chart; rendering mutates it (Helm drops the subcharts whose
         condition is false from the loaded chart), so pass a fresh one per render.
     :param values: user values (``None``: the defaults).
+    :param api_versions: extra API versions the cluster serves (``helm template --api-versions``,
+        what ``.Capabilities.APIVersions.Has`` sees); ``None``: only the built-in ones.
     :param opts: ``is_install``/``is_upgrade`` (default: an install).
     :return: the rendered objects in template order.
     """
     opts.setdefault("is_install", not opts.get("is_upgrade", False))
-    manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, **opts)
+    if api_versions is None:
+        manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, **opts)
+    else:
+        # Chart.render does not pass api_versions on; the engine's render call takes it
+        options = {"name": RELEASE, "namespace": NAMESPACE, "api_versions": api_versions, **opts}
+        raw = _native.call_string(
+            "helm_render", chart._raw(), json.dumps(values or {}), json.dumps(options)
+        )
+        manifests = json.loads(raw)
     out: list[Rendered] = []
     for template, text in sorted(manifests.items()):
         if template.endswith("NOTES.txt"):

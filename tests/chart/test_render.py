@@ -36,6 +36,7 @@ def test_default_values_install_the_operator_rbac_and_crd(default_objects: list[
         ("CustomResourceDefinition", "labelingprojects.labelhive.io"),
         ("Deployment", "lh-operator"),
         ("Job", "lh-operator-cleanup"),
+        ("Service", "lh-operator-metrics"),
         ("ServiceAccount", "lh-operator"),
         ("ServiceAccount", "lh-operator-cleanup"),
     ]
@@ -59,6 +60,7 @@ def test_maximal_values_render_namespaced_rbac_and_a_project(
         ("RoleBinding", "hive-operator"),
         ("RoleBinding", "hive-operator-cleanup"),
         ("RoleBinding", "hive-operator-cleanup"),
+        ("Service", "hive-operator-metrics"),
         ("ServiceAccount", "hive-operator-cleanup"),
         ("ServiceAccount", "hive-operator-sa"),
     ]

@@ -55,6 +55,17 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
         {"labelhive-operator": {"timerIntervalSeconds": 1}},
         "timerIntervalSeconds",
     ),
+    (
+        "metrics on the health port",
+        {"labelhive-operator": {"metrics": {"port": 8080}}},
+        "port",
+    ),
+    (
+        "metrics interval without a unit",
+        {"labelhive-operator": {"metrics": {"serviceMonitor": {"interval": "30"}}}},
+        "interval",
+    ),
+    ("metrics typo", {"labelhive-operator": {"metrics": {"servicemonitor": {}}}}, "servicemonitor"),
 ]
 
 

@@ -105,6 +105,31 @@ kubectl -n "$NS" create secret generic e2e-s3 \
 kubectl apply -f "$HERE/manifests/project.yaml"
 kubectl -n "$NS" patch lp "$PROJECT" --type=merge -p \
   "{\"spec\":{\"image\":{\"repository\":\"${APP_IMAGE%:*}\",\"tag\":\"${APP_IMAGE##*:}\"}}}"
+
+echo "--- the CRD's CEL rules, by the API server (server-side dry-run of invalid projects)"
+# each file says what the API server must answer (`# refused: MESSAGE`); nothing is stored
+for file in "$HERE"/invalid/*.yaml; do
+  want="$(sed -n 's/^# refused: //p' "$file")"
+  if out="$(kubectl apply --dry-run=server -f "$file" 2>&1)"; then
+    echo "${file##*/}: accepted by the API server; expected the refusal: $want" >&2
+    exit 1
+  fi
+  case "$out" in
+    *"$want"*) echo "refused as expected: ${file##*/}" ;;
+    *) echo "${file##*/}: refused, but not with \"$want\": $out" >&2; exit 1 ;;
+  esac
+done
+# the transition rule: an update of the Redis storage is refused
+if out="$(kubectl -n "$NS" patch lp "$PROJECT" --dry-run=server --type=merge \
+  -p '{"spec":{"redis":{"storage":{"size":"9Gi"}}}}' 2>&1)"; then
+  echo "a change of spec.redis.storage was accepted: $out" >&2
+  exit 1
+fi
+case "$out" in
+  *"redis.storage (size, storageClassName) is immutable"*) echo "refused as expected: redis.storage update" ;;
+  *) echo "the storage update was refused for another reason: $out" >&2; exit 1 ;;
+esac
+
 kubectl -n "$NS" wait --for=condition=Ready "lp/$PROJECT" --timeout=15m
 
 echo "--- the suite"

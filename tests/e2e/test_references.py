@@ -235,6 +235,44 @@ def test_workflow_pins_actions_and_runs_existing_targets() -> None:
     runs = [
         step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step
     ]
-    assert runs == ["make test", "make audit", "make e2e"]
+    (ct_lint,) = [r for r in runs if r.startswith("ct lint")]
+    assert runs == ["make test", "make audit", ct_lint, "make e2e"]
     for run in runs:
-        assert run.split()[1] in make_targets()
+        assert run == ct_lint or run.split()[1] in make_targets()
+    # ct lints the charts that exist, both of them
+    (charts,) = re.findall(r"--charts (\S+)", ct_lint)
+    assert {(ROOT / c / "Chart.yaml").is_file() for c in charts.split(",")} == {True}
+    assert {ROOT, ROOT / "charts/labelhive-operator"} == {
+        (ROOT / c).resolve() for c in charts.split(",")
+    }
+
+
+def test_the_e2e_matrix_covers_supported_kubernetes_and_both_helms() -> None:
+    """The kind matrix: node images pinned by digest, within the chart's kubeVersion, built for
+    the kind release the job installs; Helm 3 and Helm 4; the image reaches run.sh."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    job = workflow["jobs"]["e2e"]
+    entries = job["strategy"]["matrix"]["include"]
+    (kind,) = [s for s in job["steps"] if s.get("uses", "").startswith("helm/kind-action@")]
+    assert kind["with"]["version"] == "v0.29.0"  # the release the digests below were built for
+    chart = yaml.safe_load((ROOT / "charts/labelhive-operator/Chart.yaml").read_text())
+    (floor,) = re.findall(r">=\s*1\.(\d+)", chart["kubeVersion"])
+    minors = set()
+    for entry in entries:
+        image = re.fullmatch(
+            r"kindest/node:v1\.(\d+)\.\d+@sha256:[0-9a-f]{64}", entry["node-image"]
+        )
+        assert image, entry
+        assert entry["kubernetes"] == f"1.{image[1]}"
+        assert int(image[1]) >= int(floor)
+        minors.add(int(image[1]))
+    assert len(minors) >= 3
+    assert {e["helm"].split(".")[0] for e in entries} == {"v3", "v4"}
+    (helm,) = [s for s in job["steps"] if s.get("uses", "").startswith("azure/setup-helm@")]
+    assert helm["with"]["version"] == "${{ matrix.helm }}"
+    (e2e,) = [s for s in job["steps"] if s.get("run") == "make e2e"]
+    assert e2e["env"]["KIND_NODE_IMAGE"] == "${{ matrix.node-image }}"
+    assert '--image "$KIND_NODE_IMAGE"' in script() and shell_var("KIND_NODE_IMAGE")
+    (upload,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-")]
+    assert "matrix.kubernetes" in upload["with"]["name"] and "matrix.helm" in upload["with"]["name"]
+    assert job["strategy"]["fail-fast"] is False

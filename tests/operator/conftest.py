@@ -53,6 +53,7 @@ class Cluster:
         self.client = client  # plays kubectl and the controllers the emulator lacks
         self.args = args
         self.runner: Any = None
+        self.metrics_port = 0  # the operator's /metrics (set by the fixture)
 
     def start_operator(self) -> None:
         """Start the real operator (kopf in its own thread) against the emulator."""
@@ -123,6 +124,7 @@ def _start_loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
 def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
     """Run kmock's emulator (with the kopf fixes) and the real operator in its own thread."""
     from labelhive_operator import k8s
+    from tests.common.processes import free_port
     from tests.operator.emulator import TEST_USER_AGENT
     from tests.operator.emulator import start_api
 
@@ -149,10 +151,15 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     # the app is never reachable here: fail fast instead of waiting on DNS
     monkeypatch.setenv("LABELHIVE_OPERATOR_APP_URL", "http://127.0.0.1:9")
+    # the operator's own /metrics, on the loopback and a port of this test's own
+    metrics_port = free_port()
+    monkeypatch.setenv("LABELHIVE_OPERATOR_METRICS_PORT", str(metrics_port))
+    monkeypatch.setenv("LABELHIVE_OPERATOR_METRICS_ADDRESS", "127.0.0.1")
     client = k8s.Client(k8s.new_api_client())
     client.api.user_agent = TEST_USER_AGENT
     args = ["run", "--standalone", "--namespace", NAMESPACE, "-m", "labelhive_operator.main"]
     cl = Cluster(emu, loop, client, args)
+    cl.metrics_port = metrics_port
     try:
         cl.start_operator()
         yield cl

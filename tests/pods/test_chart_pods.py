@@ -17,7 +17,9 @@ ordering (the test plays it), signed and expiring tokens.
 
 from __future__ import annotations
 
+import re
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -113,7 +115,8 @@ def test_the_operator_pod_passes_its_liveness_probe_and_is_ready(release: Releas
             "sh",
             "-c",
             "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; "
-            "touch /var/run/secrets/kubernetes.io/serviceaccount/x",
+            # stderr into stdout: the two streams of an exec arrive in no set order
+            "touch /var/run/secrets/kubernetes.io/serviceaccount/x 2>&1",
         ],
     )
     assert code != 0 and out.startswith(NS) and "Read-only file system" in out, out
@@ -152,6 +155,26 @@ def test_the_operator_pod_reconciles_a_project_in_the_api(release: Release) -> N
     assert f"{name}-redis" in children["statefulsets"], children
     assert any(j.startswith(f"{name}-migrate") for j in children["jobs"]), children
     assert api.denied == []
+    # the operator's own metrics, on the Pod IP and the port the chart declares (as Prometheus
+    # reaches them through the metrics Service): the reconcile just seen is counted
+    (service,) = [o for o in release.objects if o["kind"] == "Service"]
+    (port,) = service["spec"]["ports"]
+    container = next(
+        c
+        for o in release.objects
+        if o["kind"] == "Deployment"
+        for c in o["spec"]["template"]["spec"]["containers"]
+    )
+    (target,) = [p for p in container["ports"] if p["name"] == port["targetPort"]]
+    url = f"http://{operator_pod(k).ip}:{target['containerPort']}/metrics"
+
+    def scraped() -> str:
+        with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - the test Pod
+            return str(answer.read().decode())
+
+    # counted right after the status write the test saw
+    ok = re.compile(r'^labelhive_operator_reconciles_total\{outcome="ok"\} [1-9]', re.M)
+    k.wait_for(lambda: ok.search(scraped()), timeout=30, what="a reconcile counted on /metrics")
 
 
 def test_the_pre_delete_hook_job_deletes_every_project(release: Release) -> None:

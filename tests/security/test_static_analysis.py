@@ -46,6 +46,11 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
         "test_answer_arrays.py reads quote, backslash and statement-ending labels back on both "
         "databases); ids pass through int()"
     ),
+    (
+        "B608",
+        "app/labelhive/results/answer_arrays.py",
+        "NOT EXISTS (SELECT 1 FROM annotator_exclusion",
+    ): "a constant anti-join; the project id passes through int()",
     ("B608", "app/labelhive/results/answer_arrays.py", "COPY (SELECT {columns} FROM ({query})"): (
         "wraps the module's own query in COPY; column names are generated (c0, c1, ...)"
     ),
@@ -86,6 +91,10 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("B104", "operator/labelhive_operator/builders/web.py", '"0.0.0.0",  # the probes'): (
         "gunicorn in the web Pod listens on the Pod IP because the kubelet sends its probes"
         " there; the NetworkPolicy lets other Pods reach only HAProxy's port"
+    ),
+    ("B104", "operator/labelhive_operator/settings.py", '"LABELHIVE_OPERATOR_METRICS_ADDRESS"'): (
+        "the operator Pod's metrics port is scraped by Prometheus on the Pod IP (its Service and"
+        " ServiceMonitor); it serves read-only counters and no Ingress routes to it"
     ),
     ("B606", "operator/labelhive_operator/cli.py", 'os.execvp("kopf"'): (
         "replaces the process with kopf and a fixed argument list; no shell"
