@@ -2,8 +2,9 @@
 
 - ``GET /api/project/<id>/consensus?limit=&last_id=``: stored consensus, one object per item,
   in item (task) id order; ``last_id`` is the last item id of the previous page.
-- ``GET /api/project/<id>/annotators``: stored quality per annotator, plus the project's
-  agreement figures.
+- ``GET /api/project/<id>/annotators``: stored quality per annotator (with their agreement
+  with the consensus per day), plus the project's agreement figures and the excluded
+  annotators compared with the consensus.
 - ``GET /api/project/<id>/dataset.<csv|jsonl|parquet>?validation=0.2``: the labeled dataset.
 - ``POST /api/project/<id>/consensus``: start a recomputation (202 with the job).
 - ``POST /api/project/<id>/dataset/imagefolder`` ``{"destination": "s3://bucket/prefix/",
@@ -104,6 +105,23 @@ def serialize_annotator(row: AnnotatorQuality, name: str) -> dict[str, Any]:
         "gold_accuracy": row.gold_accuracy,
         "agreement_with_consensus": row.agreement_with_consensus,
         "confusion": row.confusion,
+        "agreement_by_day": serialize_by_day(row.agreement_by_day),
+    }
+
+
+def serialize_by_day(rows: list[Any] | None) -> list[dict[str, Any]]:
+    """Stored ``[day, answers, agreeing]`` rows as objects (``None``: computed before 0018)."""
+    return [{"day": day, "answers": n, "agreeing": agreeing} for day, n, agreeing in rows or ()]
+
+
+def serialize_excluded(entry: dict[str, Any], name: str | None) -> dict[str, Any]:
+    return {
+        "user_id": entry["user_id"],
+        "name": name,
+        "n_answers": entry["n_answers"],
+        "n_compared": entry["n_compared"],
+        "agreement_with_consensus": entry["agreement_with_consensus"],
+        "agreement_by_day": serialize_by_day(entry["agreement_by_day"]),
     }
 
 
@@ -153,6 +171,9 @@ def annotator_list(oid: int) -> Response:
             "consensus": serialize_run(run, consensus.is_stale(project.id, run)),
             "annotators": [
                 serialize_annotator(row, name) for row, name in consensus.annotator_rows(project.id)
+            ],
+            "excluded_annotators": [
+                serialize_excluded(entry, name) for entry, name in consensus.excluded_rows(run)
             ],
         }
     )

@@ -180,6 +180,36 @@ COMPONENTS: dict[str, Any] = {
                     "description": "Dawid-Skene's confusion matrix: confusion[true][answered].",
                     "additionalProperties": {"$ref": "#/components/schemas/Probabilities"},
                 },
+                "agreement_by_day": {"$ref": "#/components/schemas/AgreementByDay"},
+            },
+        },
+        "AgreementByDay": {
+            "type": "array",
+            "description": "Agreement with the consensus per UTC day, oldest first, over the "
+            "project's last 30 days with answers (only the days this annotator answered; gold "
+            "items left out).",
+            "items": {
+                "type": "object",
+                "required": ["day", "answers", "agreeing"],
+                "properties": {
+                    "day": {"type": "string", "format": "date"},
+                    "answers": {"type": "integer", "description": "Compared with consensus."},
+                    "agreeing": {"type": "integer"},
+                },
+            },
+        },
+        "ExcludedAnnotator": {
+            "type": "object",
+            "description": "An annotator whose answers were left out of this consensus, "
+            "compared with it.",
+            "required": ["user_id", "name", "n_answers", "agreement_by_day"],
+            "properties": {
+                "user_id": {"type": "integer"},
+                "name": {"type": ["string", "null"], "description": "Null: a deleted user."},
+                "n_answers": {"type": "integer"},
+                "n_compared": {"type": "integer"},
+                "agreement_with_consensus": {"type": ["number", "null"]},
+                "agreement_by_day": {"$ref": "#/components/schemas/AgreementByDay"},
             },
         },
         "ConsensusSummary": {
@@ -314,6 +344,12 @@ add_paths(
                                         "annotators": {
                                             "type": "array",
                                             "items": {"$ref": "#/components/schemas/Annotator"},
+                                        },
+                                        "excluded_annotators": {
+                                            "type": "array",
+                                            "items": {
+                                                "$ref": "#/components/schemas/ExcludedAnnotator"
+                                            },
                                         },
                                     },
                                 }

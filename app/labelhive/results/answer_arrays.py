@@ -1,19 +1,22 @@
 """A project's answers read from the database as compact arrays, a chunk at a time.
 
 What :func:`labelhive.results.consensus.aggregate_arrays` takes: ``int32`` task and worker
-codes and ``int16`` label codes, ~10 bytes per answer, with no Python object per answer:
+codes, ``int16`` label codes and the ``int32`` day each answer arrived (whole UTC days since the
+epoch, from ``finish_time``: an annotator's agreement per day), ~14 bytes per answer, with no
+Python object per answer:
 
 - the label is taken out of ``answer.info`` by the database (the same rule as
   :func:`labelhive.results.labels.label_of`: a JSON string, or an object's ``answer``, else
   its ``label``, when that is a string), and coded there against the project's labels, found
   first by one ``GROUP BY``;
-- on PostgreSQL the rows come through ``COPY ... TO STDOUT (FORMAT BINARY)``: three ``int4``
-  columns make every row 26 bytes, which numpy reads in place (``np.frombuffer``);
+- on PostgreSQL the rows come through ``COPY ... TO STDOUT (FORMAT BINARY)``: four ``int4``
+  columns make every row 34 bytes, which numpy reads in place (``np.frombuffer``);
 - on SQLite (embedded mode, small projects) they come in ``fetchmany`` batches, each turned
   into arrays and dropped;
 - the answers of annotators excluded from the project's consensus (``annotator_exclusion``,
   :mod:`labelhive.review.exclusions`) are left out: they stay stored, and count again once the
-  exclusion is lifted.
+  exclusion is lifted. :func:`read_excluded` reads them on their own, coded like the others,
+  so they can still be compared with the consensus they are no part of.
 
 Only answers up to ``ceiling`` (an answer id) are read, so the labels and the rows agree.
 """
@@ -39,6 +42,8 @@ _PG_LABEL = """CASE jsonb_typeof(info)
       CASE WHEN jsonb_typeof(info -> 'answer') = 'string' THEN info ->> 'answer' END
     WHEN jsonb_typeof(info -> 'label') = 'string' THEN info ->> 'label' END
 END"""
+# the answer's UTC day (finish_time is stored as naive UTC): days since 1970-01-01
+_PG_DAY = "(finish_time::date - DATE '1970-01-01')"
 _SQLITE_LABEL = """CASE json_type(info)
   WHEN 'text' THEN json_extract(info, '$')
   WHEN 'object' THEN CASE
@@ -46,6 +51,7 @@ _SQLITE_LABEL = """CASE json_type(info)
       CASE WHEN json_type(info, '$.answer') = 'text' THEN json_extract(info, '$.answer') END
     WHEN json_type(info, '$.label') = 'text' THEN json_extract(info, '$.label') END
 END"""
+_SQLITE_DAY = "(CAST(strftime('%s', finish_time) AS INTEGER) / 86400)"
 # COPY BINARY: a 19-byte header, then per row a field count and, per field, length and value
 _HEADER = 19
 
@@ -58,7 +64,7 @@ def read(engine: Engine, project_id: int, ceiling: int) -> AnswerArrays:
     left out.
     """
     with engine.connect() as conn:
-        label_sql = _PG_LABEL if conn.dialect.name == "postgresql" else _SQLITE_LABEL
+        label_sql, day_sql = _dialect_sql(conn)
         where = (
             f"project_id = {int(project_id)} AND id <= {int(ceiling)} AND {_included(project_id)}"
         )
@@ -84,20 +90,62 @@ def read(engine: Engine, project_id: int, ceiling: int) -> AnswerArrays:
             f"WHEN {_literal(conn, label)} THEN {code}" for code, label in enumerate(labels)
         )
         query = (
-            f"SELECT task_id, user_id, code FROM (SELECT task_id, user_id,"
-            f" CASE {label_sql} {case} END AS code FROM answer WHERE {where}) AS a"
-            " WHERE code IS NOT NULL"
+            f"SELECT task_id, user_id, code, day FROM (SELECT task_id, user_id,"
+            f" CASE {label_sql} {case} END AS code, {day_sql} AS day FROM answer"
+            f" WHERE {where}) AS a WHERE code IS NOT NULL"
             if labels
-            else "SELECT 0, 0, 0 WHERE 1 = 0"
+            else "SELECT 0, 0, 0, 0 WHERE 1 = 0"
         )
-        return _collect(_int_rows(conn, query, 3), task_ids, labels, expected)
+        return _collect(_int_rows(conn, query, 4), task_ids, labels, expected)
 
 
-def _included(project_id: int) -> str:
+def read_excluded(
+    engine: Engine, project_id: int, ceiling: int, like: AnswerArrays
+) -> AnswerArrays:
+    """The categorical answers (id up to ``ceiling``) of the project's excluded annotators,
+    coded like ``like`` (what :func:`read` returned): its task ids and its labels.
+
+    A label no counted answer has gets code ``-1`` (it can never agree with the consensus);
+    answers to tasks ``like`` does not know are left out. Worker codes follow these
+    annotators' own sorted user ids.
+    """
+    with engine.connect() as conn:
+        label_sql, day_sql = _dialect_sql(conn)
+        anyone = conn.scalar(
+            text(f"SELECT 1 FROM annotator_exclusion WHERE project_id = {int(project_id)} LIMIT 1")
+        )
+        where = (
+            f"project_id = {int(project_id)} AND id <= {int(ceiling)}"
+            f" AND {_included(project_id, excluded=True)}"
+        )
+        case = " ".join(
+            f"WHEN {_literal(conn, label)} THEN {code}" for code, label in enumerate(like.labels)
+        )
+        code = f"COALESCE(CASE label {case} END, -1)" if like.labels else "-1"
+        query = (
+            f"SELECT task_id, user_id, {code}, day FROM (SELECT task_id, user_id,"
+            f" {label_sql} AS label, {day_sql} AS day FROM answer WHERE {where}) AS a"
+            " WHERE label IS NOT NULL"
+            if anyone
+            else "SELECT 0, 0, 0, 0 WHERE 1 = 0"
+        )
+        # few answers, as a rule: the arrays start empty and grow
+        return _collect(_int_rows(conn, query, 4), like.task_ids, like.labels, 0)
+
+
+def _dialect_sql(conn: Connection) -> tuple[str, str]:
+    """The expressions of an answer's label and of its day, in the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return _PG_LABEL, _PG_DAY
+    return _SQLITE_LABEL, _SQLITE_DAY
+
+
+def _included(project_id: int, *, excluded: bool = False) -> str:
     """Leaves out the answers of annotators an owner excluded from the project's consensus
-    (an anti-join on ``annotator_exclusion``'s unique ``(project_id, user_id)`` index)."""
+    (an anti-join on ``annotator_exclusion``'s unique ``(project_id, user_id)`` index), or,
+    with ``excluded``, keeps only theirs."""
     return (
-        "NOT EXISTS (SELECT 1 FROM annotator_exclusion AS x"
+        f"{'' if excluded else 'NOT '}EXISTS (SELECT 1 FROM annotator_exclusion AS x"
         f" WHERE x.project_id = {int(project_id)} AND x.user_id = answer.user_id)"
     )
 
@@ -116,6 +164,7 @@ def _collect(
     task = np.empty(expected, dtype=np.int32)
     worker = np.empty(expected, dtype=np.int32)
     label = np.empty(expected, dtype=np.int16)
+    day = np.empty(expected, dtype=np.int32)
     filled = 0
     # user id -> code by first appearance; users are few next to answers
     lookup = np.full(1024, -1, dtype=np.int32)
@@ -137,12 +186,13 @@ def _collect(
         end = filled + len(chunk)
         if end > len(task):
             # an answer committed between the count and the read (ids are not commit order)
-            task, worker, label = (
-                np.resize(a, max(end, 2 * len(a))) for a in (task, worker, label)
+            task, worker, label, day = (
+                np.resize(a, max(end, 2 * len(a))) for a in (task, worker, label, day)
             )
         task[filled:end] = at
         worker[filled:end] = lookup[users]
         label[filled:end] = chunk[:, 2]
+        day[filled:end] = chunk[:, 3]
         filled = end
     first_seen = np.concatenate([np.zeros(0, dtype=np.int64), *user_ids])
     order = np.argsort(first_seen)
@@ -158,6 +208,7 @@ def _collect(
         task_ids=task_ids,
         worker_ids=first_seen[order],
         labels=labels,
+        day=day[:filled],
     )
 
 

@@ -57,6 +57,7 @@ from labelhive.results.annotators import MIN_WEIGHT as MIN_WEIGHT
 from labelhive.results.annotators import PRIOR_ANSWERS as PRIOR_ANSWERS
 from labelhive.results.annotators import Annotator as Annotator
 from labelhive.results.annotators import annotators_of
+from labelhive.results.annotators import compared_outside
 from labelhive.results.annotators import consensus_confusion
 from labelhive.results.annotators import skills as skills_of
 from labelhive.results.annotators import worker_weights as worker_weights
@@ -84,6 +85,8 @@ class AnswerArrays:
     task_ids: np.ndarray
     worker_ids: np.ndarray
     labels: list[str]
+    # int32 UTC days since the epoch the answers arrived (None: not read, no history per day)
+    day: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.task)
@@ -206,6 +209,8 @@ class Aggregation:
     class_counts: dict[str, int] = dataclasses.field(default_factory=dict)
     # non-gold items whose majority-vote label is not their consensus label
     mv_disagreements: int = 0
+    # excluded annotators' answers compared with the consensus they had no part in
+    excluded_annotators: list[Annotator] = dataclasses.field(default_factory=list)
 
 
 def aggregate(
@@ -262,6 +267,7 @@ def aggregate_arrays(
     method: str = DAWID_SKENE,
     use_gold: bool = True,
     item_ids: Iterable[int] = (),
+    excluded: AnswerArrays | None = None,
 ) -> Aggregation:
     """Aggregate crowd answers into one label per item, with the evidence behind it.
 
@@ -273,6 +279,8 @@ def aggregate_arrays(
         :data:`GOLD_WEIGHTED` (majority vote weighted by each annotator's gold accuracy).
     :param use_gold: clamp Dawid–Skene's posterior of gold items to their known answers.
     :param item_ids: items to report even without answers (label ``None``).
+    :param excluded: excluded annotators' answers: no part of the labels, only compared with
+        them (:attr:`Aggregation.excluded_annotators`).
     :raise ValueError: an unknown ``method``.
     """
     if method not in METHODS:
@@ -357,6 +365,7 @@ def aggregate_arrays(
             fit,
             ds_columns,
             ordered,
+            day=answers.day,
         ),
         agreement=agreement_of(votes, labels),
         confusion=consensus_confusion(task, label, final, is_gold, ordered, labels),
@@ -365,6 +374,9 @@ def aggregate_arrays(
         used_gold=used_gold,
         class_counts={label: int(final_counts[ordered.index(label)]) for label in labels},
         mv_disagreements=mv_disagreements,
+        excluded_annotators=[]
+        if excluded is None
+        else compared_outside(excluded, task_ids, final, gold_code, ordered),
     )
 
 

@@ -85,6 +85,9 @@ class AnnotatorQuality(Base):
     agreement_with_consensus: Mapped[float | None] = mapped_column()
     # Dawid-Skene's estimate: confusion[true][answered] = P(answered | true)
     confusion: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # [day (ISO, UTC), answers compared with the consensus, agreeing] over the project's last
+    # 30 days with answers, oldest first (NULL: computed before migration 0018)
+    agreement_by_day: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
     computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

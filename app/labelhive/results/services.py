@@ -128,13 +128,17 @@ def recompute(project_id: int, *, engine: Engine | None = None) -> Summary:
         else consensus.DAWID_SKENE
     )
     # compact arrays read in chunks (every task of the project included): no object per answer
+    answers = answer_arrays.read(engine, project_id, ceiling)
     result = consensus.aggregate_arrays(
-        answer_arrays.read(engine, project_id, ceiling),
+        answers,
         gold=gold,
         options=[str(o) for o in options] if isinstance(options, list) else [],
         method=method,
         use_gold=project.consensus_use_gold,
+        # excluded annotators: compared with the consensus, no part of it
+        excluded=answer_arrays.read_excluded(engine, project_id, ceiling, answers),
     )
+    del answers  # the arrays go before the rows are made, as before
     _store(engine, project_id, result, ceiling, started)
     return Summary(
         project_id=project_id,
@@ -164,6 +168,17 @@ def summary_of(result: Aggregation) -> dict[str, Any]:
         "confusion": result.confusion,
         "used_gold": result.used_gold,
         "mv_ds_disagreements": result.mv_disagreements,
+        # annotator_quality holds the annotators in the consensus; these had no part in it
+        "excluded_annotators": [
+            {
+                "user_id": a.worker,
+                "n_answers": a.n_answers,
+                "n_compared": a.n_compared,
+                "agreement_with_consensus": a.agreement_with_consensus,
+                "agreement_by_day": a.agreement_by_day,
+            }
+            for a in result.excluded_annotators
+        ],
     }
 
 
@@ -212,6 +227,18 @@ def annotator_rows(project_id: int) -> list[tuple[AnnotatorQuality, str]]:
         .order_by(AnnotatorQuality.n_answers.desc(), AnnotatorQuality.user_id)
     ).all()
     return [(quality, name) for quality, name in rows]
+
+
+def excluded_rows(run: ConsensusRun | None) -> list[tuple[dict[str, Any], str | None]]:
+    """The run's excluded annotators (compared with its consensus, no part of it) with each
+    one's user name (``None``: the user is gone)."""
+    entries = (run.summary or {}).get("excluded_annotators", []) if run is not None else []
+    if not entries:
+        return []
+    ids = [entry["user_id"] for entry in entries]
+    rows = db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()
+    names = {user_id: name for user_id, name in rows}
+    return [(entry, names.get(entry["user_id"])) for entry in entries]
 
 
 # -- asking for a recomputation (started by labelhive.starters) -------------------------------

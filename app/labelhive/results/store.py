@@ -269,6 +269,7 @@ def _annotators(
             "gold_accuracy": a.gold_accuracy,
             "agreement_with_consensus": a.agreement_with_consensus,
             "confusion": a.confusion,
+            "agreement_by_day": a.agreement_by_day,
             "computed_at": now,
         }
         for a in result.annotators

@@ -69,6 +69,15 @@ def index(ref: str) -> Any:
     )
 
 
+def _sparklines(annotators: list[Any], summary: dict[str, Any]) -> dict[int, Any]:
+    """Each annotator's agreement per day as a sparkline, by user id: the annotators in the
+    consensus (their stored rows), then the excluded ones (the run's summary) where no row is."""
+    lines = {q.user_id: charts.sparkline(q.agreement_by_day) for q, _ in annotators}
+    for other in summary.get("excluded_annotators", []):
+        lines.setdefault(other["user_id"], charts.sparkline(other["agreement_by_day"]))
+    return lines
+
+
 def _recompute_state(project: Project, records: list[Any]) -> dict[str, Any]:
     """The latest consensus job: the page polls its status while it runs (static/results.js)."""
     latest = next((r for r in records if r.kind == "consensus"), None)
@@ -85,7 +94,7 @@ def _consensus_context(project_id: int) -> dict[str, Any]:
     """The stored consensus, shaped for the page's tables and SVG charts."""
     run = consensus.run_for(project_id)
     if run is None:
-        return {"run": None, "stale": consensus.is_stale(project_id, None)}
+        return {"run": None, "stale": consensus.is_stale(project_id, None), "sparklines": {}}
     summary = run.summary or {}
     labels = [str(label) for label in summary.get("labels", [])]
     agreement = summary.get("agreement", {})
@@ -104,6 +113,7 @@ def _consensus_context(project_id: int) -> dict[str, Any]:
         "bar_width": charts.BAR_WIDTH,
         "row": charts.ROW,
         "annotators": annotators,
+        "sparklines": _sparklines(annotators, summary),
         "dataset_formats": dataset.FORMATS,
     }
 
