@@ -41,16 +41,26 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("B608", "app/labelhive/results/answer_arrays.py", "SELECT id FROM task WHERE project_id"): (
         "the project id passes through int()"
     ),
-    ("B608", "app/labelhive/results/answer_arrays.py", "SELECT task_id, user_id, code FROM"): (
+    ("B608", "app/labelhive/results/answer_arrays.py", "SELECT task_id, user_id, code, day FROM"): (
         "labels are rendered as literals by the dialect's own quoting (tests/app/results/"
         "test_answer_arrays.py reads quote, backslash and statement-ending labels back on both "
-        "databases); ids pass through int()"
+        "databases); the day expression is a module constant; ids pass through int()"
+    ),
+    ("B608", "app/labelhive/results/answer_arrays.py", "SELECT task_id, user_id, {code}, day"): (
+        "the excluded annotators' read: {code} is a CASE of the same dialect-quoted labels and"
+        " integer codes; the label and day expressions are module constants; ids pass through"
+        " int()"
     ),
     (
         "B608",
         "app/labelhive/results/answer_arrays.py",
-        "NOT EXISTS (SELECT 1 FROM annotator_exclusion",
-    ): "a constant anti-join; the project id passes through int()",
+        "SELECT 1 FROM annotator_exclusion WHERE project_id",
+    ): "the project id passes through int()",
+    (
+        "B608",
+        "app/labelhive/results/answer_arrays.py",
+        "EXISTS (SELECT 1 FROM annotator_exclusion AS x",
+    ): "a constant (anti-)join, NOT or not chosen by a bool; the project id passes through int()",
     ("B608", "app/labelhive/results/answer_arrays.py", "COPY (SELECT {columns} FROM ({query})"): (
         "wraps the module's own query in COPY; column names are generated (c0, c1, ...)"
     ),
