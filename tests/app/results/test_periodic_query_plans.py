@@ -133,3 +133,13 @@ def test_the_schedulers_active_projects_are_read_from_an_index(answered):
         # the recent answers' range only
         assert key_columns(scan["Index Name"])[0] == "finish_time", scan
         assert "finish_time" in scan.get("Index Cond", ""), scan
+
+
+def test_metrics_reads_open_tasks_from_the_kept_counts_not_the_task_table(answered):
+    statements = sent(lambda: list(ProjectCollector().collect()))
+    plans = [plan_of(*s) for s in statements]
+    # a count of task rows is linear in the open tasks (a second at 5M): the triggers'
+    # counts are read instead, by project
+    assert [scan for plan in plans for scan in scans_of(plan, "task")] == []
+    counts = [scan for plan in plans for scan in scans_of(plan, "open_task_count")]
+    assert counts, "the open tasks are not read from open_task_count"

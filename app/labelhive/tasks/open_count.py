@@ -1,0 +1,63 @@
+"""Each project's count of open tasks (ongoing, not gold), kept by triggers (migration 0019).
+
+The count is the sum of the project's :class:`~labelhive.tasks.models.OpenTaskCount` rows. On
+PostgreSQL every change adds a row, so the rows grow with the work done; :func:`fold`, run by the
+lease sweep every 30 seconds, replaces each project's rows by their sum, so a read sums a
+handful of rows whatever the project's size.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from labelhive.tasks.models import OpenTaskCount
+
+# one statement, so a read sees either the rows or their sum; rows that concurrent
+# transactions add meanwhile are not visible to it, and stay for the next fold
+_FOLD = sa.text(
+    """
+    WITH orphans AS (
+        DELETE FROM open_task_count c
+        WHERE NOT EXISTS (SELECT 1 FROM project p WHERE p.id = c.project_id)
+        RETURNING 1
+    ), several AS (
+        SELECT c.project_id FROM open_task_count c JOIN project p ON p.id = c.project_id
+        GROUP BY c.project_id HAVING count(*) > 1
+    ), folded AS (
+        DELETE FROM open_task_count
+        WHERE project_id IN (SELECT project_id FROM several)
+        RETURNING project_id, tasks
+    ), summed AS (
+        INSERT INTO open_task_count (project_id, tasks)
+        SELECT project_id, sum(tasks) FROM folded GROUP BY project_id
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM orphans) + (SELECT count(*) FROM folded)
+        - (SELECT count(*) FROM summed)
+    """
+)
+_ORPHANS = sa.text(
+    "DELETE FROM open_task_count WHERE project_id NOT IN (SELECT id FROM project)"
+)
+
+
+def fold(conn: Connection) -> int:
+    """Replace each project's rows by one holding their sum, and delete the rows of deleted
+    projects; the number of rows gone.
+
+    Only PostgreSQL's triggers add rows; SQLite's keep one per project, so there it only deletes
+    those of deleted projects.
+    """
+    if conn.dialect.name != "postgresql":
+        return int(conn.execute(_ORPHANS).rowcount or 0)
+    return int(conn.scalar(_FOLD) or 0)
+
+
+def of_project(project_id: sa.ColumnElement[int]) -> sa.ScalarSelect[int]:
+    """The open tasks of ``project_id`` (a column or a value), as a scalar subquery."""
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(OpenTaskCount.tasks), 0))
+        .where(OpenTaskCount.project_id == project_id)
+        .scalar_subquery()
+    )
