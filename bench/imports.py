@@ -74,7 +74,12 @@ def run(rows: int) -> str:
         pg.start()
         try:
             url = pg.create_database("bench")
-            env = {"DATABASE_URL": url, "SECRET_KEY": "bench"}
+            env = {
+                "DATABASE_URL": url,
+                "SECRET_KEY": "bench",
+                # the default cap is 1M rows a file; an operator raises it the same way
+                "LABELHIVE_MAX_IMPORT_ROWS": str(max(rows, 1_000_000)),
+            }
             labelhive_cli("db", "upgrade", env=env)
             labelhive_cli("users", "create", "owner", "--admin", env=env)
             pid = int(

@@ -10,8 +10,10 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 from flask import Flask
@@ -391,18 +393,20 @@ def import_command(
     from labelhive.tasks import schemas
     from labelhive.tasks import services as tasks
 
-    with app_context() as app:
+    with app_context() as app, ExitStack() as stack:
         _require_schema(app)
         project = _project(project_ref)
         try:
             if redundancy is not None:
                 redundancy = rules.validate_n_answers(redundancy)
-            data = file.read_bytes()
-            fmt = fmt or importers.detect_format(file.name, None, data[:4096])
-            # parsed while it is written, in one transaction: a bad row anywhere rolls it all back
-            specs = importers.iter_tasks(data, fmt, **schemas.import_checks(project, app.config))
+            handle = stack.enter_context(file.open("rb"))
+            fmt = fmt or importers.detect_format(file.name, None, handle.read(4096))
+            handle.seek(0)
             # about one task per line: the bar's length without parsing the file twice
-            estimate = max(data.count(b"\n"), 1)
+            estimate = max(_lines(handle), 1)
+            # parsed while it is written, in one transaction: a bad row anywhere rolls it all
+            # back; a CSV file is read as it is parsed, in flat memory whatever its size
+            specs = importers.iter_tasks(handle, fmt, **schemas.import_checks(project, app.config))
             with click.progressbar(length=estimate, label="Importing", file=sys.stderr) as bar:
                 done = 0
 
@@ -420,6 +424,15 @@ def import_command(
         short_name = project.short_name
         database.session.commit()
     click.echo(f"Imported {plural(count, 'task')} into {short_name}.")
+
+
+def _lines(handle: BinaryIO) -> int:
+    """The newlines in a file, read in pieces; the file is left at its start."""
+    count = 0
+    while piece := handle.read(1 << 20):
+        count += piece.count(b"\n")
+    handle.seek(0)
+    return count
 
 
 @main.command("import-s3")

@@ -194,7 +194,6 @@ def iter_tasks(
     """
     if fmt not in FORMATS:
         raise ImportFormatError(f"Unknown import format {fmt!r}; use one of {', '.join(FORMATS)}.")
-    raw = bytes(data if isinstance(data, bytes | bytearray | memoryview) else data.read())
     limits = _Limits(
         max_rows=max_rows,
         max_cell_bytes=max_cell_bytes,
@@ -202,19 +201,25 @@ def iter_tasks(
         s3_scope=s3_scope,
         answer_options=tuple(answer_options),
     )
-    if fmt == "csv":
-        # checked a piece at a time, then read as a stream: the whole text would be one more
-        # copy of the file (a StringIO of it four bytes per character), and newline="" splits
-        # lines as str.split would
-        _check_text(raw)
-        stream = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline="")
-        specs = _parse_csv(stream, limits)
+    if fmt == "csv" and not isinstance(data, bytes | bytearray | memoryview) and data.seekable():
+        # a file: checked in pieces, then parsed as it is read, so memory stays flat whatever
+        # its size (the CLI's import of 10M rows)
+        _check_file(data)
+        data.seek(0)
+        specs = _parse_csv(_text_stream(data), limits)
     else:
-        text = _decode(raw, allow_nul=True)
-        specs = _parse_json(text, limits) if fmt == "json" else _parse_jsonl(text, limits)
-        # only the parser keeps what it still needs
-        text = ""
-    raw = b""
+        raw = bytes(data if isinstance(data, bytes | bytearray | memoryview) else data.read())
+        if fmt == "csv":
+            # checked a piece at a time, then read as a stream: the whole text would be one
+            # more copy of the file (a StringIO of it four bytes per character)
+            _check_text(raw)
+            specs = _parse_csv(_text_stream(io.BytesIO(raw)), limits)
+        else:
+            text = _decode(raw, allow_nul=True)
+            specs = _parse_json(text, limits) if fmt == "json" else _parse_jsonl(text, limits)
+            # only the parser keeps what it still needs
+            text = ""
+        raw = b""
     first = next(specs, None)
     if first is None:
         raise ImportFormatError("The file contains no tasks.")
@@ -284,23 +289,41 @@ def _decode(data: bytes, *, allow_nul: bool) -> str:
         ) from None
 
 
+def _text_stream(data: IO[bytes]) -> IO[str]:
+    # newline="" splits lines as str.split would; the BOM is dropped as _decode drops it
+    return io.TextIOWrapper(data, encoding="utf-8-sig", newline="")
+
+
+def _check_file(data: IO[bytes], piece: int = 1 << 20) -> None:
+    """Check a file as :func:`_check_text` checks bytes, a piece at a time.
+
+    :raise ImportFormatError: :func:`_decode`'s error for the file (which, for a refused file
+        only, reads all of it to name the line).
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    start = data.read(2)
+    ok = start not in (b"\xff\xfe", b"\xfe\xff")
+    try:
+        chunk = start
+        while ok and chunk:
+            ok = b"\x00" not in chunk
+            decoder.decode(chunk)
+            chunk = data.read(piece)
+        if ok:
+            decoder.decode(b"", final=True)
+            return
+    except UnicodeDecodeError:
+        pass
+    data.seek(0)
+    _decode(data.read(), allow_nul=False)
+
+
 def _check_text(data: bytes, piece: int = 1 << 20) -> None:
     """Check ``data`` as :func:`_decode` does (``allow_nul=False``) without a str of all of it.
 
     :raise ImportFormatError: :func:`_decode`'s error for ``data``.
     """
-    if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in data:
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            with memoryview(data) as view:
-                for start in range(0, len(data), piece):
-                    decoder.decode(view[start : start + piece])
-            decoder.decode(b"", final=True)
-            return
-        except UnicodeDecodeError:
-            pass
-    # refused: _decode, holding all of the text, names the problem and its line
-    _decode(data, allow_nul=False)
+    _check_file(io.BytesIO(data), piece)
 
 
 # -- CSV ------------------------------------------------------------------------------------

@@ -37,9 +37,7 @@ _FOLD = sa.text(
         - (SELECT count(*) FROM summed)
     """
 )
-_ORPHANS = sa.text(
-    "DELETE FROM open_task_count WHERE project_id NOT IN (SELECT id FROM project)"
-)
+_ORPHANS = sa.text("DELETE FROM open_task_count WHERE project_id NOT IN (SELECT id FROM project)")
 
 
 def fold(conn: Connection) -> int:

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from labelhive.tasks import importers
 from labelhive.tasks.importers import ImportFormatError
 from labelhive.tasks.importers import TaskSpec
 from labelhive.tasks.importers import detect_format
@@ -540,3 +541,47 @@ def test_the_preview_columns_are_read_in_one_linear_pass():
     specs = [TaskSpec(info=CountingInfo({"url": 1, k: 2})) for k in ("a", "b", "a")]
     assert _columns(specs) == ["url", "a", "b"]
     assert CountingInfo.reads == 6
+
+
+# -- a CSV file read as it is parsed (the CLI): the same tasks and refusals as its bytes ---------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"url\nhttps://e.com/1.jpg\nhttps://e.com/2.jpg\n",
+        b'\xef\xbb\xbfurl,label\r\nhttps://e.com/1.jpg,"a, b"\r\n',
+        b"url\nhttps://e.com/1.jpg\nhttps://e.com/\x002.jpg\n",
+        b"url\nhttps://e.com/1.jpg\nhttps://e.com/\xff.jpg\n",
+        b"\xff\xfeu\x00r\x00l\x00",
+        b"url\n",
+        b'url\nhttps://e.com/1.jpg\n"unclosed\n',
+    ],
+    ids=["plain", "bom-quoted", "nul", "not-utf8", "utf16", "empty", "bad-row"],
+)
+def test_a_csv_file_gives_what_its_bytes_give(data):
+    def outcome(source):  # noqa: ANN001, ANN202
+        try:
+            return [t.info for t in iter_tasks(source, "csv")]
+        except ImportFormatError as exc:
+            return str(exc)
+
+    assert outcome(io.BytesIO(data)) == outcome(data)
+    assert outcome(io.BufferedReader(io.BytesIO(data), buffer_size=4)) == outcome(data)
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 5])
+def test_a_file_is_checked_alike_whatever_the_piece_size(piece):
+    # a multi-byte character, a NUL and a bad byte, each split across pieces
+    for data in ("url\né.jpg\n".encode(), b"url\nx\x00y\n", b"url\nab\xe9z\n"):
+        try:
+            importers._check_file(io.BytesIO(data), piece)
+            got = None
+        except ImportFormatError as exc:
+            got = str(exc)
+        try:
+            importers._decode(data, allow_nul=False)
+            expected = None
+        except ImportFormatError as exc:
+            expected = str(exc)
+        assert got == expected

@@ -129,9 +129,7 @@ def test_the_count_follows_imports_answers_undo_redundancy_gold_and_deletes(app:
     db.session.commit()
     check("made gold")
     db.session.execute(update(Task).where(Task.id == task_id).values(gold_answer=None))
-    db.session.execute(
-        update(Task).where(Task.project_id == other.id).values(state="completed")
-    )
+    db.session.execute(update(Task).where(Task.project_id == other.id).values(state="completed"))
     db.session.commit()
     check("all of other completed by hand")
     assert counted(other.id) == 0
