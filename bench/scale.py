@@ -11,7 +11,9 @@ annotation service in this process (the code ``newtask`` and ``POST /api/taskrun
 consensus jobs their answers ask for are queued on a Redis server that no worker reads, as in
 ``annotate``: without Redis they would run on a thread of this process, beside the claims),
 and the periodic queries run: the scheduler's active projects, the metrics' project
-collector, the lease sweep. Figures per size: claim and submit p50/p99 in milliseconds and
+collector, the lease sweep; a fifth annotator answers as the labeling page does (submit, then
+``service.hold`` of the next tasks, whose reply carries the annotator's progress "of N tasks").
+Figures per size: claim, submit and the page's hold p50/p99 in milliseconds and
 each periodic query's time; then the ratio of the largest size's p99 to the smallest's,
 which the design asks to stay within 1.5. Printed, never asserted.
 """
@@ -88,7 +90,7 @@ def _measure(app, project_id: int, annotators: list[int], loops: int) -> dict[st
             assert first is not None
             service.submit(first.task["id"], Caller(user), "cat")
         for i in range(loops):
-            caller = Caller(annotators[i % len(annotators)])
+            caller = Caller(annotators[i % (len(annotators) - 1)])
             t0 = time.perf_counter()
             claim = service.claim(project_id, caller)
             t1 = time.perf_counter()
@@ -97,6 +99,17 @@ def _measure(app, project_id: int, annotators: list[int], loops: int) -> dict[st
             t2 = time.perf_counter()
             claims.append((t1 - t0) * 1000)
             submits.append((t2 - t1) * 1000)
+        # the labeling page's answer: submit the task on screen, then hold the next two
+        # (service.hold: the leases held, the annotator's progress, a look-ahead claim)
+        page = Caller(annotators[-1])
+        holds: list[float] = []
+        shown = service.hold(project_id, page).tasks
+        for i in range(loops // 2):
+            service.submit(shown[0]["id"], page, OPTIONS[i % len(OPTIONS)])
+            t0 = time.perf_counter()
+            shown = service.hold(project_id, page).tasks
+            holds.append((time.perf_counter() - t0) * 1000)
+            assert shown, "the project ran out of open tasks"
         since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=5)
         active = _timed(lambda: scheduler.active_projects(since))  # type: ignore[misc]
         collect = _timed(lambda: list(ProjectCollector().collect()))
@@ -107,6 +120,8 @@ def _measure(app, project_id: int, annotators: list[int], loops: int) -> dict[st
         "claim_p99_ms": percentile(claims, 0.99),
         "submit_p50_ms": percentile(submits, 0.5),
         "submit_p99_ms": percentile(submits, 0.99),
+        "page_hold_p50_ms": percentile(holds, 0.5),
+        "page_hold_p99_ms": percentile(holds, 0.99),
         "active_projects_ms": active,
         "project_collector_ms": collect,
         "lease_sweep_ms": sweep,
@@ -155,7 +170,7 @@ def main() -> None:
             grown = size + 1
             fill_s = time.perf_counter() - t0
             with app.app_context():
-                fresh = [create_user(f"s{n}a{i}", email=f"s{n}a{i}@example.org") for i in range(4)]
+                fresh = [create_user(f"s{n}a{i}", email=f"s{n}a{i}@example.org") for i in range(5)]
                 db.session.commit()
                 annotators = [u.id for u in fresh]
                 db.session.remove()
@@ -173,6 +188,7 @@ def main() -> None:
                 "to_tasks": sizes[-1],
                 "claim_p99_ratio": largest["claim_p99_ms"] / smallest["claim_p99_ms"],
                 "submit_p99_ratio": largest["submit_p99_ms"] / smallest["submit_p99_ms"],
+                "page_hold_p99_ratio": largest["page_hold_p99_ms"] / smallest["page_hold_p99_ms"],
                 "scale": scale(),
             },
         )

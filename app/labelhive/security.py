@@ -158,7 +158,7 @@ def rate_limit_key() -> str:
     the client address: varying the key, its spacing or its ``Bearer`` prefix gives no fresh
     bucket. Behind the Ingress and the HAProxy sidecar many people share an address, so known
     accounts count on their own. Keys are resolved through the per-process key cache
-    (:func:`labelhive.accounts.services.api_key_owner`).
+    (:func:`labelhive.accounts.services.api_key_owner`), sessions through the session cache.
     """
     from labelhive.accounts.services import api_key_owner
     from labelhive.api.auth import presented_keys
@@ -170,10 +170,15 @@ def rate_limit_key() -> str:
             if owner is not None:
                 return f"user:{owner.id}"
         return get_remote_address()
-    from flask_login import current_user
+    from flask import session
 
-    if current_user and current_user.is_authenticated:
-        return f"user:{current_user.id}"
+    from labelhive.accounts.services import session_owner
+
+    # the session's user through the session cache: the labeling page's endpoints load no
+    # ORM user at all (labelhive.tasks.views)
+    owner = session_owner(session.get("_user_id")) if "_user_id" in session else None
+    if owner is not None:
+        return f"user:{owner.id}"
     return get_remote_address()
 
 

@@ -35,8 +35,9 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("B608", "app/labelhive/migrations/versions/0014_job_runs.py", "UPDATE job_record SET"): (
         "a constant statement of the migration (its WHERE is a module constant); no input"
     ),
-    ("B608", "app/labelhive/migrations/versions/0019_open_task_count.py", 'return f"""'): (
-        "trigger bodies built from the migration's constants (NEW.project_id, 1, -1); no input"
+    ("B608", "app/labelhive/migrations/versions/0019_task_count.py", 'f"""'): (
+        "trigger bodies built from the migration's constant SQL pieces (the open-task"
+        " predicate, NEW/OLD.project_id, 1, -1); no input"
     ),
     ("B608", "app/labelhive/results/answer_arrays.py", "SELECT label, count(*) FROM"): (
         "the label expression is a module constant; project id and ceiling pass through int()"

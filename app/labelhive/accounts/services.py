@@ -10,6 +10,9 @@ API keys are looked up on every API request, so :func:`api_key_owner` answers fr
 per-process cache (keyed by a hash of the key, never the key itself) for
 ``API_KEY_CACHE_SECONDS`` (default 5). Rotating a key or disabling a user empties this
 process's cache at once; the other processes stop accepting the old key within that bound.
+The labeling page's endpoints, called on every answer, resolve the session cookie the same way
+(:func:`session_owner`), under the same bound: ending a user's sessions or disabling them
+empties this process's cache too.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ import re
 import secrets
 import threading
 import time
+from typing import Any
 
 from flask import current_app
+from sqlalchemy import Row
+from sqlalchemy import Select
 from sqlalchemy import func
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
@@ -59,6 +65,7 @@ def end_sessions(user: User) -> None:
     """End every session of ``user`` (other browsers' cookies are refused from now on)."""
     user.session_version = (user.session_version or 0) + 1
     db.session.flush()
+    forget_api_keys()
 
 
 def by_api_key(api_key: str | None) -> User | None:
@@ -88,10 +95,75 @@ def _key_cache() -> dict[bytes, tuple[KeyOwner, float]]:
     return current_app.extensions.setdefault("labelhive.api_keys", {})
 
 
+def _session_cache() -> dict[str, tuple[KeyOwner, float]]:
+    """This app's cache of sessions: ``id:version`` -> (owner, monotonic expiry)."""
+    return current_app.extensions.setdefault("labelhive.sessions", {})
+
+
 def forget_api_keys() -> None:
-    """Empty this process's API key cache (a key was rotated or a user disabled)."""
+    """Empty this process's caches of API keys and sessions (a key was rotated, a user
+    disabled, or their sessions ended)."""
     with _key_cache_lock:
         _key_cache().clear()
+        _session_cache().clear()
+
+
+def _cache_ttl() -> float:
+    return float(current_app.config.get("API_KEY_CACHE_SECONDS", DEFAULT_API_KEY_CACHE_SECONDS))
+
+
+def _remember(
+    cache: dict[Any, tuple[KeyOwner, float]], key: Any, owner: KeyOwner, now: float
+) -> None:
+    ttl = _cache_ttl()
+    if ttl > 0:
+        with _key_cache_lock:
+            if len(cache) >= _KEY_CACHE_MAX:
+                cache.clear()
+            cache[key] = (owner, now + ttl)
+
+
+def _read_one(query: Select[Any]) -> Row[Any] | None:
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # one read decides nothing else: no BEGIN/ROLLBACK round trips
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn.execute(query).one_or_none()
+
+
+def session_owner(session_id: str | None, *, now: float | None = None) -> KeyOwner | None:
+    """The enabled user of a session cookie's ``id:version``, or ``None``; cached per process
+    for ``API_KEY_CACHE_SECONDS``, as API keys are.
+
+    What :func:`load_session_user` decides (the user exists, is enabled and verified, and the
+    cookie's session version is the user's), in one Core query on a miss and without the ORM:
+    for endpoints that need only who asks.
+    """
+    user_id, _, version = (session_id or "").partition(":")
+    version = version or "0"
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    now = time.monotonic() if now is None else now
+    key = f"{int(user_id)}:{int(version)}"
+    cache = _session_cache()
+    cached = cache.get(key)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    row = _read_one(
+        select(User.id, User.admin).where(
+            User.id == int(user_id),
+            func.coalesce(User.session_version, 0) == int(version),
+            User.enabled.is_(True),
+            User.verification_pending.is_(False),
+        )
+    )
+    if row is None:
+        with _key_cache_lock:
+            cache.pop(key, None)
+        return None
+    owner = KeyOwner(id=row.id, admin=bool(row.admin))
+    _remember(cache, key, owner, now)
+    return owner
 
 
 def api_key_owner(api_key: str | None, *, now: float | None = None) -> KeyOwner | None:
@@ -110,28 +182,19 @@ def api_key_owner(api_key: str | None, *, now: float | None = None) -> KeyOwner 
     cached = cache.get(digest)
     if cached is not None and cached[1] > now:
         return cached[0]
-    with db.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            # one read decides nothing else: no BEGIN/ROLLBACK round trips
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = conn.execute(
-            select(User.id, User.admin).where(
-                User.api_key_hash == hashed,
-                User.enabled.is_(True),
-                User.verification_pending.is_(False),
-            )
-        ).one_or_none()
+    row = _read_one(
+        select(User.id, User.admin).where(
+            User.api_key_hash == hashed,
+            User.enabled.is_(True),
+            User.verification_pending.is_(False),
+        )
+    )
     if row is None:
         with _key_cache_lock:
             cache.pop(digest, None)
         return None
     owner = KeyOwner(id=row.id, admin=bool(row.admin))
-    ttl = float(current_app.config.get("API_KEY_CACHE_SECONDS", DEFAULT_API_KEY_CACHE_SECONDS))
-    if ttl > 0:
-        with _key_cache_lock:
-            if len(cache) >= _KEY_CACHE_MAX:
-                cache.clear()
-            cache[digest] = (owner, now + ttl)
+    _remember(cache, digest, owner, now)
     return owner
 
 

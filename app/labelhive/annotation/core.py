@@ -192,6 +192,16 @@ class Take:
 ClaimDecision = Refuse | Take
 
 
+def decide_hold(caller: Caller, project: ProjectFacts | None) -> Refuse | None:
+    """The labeling page's holding: the claim's refusals, even when the caller already holds
+    every task they may (then no claim runs to refuse them)."""
+    if project is None:
+        return Refuse(Refusal.PROJECT_NOT_FOUND)
+    if not may_contribute(caller, project):
+        return Refuse(Refusal.FORBIDDEN)
+    return None
+
+
 def decide_claim(ctx: ClaimContext) -> ClaimDecision:
     """A claim: the task the caller holds a lease on, else a new one; or a refusal."""
     if ctx.project is None:

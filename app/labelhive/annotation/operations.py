@@ -68,13 +68,23 @@ class Operations(abc.ABC):
     ) -> Holding | core.Refuse:
         """One read of the leases held and the progress, then a claim per missing task."""
         answered, tasks = st.progress_columns(project_id, caller.id)
+        owner_id, published = st.project_facts_columns(project_id)
         held = st.held_query(project_id, caller.id, now).subquery()
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(answered, tasks, *held.c)
+                select(answered, tasks, owner_id, published, *held.c)
                 .select_from(select(literal(1).label("one")).subquery().outerjoin(held, true()))
                 .order_by(held.c.lease_id)
             ).all()
+        first = rows[0]
+        facts = (
+            None
+            if first.owner_id is None
+            else core.ProjectFacts(project_id, first.owner_id, bool(first.published))
+        )
+        refused = core.decide_hold(caller, facts)
+        if refused is not None:
+            return refused
         progress = AnnotatorProgress(rows[0].answered or 0, rows[0].tasks or 0)
         found = [task_of(row._mapping) for row in rows if row.id is not None][:max_held]
         return self.top_up(project_id, caller, now, gold_draw, max_held, found, progress)

@@ -39,6 +39,7 @@ from labelhive.answers.models import Answer
 from labelhive.projects.models import Project
 from labelhive.reports.models import TaskReport
 from labelhive.results.models import Result
+from labelhive.tasks import counts
 from labelhive.tasks.models import Lease
 from labelhive.tasks.models import Skip
 from labelhive.tasks.models import Task
@@ -224,8 +225,17 @@ def progress_columns(project_id: Any, user_id: Any) -> tuple[Any, Any]:
         .where(A.c.project_id == project_id, A.c.user_id == user_id)
         .scalar_subquery()
     )
-    tasks = select(func.count()).select_from(T).where(T.c.project_id == project_id)
-    return answered.label("answered"), tasks.scalar_subquery().label("tasks")
+    # kept by triggers (labelhive.tasks.counts): a count of the rows is linear in the
+    # project's tasks, on every answer
+    return answered.label("answered"), counts.tasks_of(project_id).label("tasks")
+
+
+def project_facts_columns(project_id: Any) -> tuple[Any, Any]:
+    """The project's owner and whether it is published, as two scalar subqueries (``NULL``
+    owner: no such project)."""
+    owner = select(P.c.owner_id).where(P.c.id == project_id).scalar_subquery()
+    published = select(P.c.published).where(P.c.id == project_id).scalar_subquery()
+    return owner.label("owner_id"), published.label("published")
 
 
 def held_query(project_id: Any, user_id: Any, now: Any) -> Any:

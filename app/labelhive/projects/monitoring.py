@@ -18,7 +18,7 @@ from labelhive.answers.models import Answer
 from labelhive.extensions import db
 from labelhive.projects.models import Project
 from labelhive.results.models import ConsensusRun
-from labelhive.tasks.open_count import of_project as open_count_of
+from labelhive.tasks.counts import open_tasks_of
 
 #: the series this collector exports (the operator's tests check its rules read only these)
 NAMES = (
@@ -51,7 +51,7 @@ class ProjectCollector(Collector):
             NAMES[2], "When the project's consensus was last computed", labels=["project"]
         )
         # kept by triggers: a count of the task rows takes a second at 5M open tasks
-        open_count = open_count_of(Project.id)
+        open_count = open_tasks_of(Project.id)
         last_answer = (
             sa.select(sa.func.max(Answer.finish_time))
             .where(Answer.project_id == Project.id)

@@ -20,9 +20,9 @@ from labelhive.jobs import records
 from labelhive.jobs.models import JobRecord
 from labelhive.jobs.registry import job
 from labelhive.projects.models import Project
+from labelhive.tasks import counts
 from labelhive.tasks import engine
 from labelhive.tasks import importers
-from labelhive.tasks import open_count
 from labelhive.tasks import schemas
 from labelhive.tasks import services
 from labelhive.tasks.models import Task
@@ -102,13 +102,13 @@ def _import(run: records.Run, project_id: int, fmt: str, n_answers: int | None) 
 
 @job("sweep_leases", queue=queues.HIGH)
 def sweep_leases(job_id: str) -> dict[str, Any] | None:
-    """Delete expired leases and fold the open-task counts (periodic; idempotent)."""
+    """Delete expired leases and fold the task counts (periodic; idempotent)."""
 
     def body(run: records.Run) -> dict[str, Any]:
         # the engine counts them in labelhive_leases_expired_total
         swept = engine.sweep_expired(db.engine)
         with db.engine.begin() as conn:
-            folded = open_count.fold(conn)
+            folded = counts.fold(conn)
         return {"swept": swept, "folded": folded}
 
     return records.run_job(job_id, body)

@@ -115,22 +115,23 @@ class Skip(Base):
     created: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class OpenTaskCount(Base):
-    """A part of a project's count of open tasks; the sum of a project's rows is the count.
+class TaskCount(Base):
+    """A part of a project's task counts; the sums of a project's rows are the counts.
 
-    "Open" here is what ``/metrics`` exports as ``labelhive_project_open_tasks``: ongoing and
-    not gold. Counting those rows takes time linear in them (a second at 5M), so database
-    triggers (migration 0019) keep the count as tasks are inserted, deleted, completed,
-    reopened or made gold. On PostgreSQL each change adds a row (an insert takes no lock that
-    another writer waits for) and the lease sweep folds a project's rows into one
-    (:func:`labelhive.tasks.open_count.fold`); on SQLite, a single writer, the triggers keep
-    one row per project. Rows are only read joined to their project.
+    ``tasks`` counts all of the project's tasks (the labeling page's "of N"), ``open_tasks``
+    those ongoing and not gold (``/metrics``' ``labelhive_project_open_tasks``). Counting rows
+    takes time linear in them (a second at 5M), so database triggers (migration 0019) keep the
+    counts as tasks are inserted, deleted, completed, reopened or made gold. On PostgreSQL each
+    change adds a row (an insert takes no lock that another writer waits for) and the lease
+    sweep folds a project's rows into one (:func:`labelhive.tasks.counts.fold`); on SQLite, a
+    single writer, the triggers keep one row per project. Rows are only read by project.
     """
 
-    __tablename__ = "open_task_count"
+    __tablename__ = "task_count"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # no foreign key: a project's deletion would wait on the fold's rows while the fold's
     # insert waited on the project; the fold deletes the rows of deleted projects instead
     project_id: Mapped[int] = mapped_column(index=True)
     tasks: Mapped[int] = mapped_column()
+    open_tasks: Mapped[int] = mapped_column()

@@ -12,19 +12,23 @@ from typing import Any
 
 from flask import Blueprint
 from flask import Response
+from flask import abort
 from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
+from flask import session
 from flask_login import current_user
 
+from labelhive.accounts import services as accounts
 from labelhive.annotation import http
 from labelhive.annotation import service
 from labelhive.annotation.core import Caller
 from labelhive.annotation.core import Refusal
 from labelhive.extensions import limiter
 from labelhive.projects import access
-from labelhive.projects.models import Project
+from labelhive.projects import refs
+from labelhive.projects.refs import ProjectRef
 from labelhive.security import TooDeep
 from labelhive.security import check_json_depth
 from labelhive.storage import scope
@@ -68,19 +72,60 @@ def label(ref: str) -> Any:
     )
 
 
-def _json_project(ref: str) -> Project | tuple[Response, int]:
-    if not access.is_signed_in(current_user):
-        return jsonify(error="Please sign in again.", reason="signed_out"), 401
-    return project_for(ref, "contribute")
+class _Asker:
+    """The signed-in user as the access rules see them (no ORM object)."""
+
+    is_authenticated = True
+
+    def __init__(self, caller: Caller) -> None:
+        self.id = caller.id
+        self.admin = caller.admin
 
 
 def _caller() -> Caller:
-    return Caller(current_user.id, bool(current_user.admin))
+    """Who asks, from the session cookie through the per-process session cache: these
+    endpoints run on every answer, and need no more of the user than this."""
+    owner = accounts.session_owner(session.get("_user_id"))
+    if owner is None:
+        raise _SignedOut()
+    return Caller(owner.id, owner.admin)
 
 
-def _state(project: Project, **extra: Any) -> dict[str, Any]:
+class _SignedOut(Exception):
+    pass
+
+
+@bp.errorhandler(_SignedOut)
+def _signed_out(_exc: _SignedOut) -> tuple[Response, int]:
+    return jsonify(error="Please sign in again.", reason="signed_out"), 401
+
+
+@bp.errorhandler(service.Refused)
+def _refused(exc: service.Refused) -> tuple[Response, int]:
+    # a project unpublished or deleted since this process cached it (projects.refs)
+    return jsonify(error=str(exc), reason=exc.reason.value), http.STATUS[exc.reason]
+
+
+def _json_project(ref: str) -> ProjectRef:
+    """The project of the URL, as the labeling page's endpoints need it.
+
+    The same answers as :func:`labelhive.web.project_for` (401 signed out, 404 unseen, 403 not
+    allowed), from the per-process caches of sessions and projects; the annotation service
+    checks the project again in its own statements.
+    """
+    caller = _caller()
+    project = refs.resolve(ref)
+    asker = _Asker(caller)
+    if project is None or not access.can_see(asker, project):
+        abort(404)
+    if not access.can_contribute(asker, project):
+        abort(403)
+    return project
+
+
+def _state(project: ProjectRef, **extra: Any) -> dict[str, Any]:
     holding = service.hold(project.id, _caller())
-    where = scope.for_project(project)
+    where = scope.scope_of(current_app.config, project_id=project.id, short_name=project.short_name)
     return {
         "tasks": [labeling.for_annotator(t, where) for t in holding.tasks],
         # only figures that move alike for gold and real tasks: the annotator's own answers
@@ -115,8 +160,6 @@ def _int(value: Any) -> int | None:
 @_limited
 def state(ref: str) -> Any:
     project = _json_project(ref)
-    if not isinstance(project, Project):
-        return project
     return jsonify(_state(project))
 
 
@@ -124,8 +167,6 @@ def state(ref: str) -> Any:
 @_limited
 def answer(ref: str) -> Any:
     project = _json_project(ref)
-    if not isinstance(project, Project):
-        return project
     body = _json_body() or {}
     task_id = _int(body.get("task_id"))
     if task_id is None or "answer" not in body:
@@ -144,12 +185,10 @@ def answer(ref: str) -> Any:
 @_limited
 def skip(ref: str) -> Any:
     project = _json_project(ref)
-    if not isinstance(project, Project):
-        return project
     task_id = _int((_json_body() or {}).get("task_id"))
     if task_id is None:
         return jsonify(error="Send task_id.", reason="bad_request"), 400
-    service.skip(task_id, current_user.id)
+    service.skip(task_id, _caller().id)
     return jsonify(_state(project, skipped=task_id))
 
 
@@ -157,8 +196,6 @@ def skip(ref: str) -> Any:
 @_limited
 def undo(ref: str) -> Any:
     project = _json_project(ref)
-    if not isinstance(project, Project):
-        return project
     body = _json_body() or {}
     answer_id = _int(body.get("answer_id"))
     if answer_id is None:
@@ -179,19 +216,19 @@ def undo(ref: str) -> Any:
     release = _int(body.get("release_task_id"))
     if release is not None and release != claim.task["id"]:
         # the prefetched task makes room for the one taken back; the one on screen is kept
-        service.release(release, current_user.id)
-    return jsonify(_state(project, task=labeling.for_annotator(claim.task, project)))
+        service.release(release, _caller().id)
+    where = scope.scope_of(current_app.config, project_id=project.id, short_name=project.short_name)
+    return jsonify(_state(project, task=labeling.for_annotator(claim.task, where)))
 
 
 @bp.post("/project/<ref>/label/heartbeat")
 @_limited
 def heartbeat(ref: str) -> Any:
-    project = _json_project(ref)
-    if not isinstance(project, Project):
-        return project
+    _json_project(ref)
     ids = (_json_body() or {}).get("task_ids")
     ids = (
         [i for i in ids if _int(i) is not None][: service.MAX_HELD] if isinstance(ids, list) else []
     )
-    renewed = {str(i): service.renew(i, current_user.id) is not None for i in ids}
+    user_id = _caller().id
+    renewed = {str(i): service.renew(i, user_id) is not None for i in ids}
     return jsonify(renewed=renewed)

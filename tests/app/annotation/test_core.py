@@ -281,3 +281,12 @@ def test_an_insert_always_leaves_the_counters_within_the_redundancy(
     if isinstance(decision, core.Refuse):
         assert decision.reason == Refusal.NO_ROOM
         assert n_done + (n_reserved - expired - holds) >= n_answers
+
+
+def test_holding_refuses_like_a_claim_even_with_nothing_left_to_claim():
+    draft = core.ProjectFacts(1, owner_id=7, published=False)
+    assert core.decide_hold(Caller(8), None) == core.Refuse(core.Refusal.PROJECT_NOT_FOUND)
+    assert core.decide_hold(Caller(8), draft) == core.Refuse(core.Refusal.FORBIDDEN)
+    assert core.decide_hold(Caller(7), draft) is None
+    assert core.decide_hold(Caller(8, admin=True), draft) is None
+    assert core.decide_hold(Caller(8), dataclasses.replace(draft, published=True)) is None

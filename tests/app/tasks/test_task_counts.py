@@ -1,8 +1,8 @@
-"""The open-task counts that the database's triggers keep (migration 0019), on both databases.
+"""The task counts that the database's triggers keep (migration 0019), on both databases.
 
-Whatever changes a task, through the app or by hand in SQL, the sum of a project's
-``open_task_count`` rows must equal a count of its open (ongoing, not gold) task rows. The fold
-(PostgreSQL's lease sweep) must keep every sum while leaving one row per project.
+Whatever changes a task, through the app or by hand in SQL, the sums of a project's
+``task_count`` rows must equal counts of its task rows and of its open (ongoing, not gold) ones.
+The fold (PostgreSQL's lease sweep) must keep every sum while leaving one row per project.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from labelhive.annotation.core import Caller
 from labelhive.extensions import db
 from labelhive.jobs import records
 from labelhive.projects.models import Project
-from labelhive.tasks import open_count
+from labelhive.tasks import counts
 from labelhive.tasks import services as task_services
-from labelhive.tasks.models import OpenTaskCount
 from labelhive.tasks.models import Task
+from labelhive.tasks.models import TaskCount
 from labelhive.tasks.schemas import TaskSpec
 from tests.common.web import make_project
 from tests.common.web import make_user
@@ -43,13 +43,13 @@ def app(any_url: str) -> Iterator[Flask]:
 
 
 def counted(project_id: int) -> int:
-    """What the triggers kept."""
+    """The open tasks the triggers kept."""
     db.session.rollback()
-    return db.session.scalar(select(open_count.of_project(project_id)))
+    return db.session.scalar(select(counts.open_tasks_of(project_id)))
 
 
 def actual(project_id: int) -> int:
-    """A count of the task rows."""
+    """A count of the open task rows."""
     return db.session.scalar(
         select(func.count())
         .select_from(Task)
@@ -58,14 +58,25 @@ def actual(project_id: int) -> int:
     )
 
 
+def all_counted(project_id: int) -> int:
+    db.session.rollback()
+    return db.session.scalar(select(counts.tasks_of(project_id)))
+
+
+def all_actual(project_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Task).where(Task.project_id == project_id)
+    )
+
+
 def rows() -> int:
     db.session.rollback()
-    return db.session.scalar(select(func.count()).select_from(OpenTaskCount))
+    return db.session.scalar(select(func.count()).select_from(TaskCount))
 
 
 def fold() -> int:
     with db.engine.begin() as conn:
-        return open_count.fold(conn)
+        return counts.fold(conn)
 
 
 def import_(project: Project, n: int, **spec: object) -> None:
@@ -95,12 +106,14 @@ def test_the_count_follows_imports_answers_undo_redundancy_gold_and_deletes(app:
     def check(step: str) -> None:
         for project_id in (pets.id, other.id):
             checks.append((step, counted(project_id), actual(project_id)))
+            checks.append((step, all_counted(project_id), all_actual(project_id)))
 
     import_(pets, 20, n_answers=2)
     import_(pets, 3, gold_answer="cat")  # gold: never open
     import_(other, 5, n_answers=1)
     check("import")
     assert counted(pets.id) == 20 and counted(other.id) == 5
+    assert all_counted(pets.id) == 23
 
     assert answer_all(pets.id, [annie.id, bob.id]) == 20 * 2
     check("every task complete")
@@ -160,8 +173,9 @@ def test_the_fold_keeps_each_sum_in_one_row_and_forgets_deleted_projects(app: Fl
     folded = fold()
     assert rows() == kept - folded
     assert counted(projects[0].id) == 0 and counted(projects[1].id) == 4
+    assert [all_counted(p.id) for p in projects[:2]] == [12, 16]
     # no row of the deleted project is left, and a project keeps at most one row
-    project_ids = list(db.session.scalars(select(OpenTaskCount.project_id)))
+    project_ids = list(db.session.scalars(select(TaskCount.project_id)))
     assert gone not in project_ids
     assert len(project_ids) == len(set(project_ids))
     if db.engine.dialect.name == "postgresql":
@@ -214,3 +228,4 @@ def test_a_long_import_does_not_hold_back_completions_elsewhere_in_the_project(
         assert counted(pets.id) == 2
         importing.commit()
     assert counted(pets.id) == 52 == actual(pets.id)
+    assert all_counted(pets.id) == 53 == all_actual(pets.id)
