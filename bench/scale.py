@@ -11,7 +11,7 @@ annotation service in this process (the code ``newtask`` and ``POST /api/taskrun
 consensus jobs their answers ask for are queued on a Redis server that no worker reads, as in
 ``annotate``: without Redis they would run on a thread of this process, beside the claims),
 and the periodic queries run: the scheduler's active projects, the metrics' project
-collector, the lease sweep; a fifth annotator answers as the labeling page does (submit, then
+collector, the lease sweep; two more annotators answer as the labeling page does (submit, then
 ``service.hold`` of the next tasks, whose reply carries the annotator's progress "of N tasks").
 Figures per size: claim, submit and the page's hold p50/p99 in milliseconds and
 each periodic query's time; then the ratio of the largest size's p99 to the smallest's,
@@ -90,7 +90,7 @@ def _measure(app, project_id: int, annotators: list[int], loops: int) -> dict[st
             assert first is not None
             service.submit(first.task["id"], Caller(user), "cat")
         for i in range(loops):
-            caller = Caller(annotators[i % (len(annotators) - 1)])
+            caller = Caller(annotators[i % (len(annotators) - 2)])
             t0 = time.perf_counter()
             claim = service.claim(project_id, caller)
             t1 = time.perf_counter()
@@ -100,16 +100,20 @@ def _measure(app, project_id: int, annotators: list[int], loops: int) -> dict[st
             claims.append((t1 - t0) * 1000)
             submits.append((t2 - t1) * 1000)
         # the labeling page's answer: submit the task on screen, then hold the next two
-        # (service.hold: the leases held, the annotator's progress, a look-ahead claim)
-        page = Caller(annotators[-1])
+        # (service.hold: the leases held, the annotator's progress, a look-ahead claim). Two
+        # annotators take turns, as the claims' four do: one alone would leave every task
+        # they answered half done at the front of the depth-first order, walked past by each
+        # claim (a cost of the order with one annotator, not of the project's size)
+        pages = [Caller(user) for user in annotators[-2:]]
         holds: list[float] = []
-        shown = service.hold(project_id, page).tasks
+        shown = {page.id: service.hold(project_id, page).tasks for page in pages}
         for i in range(loops // 2):
-            service.submit(shown[0]["id"], page, OPTIONS[i % len(OPTIONS)])
+            page = pages[i % 2]
+            service.submit(shown[page.id][0]["id"], page, OPTIONS[i % len(OPTIONS)])
             t0 = time.perf_counter()
-            shown = service.hold(project_id, page).tasks
+            shown[page.id] = service.hold(project_id, page).tasks
             holds.append((time.perf_counter() - t0) * 1000)
-            assert shown, "the project ran out of open tasks"
+            assert shown[page.id], "the project ran out of open tasks"
         since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=5)
         active = _timed(lambda: scheduler.active_projects(since))  # type: ignore[misc]
         collect = _timed(lambda: list(ProjectCollector().collect()))
@@ -170,7 +174,7 @@ def main() -> None:
             grown = size + 1
             fill_s = time.perf_counter() - t0
             with app.app_context():
-                fresh = [create_user(f"s{n}a{i}", email=f"s{n}a{i}@example.org") for i in range(5)]
+                fresh = [create_user(f"s{n}a{i}", email=f"s{n}a{i}@example.org") for i in range(6)]
                 db.session.commit()
                 annotators = [u.id for u in fresh]
                 db.session.remove()

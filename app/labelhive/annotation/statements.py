@@ -250,7 +250,7 @@ def held_query(project_id: Any, user_id: Any, now: Any) -> Any:
 @functools.cache
 def hold_statement(ordering: str) -> Any:
     """The labeling page's holding as ONE statement: the leases held, the progress, and a take
-    of the tasks missing up to ``max_held`` when the read is as expected (as
+    of one task when fewer than ``max_held`` are held and the read is as expected (as
     :func:`read_and_take`, for a look-ahead claim).
 
     One row per task held or taken (``taken`` 0 or 1), or one row of ``NULL`` task columns;
@@ -275,10 +275,12 @@ def hold_statement(ordering: str) -> Any:
         "context"
     )
     gold, skip_skipped = core.USUAL_KIND
-    candidate = (
-        candidate_query(ordering, p, u, gold, skip_skipped)
-        .where(select(context.c.took).scalar_subquery())
-        .limit(func.greatest(max_held - n_held, 0))
+    # one task at most, as a claim takes: a limit the planner cannot see (the tasks missing)
+    # makes it plan for many rows, and at 10M tasks it sorted the open tasks instead of walking
+    # the index (460 ms a holding); after an answer one task is missing, and on a first load
+    # the executor's top-up claims the second
+    candidate = candidate_query(ordering, p, u, gold, skip_skipped).where(
+        select(context.c.took).scalar_subquery()
     )
     reserved, leased = reserve_and_lease(candidate)
     rows = union_all(
