@@ -118,6 +118,14 @@ def _measure(app, project_id: int, annotators: list[int], loops: int) -> dict[st
         active = _timed(lambda: scheduler.active_projects(since))  # type: ignore[misc]
         collect = _timed(lambda: list(ProjectCollector().collect()))
         sweep = _timed(service.sweep_expired)
+        # the task counts' fold (run by the lease sweep job): the rows this size's answers
+        # added, once (a repeat finds one row per project)
+        from labelhive.tasks import counts
+
+        with db.engine.begin() as conn:
+            t0 = time.perf_counter()
+            folded = counts.fold(conn)
+            fold_ms = (time.perf_counter() - t0) * 1000
         db.session.remove()
     return {
         "claim_p50_ms": percentile(claims, 0.5),
@@ -129,6 +137,8 @@ def _measure(app, project_id: int, annotators: list[int], loops: int) -> dict[st
         "active_projects_ms": active,
         "project_collector_ms": collect,
         "lease_sweep_ms": sweep,
+        "counts_fold_ms": fold_ms,
+        "counts_folded_rows": folded,
     }
 
 
