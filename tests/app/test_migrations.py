@@ -54,3 +54,53 @@ def test_a_url_encoded_password_reaches_alembic_as_written(pg_url: str) -> None:
         assert written == db.engine.url.render_as_string(hide_password=False)
         assert "p%40ss%25w" in written
         db.engine.dispose()
+
+
+def test_0019_counts_the_tasks_already_there_and_its_downgrade_drops_the_triggers(
+    any_url: str,
+) -> None:
+    from sqlalchemy import select
+    from sqlalchemy import text
+
+    from labelhive.tasks import counts
+    from tests.common.web import make_project
+    from tests.common.web import make_user
+
+    app = make_app(any_url)
+    with app.app_context():
+        owner = make_user("owner")
+        pets_id = make_project(owner, n_tasks=5).id
+        db.session.execute(
+            text("UPDATE task SET gold_answer = 'cat' WHERE id = (SELECT min(id) FROM task)")
+        )
+        db.session.execute(
+            text("UPDATE task SET state = 'completed' WHERE id = (SELECT max(id) FROM task)")
+        )
+        db.session.commit()
+        db.session.remove()
+        cfg = migrate.alembic_config(db.engine)
+
+        def to(revision: str, step: str) -> None:
+            with db.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                getattr(command, step)(cfg, revision)
+
+        to("0018_annotator_agreement_by_day", "downgrade")
+        with db.engine.connect() as conn:
+            assert "task_count" not in inspect(conn).get_table_names()
+        # tasks written while the triggers are gone count when 0019 comes back
+        db.session.execute(
+            text("INSERT INTO task (project_id, info, n_answers, priority_0, state, calibration,"
+                 " quorum, n_done, n_reserved, created)"
+                 " VALUES (:p, '{}', 2, 0, 'ongoing', 0, 0, 0, 0, '2026-01-01')"),
+            {"p": pets_id},
+        )  # fmt: skip
+        db.session.commit()
+        to("head", "upgrade")
+        read = db.session.execute(
+            select(counts.tasks_of(pets_id), counts.open_tasks_of(pets_id))
+        ).one()
+        # 6 tasks: one gold and one complete are not open
+        assert tuple(read) == (6, 4)
+        db.session.remove()
+        db.engine.dispose()
