@@ -26,6 +26,7 @@ from labelhive.extensions import db
 from labelhive.projects.models import Project
 
 _MAX = 10_000
+_MAX_ID = 2**31 - 1  # the id column's type
 _lock = threading.Lock()
 
 
@@ -50,8 +51,11 @@ def resolve(ref: str, *, now: float | None = None) -> ProjectRef | None:
     cached = cache.get(ref)
     if cached is not None and cached[1] > now:
         return cached[0]
-    column = Project.id if ref.isdigit() else Project.short_name
-    value: Any = int(ref) if ref.isdigit() else ref
+    by_id = ref.isascii() and ref.isdigit()
+    if (by_id and int(ref) > _MAX_ID) or "\x00" in ref:
+        return None  # no project has such an id, and PostgreSQL's text holds no NUL
+    column = Project.id if by_id else Project.short_name
+    value: Any = int(ref) if by_id else ref
     with db.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -69,19 +69,14 @@ def test_a_disabled_user_is_refused_at_once_in_this_process(app: Flask) -> None:
     bob = signed_in(app, "bob")
     assert state(bob)[0] == 200
     user = db.session.scalar(db.select(User).where(User.name == "bob"))
-    accounts.set_enabled(user, False) if hasattr(accounts, "set_enabled") else None
-    if user.enabled:
-        user.enabled = False
-        accounts.forget_api_keys()
+    admin = db.session.scalar(db.select(User).where(User.name == "alice"))
+    accounts.set_flags(admin, user, enabled=False)  # as the admin's page does
     db.session.commit()
     assert state(bob)[0] == 401
 
 
 def test_another_process_forgets_an_ended_session_within_the_cache_time(app: Flask) -> None:
     bob = signed_in(app, "bob")
-    cookie = bob.get_cookie("session")
-    assert cookie is not None
-    session_id = None
     with bob.session_transaction() as sess:
         session_id = sess["_user_id"]
     assert accounts.session_owner(session_id) is not None  # this process cached it
@@ -145,3 +140,10 @@ def test_no_cache_when_the_cache_time_is_zero(url: str) -> None:
         assert accounts.session_owner(session_id) is None
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("ref", ["99999999999999999999", "pe\x00ts", "\u0661", "nope"])
+def test_a_url_that_names_no_project_is_a_404(app: Flask, ref: str) -> None:
+    bob = signed_in(app, "bob")
+    response = bob.post(f"/project/{ref}/label/state", json={})
+    assert response.status_code == 404
