@@ -576,8 +576,8 @@ def check(project_ref: str | None, lease_grace: int) -> None:
     """
     import datetime as dt
 
+    from labelhive.annotation import consistency
     from labelhive.extensions import db as database
-    from labelhive.tasks import consistency
 
     with app_context() as app:
         _require_schema(app)

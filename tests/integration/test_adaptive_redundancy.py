@@ -23,8 +23,8 @@ from labelhive.extensions import db
 from labelhive.projects.services import apply_settings
 from labelhive.projects.services import create_project
 from labelhive.results import adaptive
-from labelhive.tasks import engine
 from labelhive.tasks.models import Task
+from tests.common import engine
 from tests.conftest import make_app
 
 CAP = 5

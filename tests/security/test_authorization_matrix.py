@@ -38,8 +38,8 @@ from labelhive.projects.models import Project
 from labelhive.projects.services import create_project
 from labelhive.results.models import Result
 from labelhive.review import services as review
-from labelhive.tasks import engine
 from labelhive.tasks.models import Task
+from tests.common import engine
 from tests.conftest import make_app
 
 ROLES = ("anon", "annotator", "owner", "other", "admin")

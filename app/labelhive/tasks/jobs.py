@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 
+from labelhive.annotation import service as annotation
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.jobs import UserError
@@ -20,7 +21,6 @@ from labelhive.jobs import records
 from labelhive.jobs.models import JobRecord
 from labelhive.jobs.registry import job
 from labelhive.projects.models import Project
-from labelhive.tasks import engine
 from labelhive.tasks import importers
 from labelhive.tasks import schemas
 from labelhive.tasks import services
@@ -105,6 +105,6 @@ def sweep_leases(job_id: str) -> dict[str, Any] | None:
 
     def body(run: records.Run) -> dict[str, Any]:
         # the engine counts them in labelhive_leases_expired_total
-        return {"swept": engine.sweep_expired(db.engine)}
+        return {"swept": annotation.sweep_expired(engine=db.engine)}
 
     return records.run_job(job_id, body)

@@ -16,13 +16,13 @@ from labelhive.jobs import records
 from labelhive.jobs import scheduler
 from labelhive.jobs import services as jobs
 from labelhive.jobs.models import JobRecord
-from labelhive.tasks import engine
 from labelhive.tasks import importers
 from labelhive.tasks import jobs as task_jobs
 from labelhive.tasks import services as task_services
 from labelhive.tasks.models import Task
 from tests.app.jobs.conftest import csv_file
 from tests.app.jobs.conftest import settle
+from tests.common import engine
 
 
 def count(job_id: str) -> int:

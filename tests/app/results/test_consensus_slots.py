@@ -23,7 +23,7 @@ from labelhive.jobs import records
 from labelhive.jobs.models import JobRecord
 from labelhive.results import jobs as result_jobs
 from labelhive.results import slots
-from labelhive.tasks import engine
+from tests.common import engine
 from tests.common.processes import labelhive_cli
 from tests.common.redis import RedisServer
 from tests.common.web import make_project

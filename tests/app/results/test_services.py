@@ -19,8 +19,8 @@ from labelhive.results import adaptive
 from labelhive.results import services
 from labelhive.results.models import Consensus
 from labelhive.results.models import ConsensusRun
-from labelhive.tasks import engine
 from tests.app.results import crowd as crowds
+from tests.common import engine
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.conftest import make_app

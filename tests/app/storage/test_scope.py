@@ -25,13 +25,13 @@ from labelhive.projects.models import Project
 from labelhive.results import imagefolder
 from labelhive.storage import importer
 from labelhive.storage import scope
-from labelhive.tasks import engine
 from labelhive.tasks import importers
 from labelhive.tasks import services as task_services
 from labelhive.tasks.images import image_url_for
 from labelhive.tasks.models import Task
 from tests.app.jobs.conftest import settle
 from tests.app.storage.conftest import s3_config
+from tests.common import engine
 from tests.common.processes import labelhive_cli
 from tests.common.s3 import LocalStackS3
 from tests.common.web import make_project
