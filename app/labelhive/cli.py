@@ -478,8 +478,8 @@ def import_s3_command(project_ref: str, url: str, ext: str, redundancy: int | No
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def export_command(project_ref: str, what: str, fmt: str, output: Path | None) -> None:
     """Stream a project's tasks, answers or results to a file (or stdout)."""
+    from labelhive.exports import exports
     from labelhive.extensions import db as database
-    from labelhive.results import exports
 
     with app_context() as app:
         _require_schema(app)

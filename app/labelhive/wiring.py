@@ -13,8 +13,9 @@ import importlib
 # every module that declares an ``@job``; a job missing here cannot be run by name
 JOB_MODULES = (
     "labelhive.tasks.jobs",
-    "labelhive.results.jobs",
-    "labelhive.results.imagefolder",
+    "labelhive.consensus.jobs",
+    "labelhive.exports.jobs",
+    "labelhive.exports.imagefolder",
     "labelhive.storage.jobs",
     "labelhive.accounts.identity.jobs",
 )

@@ -35,8 +35,8 @@ from sqlalchemy import or_
 from sqlalchemy import select
 
 from labelhive.answers.models import Answer
+from labelhive.consensus.models import Result
 from labelhive.db import utcnow
-from labelhive.results.models import Result
 from labelhive.tasks.models import Lease
 from labelhive.tasks.models import Task
 

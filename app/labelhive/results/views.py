@@ -16,6 +16,11 @@ from flask_login import current_user
 
 from labelhive import starters
 from labelhive.annotation import service as annotation
+from labelhive.consensus import gold
+from labelhive.exports import dataset
+from labelhive.exports import exports
+from labelhive.exports import imagefolder
+from labelhive.exports import preview
 from labelhive.extensions import db
 from labelhive.jobs import services as job_services
 from labelhive.jobs.models import FAILED
@@ -27,11 +32,6 @@ from labelhive.projects.forms import ActionForm
 from labelhive.projects.models import Project
 from labelhive.results import activity
 from labelhive.results import charts
-from labelhive.results import dataset
-from labelhive.results import exports
-from labelhive.results import gold
-from labelhive.results import imagefolder
-from labelhive.results import preview
 from labelhive.results import services as consensus
 from labelhive.results.forms import ExportForm
 from labelhive.results.forms import ImageFolderForm

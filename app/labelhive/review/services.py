@@ -24,11 +24,11 @@ from sqlalchemy.exc import IntegrityError
 from labelhive.accounts.models import User
 from labelhive.annotation import service as annotation
 from labelhive.answers.models import Answer
+from labelhive.consensus.labels import label_of
+from labelhive.consensus.models import Consensus
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.results.labels import label_of
-from labelhive.results.models import Consensus
 from labelhive.review import rules
 from labelhive.review.models import ProjectReviewer
 from labelhive.tasks import rules as task_rules

@@ -11,9 +11,9 @@ import pytest
 from flask import Flask
 
 from labelhive import starters
+from labelhive.exports import imagefolder
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.results import imagefolder
 from labelhive.tasks.models import Task
 from tests.app.jobs.conftest import settle
 from tests.common import engine

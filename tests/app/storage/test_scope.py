@@ -20,9 +20,9 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from labelhive import starters
+from labelhive.exports import imagefolder
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.results import imagefolder
 from labelhive.storage import importer
 from labelhive.storage import scope
 from labelhive.tasks import importers

@@ -23,8 +23,8 @@ from sqlalchemy import select
 from labelhive.annotation import service as annotation
 from labelhive.annotation.store import Submitted
 from labelhive.answers.models import Answer
+from labelhive.consensus.labels import label_of
 from labelhive.projects.models import Project
-from labelhive.results.labels import label_of
 from labelhive.tasks.models import Task
 
 log = logging.getLogger(__name__)
