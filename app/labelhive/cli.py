@@ -386,10 +386,10 @@ def import_command(
 ) -> None:
     """Import tasks from a CSV, JSON or JSONL FILE of image URLs, all or nothing."""
     from labelhive.extensions import db as database
-    from labelhive.tasks import importers
+    from labelhive.imports import parsers as importers
+    from labelhive.imports import writer as tasks
     from labelhive.tasks import rules
     from labelhive.tasks import schemas
-    from labelhive.tasks import services as tasks
 
     with app_context() as app:
         _require_schema(app)
@@ -438,7 +438,7 @@ def import_s3_command(project_ref: str, url: str, ext: str, redundancy: int | No
     Re-running imports only the objects added since. Credentials come from boto3's chain
     (environment, IRSA web identity, ...); S3_ENDPOINT_URL points at a VPC endpoint or MinIO.
     """
-    from labelhive.storage import importer
+    from labelhive.imports import s3_prefix as importer
     from labelhive.storage import s3
     from labelhive.tasks import rules
 

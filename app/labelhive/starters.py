@@ -27,14 +27,14 @@ from labelhive.exports import exports
 from labelhive.exports import imagefolder
 from labelhive.exports import jobs as export_jobs
 from labelhive.extensions import db
+from labelhive.imports import jobs as import_jobs
+from labelhive.imports import parsers as importers
 from labelhive.jobs import records
 from labelhive.jobs.models import JobRecord
 from labelhive.jobs.services import EXPORT
 from labelhive.jobs.services import IMPORT
 from labelhive.jobs.services import unfinished
 from labelhive.results import services as result_services
-from labelhive.storage import jobs as storage_jobs
-from labelhive.tasks import importers
 from labelhive.tasks import jobs as task_jobs
 from labelhive.tasks import rules
 
@@ -62,12 +62,12 @@ def start_import(
     :param project: the project to import into.
     :param user: who asked (shown with the job; may be ``None`` for the CLI).
     :param uploaded: the uploaded file, or its bytes.
-    :param fmt: one of :data:`labelhive.tasks.importers.FORMATS`.
+    :param fmt: one of :data:`labelhive.imports.parsers.FORMATS`.
     :param n_answers: redundancy for every task (else each row's, else the project's).
     :param key: a natural key for this import (e.g. the upload's token): starting the same key
         twice returns the first job instead of importing twice.
     :return: the job's record (``status`` ``queued``).
-    :raise ValueError: an unknown format (:class:`~labelhive.tasks.importers.ImportFormatError`)
+    :raise ValueError: an unknown format (:class:`~labelhive.imports.parsers.ImportFormatError`)
         or an invalid ``n_answers``.
     """
     if fmt not in importers.FORMATS:
@@ -105,7 +105,7 @@ def start_s3_import(
     """Start importing every object under ``s3://bucket/prefix`` as a task, in the background.
 
     Re-running imports only the keys the project does not have yet
-    (:func:`labelhive.storage.importer.import_prefix`). An import of the same bucket, prefix
+    (:func:`labelhive.imports.s3_prefix.import_prefix`). An import of the same bucket, prefix
     and extensions that is still queued or running is returned instead of starting another.
 
     :param extensions: comma-separated extensions to keep (``""``: every object).
@@ -129,7 +129,7 @@ def start_s3_import(
     job_id = f"s3import-{project.id}-{_token(same)[:12]}-{_token(None)}"
     return records.submit(
         job_id,
-        storage_jobs.import_s3,
+        import_jobs.import_s3,
         job_id,
         project.id,
         bucket,

@@ -16,7 +16,7 @@ JOB_MODULES = (
     "labelhive.consensus.jobs",
     "labelhive.exports.jobs",
     "labelhive.exports.imagefolder",
-    "labelhive.storage.jobs",
+    "labelhive.imports.jobs",
     "labelhive.accounts.identity.jobs",
 )
 

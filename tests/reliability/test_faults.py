@@ -37,9 +37,9 @@ from redis.exceptions import RedisError
 from labelhive import create_app
 from labelhive.annotation import consistency
 from labelhive.extensions import db
+from labelhive.imports import writer as task_services
+from labelhive.imports.parsers import TaskSpec
 from labelhive.projects import services as projects
-from labelhive.tasks import services as task_services
-from labelhive.tasks.importers import TaskSpec
 from tests.common.processes import PostgresServer
 from tests.common.processes import labelhive_server
 from tests.common.processes import postgres

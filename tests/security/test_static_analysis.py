@@ -80,7 +80,7 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("B101", "app/labelhive/storage/proxy.py", "assert proc is not None"): (
         "a programming-error check (start() before on_exit()); no security decision"
     ),
-    ("B101", "app/labelhive/tasks/services.py", "assert raw is not None"): (
+    ("B101", "app/labelhive/imports/writer.py", "assert raw is not None"): (
         "type narrowing of the DB-API connection; without it the next line raises anyway"
     ),
     ("B311", "app/labelhive/annotation/service.py", "random.Random()"): (

@@ -15,15 +15,15 @@ from sqlalchemy import update
 from labelhive.annotation import service as annotation
 from labelhive.db import utcnow
 from labelhive.extensions import db
+from labelhive.imports import parsers as importers
+from labelhive.imports import writer as services
 from labelhive.jobs import UserError
 from labelhive.jobs import queues
 from labelhive.jobs import records
 from labelhive.jobs.models import JobRecord
 from labelhive.jobs.registry import job
 from labelhive.projects.models import Project
-from labelhive.tasks import importers
 from labelhive.tasks import schemas
-from labelhive.tasks import services
 from labelhive.tasks.models import Task
 
 
