@@ -1,4 +1,4 @@
-"""Tasks: bulk import.
+"""Imports: tasks written in batches (COPY on PostgreSQL), checked as they go.
 
 Claim and submit are the annotation service's (:mod:`labelhive.annotation.service`); file
 parsing is :mod:`labelhive.imports.parsers`.
