@@ -1,7 +1,7 @@
 """Imports: tasks written in batches (COPY on PostgreSQL), checked as they go.
 
-Claim and submit are the annotation service's (:mod:`labelhive.annotation.service`); file
-parsing is :mod:`labelhive.imports.parsers`.
+The files are parsed by :mod:`labelhive.imports.parsers`; claim and submit are the annotation
+service's (:mod:`labelhive.annotation.service`).
 """
 
 from __future__ import annotations
