@@ -3,10 +3,10 @@
 Two projects in one PostgreSQL database, filled in SQL (five answers per task from 200
 annotators of mixed accuracy, four labels). For each, a child process (its own peak RSS) does
 what the consensus job does, timed in phases: read the answers as arrays
-(:mod:`labelhive.results.answer_arrays`, binary ``COPY``), aggregate them
-(:func:`labelhive.results.consensus.aggregate_arrays`: majority vote, Dawid–Skene, agreement,
+(:mod:`labelhive.consensus.answer_arrays`, binary ``COPY``), aggregate them
+(:func:`labelhive.consensus.consensus.aggregate_arrays`: majority vote, Dawid–Skene, agreement,
 annotators), and store the result (:func:`labelhive.results.services.recompute`'s write,
-:mod:`labelhive.results.store`: a batch of rows at a time). ``rss_compute`` is the peak before
+:mod:`labelhive.consensus.store`: a batch of rows at a time). ``rss_compute`` is the peak before
 the write, ``rss`` the child's peak overall, ``store_rss_added`` what the write added to it.
 crowd-kit's own ``DawidSkene`` on the small project's answers (a pandas frame) is timed
 alongside, for scale.
@@ -63,9 +63,9 @@ def fill(conn, project_id: int, answers: int, user_ids: list[int]) -> None:  # n
 def child(project_id: int) -> None:
     """In a child process: one recomputation in phases; prints the timings as JSON."""
     from labelhive import create_app
+    from labelhive.consensus import answer_arrays
+    from labelhive.consensus import consensus
     from labelhive.extensions import db
-    from labelhive.results import answer_arrays
-    from labelhive.results import consensus
     from labelhive.results import services
 
     app = create_app()
@@ -105,9 +105,9 @@ def crowdkit_child(project_id: int) -> None:
     from crowdkit.aggregation import DawidSkene
 
     from labelhive import create_app
+    from labelhive.consensus import answer_arrays
+    from labelhive.consensus import consensus
     from labelhive.extensions import db
-    from labelhive.results import answer_arrays
-    from labelhive.results import consensus
 
     app = create_app()
     with app.app_context():

@@ -67,8 +67,8 @@ def measure(url: str, project_id: int) -> dict[str, float]:
     from sqlalchemy import select
 
     from labelhive import create_app
+    from labelhive.consensus.models import Consensus
     from labelhive.extensions import db
-    from labelhive.results.models import Consensus
     from labelhive.review import browse
     from labelhive.review import filters
 

@@ -388,10 +388,10 @@ def import_command(
 ) -> None:
     """Import tasks from a CSV, JSON or JSONL FILE of image URLs, all or nothing."""
     from labelhive.extensions import db as database
-    from labelhive.tasks import importers
+    from labelhive.imports import parsers as importers
+    from labelhive.imports import writer as tasks
     from labelhive.tasks import rules
     from labelhive.tasks import schemas
-    from labelhive.tasks import services as tasks
 
     with app_context() as app, ExitStack() as stack:
         _require_schema(app)
@@ -451,7 +451,7 @@ def import_s3_command(project_ref: str, url: str, ext: str, redundancy: int | No
     Re-running imports only the objects added since. Credentials come from boto3's chain
     (environment, IRSA web identity, ...); S3_ENDPOINT_URL points at a VPC endpoint or MinIO.
     """
-    from labelhive.storage import importer
+    from labelhive.imports import s3_prefix as importer
     from labelhive.storage import s3
     from labelhive.tasks import rules
 
@@ -491,8 +491,8 @@ def import_s3_command(project_ref: str, url: str, ext: str, redundancy: int | No
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def export_command(project_ref: str, what: str, fmt: str, output: Path | None) -> None:
     """Stream a project's tasks, answers or results to a file (or stdout)."""
+    from labelhive.exports import exports
     from labelhive.extensions import db as database
-    from labelhive.results import exports
 
     with app_context() as app:
         _require_schema(app)
@@ -589,8 +589,8 @@ def check(project_ref: str | None, lease_grace: int) -> None:
     """
     import datetime as dt
 
+    from labelhive.annotation import consistency
     from labelhive.extensions import db as database
-    from labelhive.tasks import consistency
 
     with app_context() as app:
         _require_schema(app)

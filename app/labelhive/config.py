@@ -95,7 +95,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # off. Unset means the default (30 s; off under TESTING): see results.services
         "CONSENSUS_DEBOUNCE_SECONDS": _optional_int(env, "LABELHIVE_CONSENSUS_DEBOUNCE_SECONDS"),
         # consensus recomputations running at once over all projects (unset: 1; 0: no cap),
-        # so the other workers stay free for imports and exports: see results.slots
+        # so the other workers stay free for imports and exports: see consensus.slots
         "CONSENSUS_MAX_RUNNING": _optional_int(env, "LABELHIVE_CONSENSUS_MAX_RUNNING"),
         "RATELIMIT_DEFAULT": env.get("RATELIMIT_DEFAULT", "300 per 900 seconds"),
         # the labeling page's endpoints, together, per user (see labelhive.tasks.views)

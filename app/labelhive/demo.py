@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from labelhive.accounts import services as accounts
 from labelhive.extensions import db
+from labelhive.imports import writer as tasks
+from labelhive.imports.parsers import TaskSpec
 from labelhive.projects import services as projects
 from labelhive.projects.models import Project
-from labelhive.tasks import services as tasks
-from labelhive.tasks.importers import TaskSpec
 
 DEMO_IMAGES = Path(__file__).parent / "static" / "demo"
 DEMO_SHORT_NAME = "demo-shapes"

@@ -20,20 +20,21 @@ from typing import Any
 
 from flask import current_app
 
+from labelhive.consensus import jobs as consensus_jobs
+from labelhive.consensus.labels import DEFAULT_VALIDATION_FRACTION
+from labelhive.exports import dataset
+from labelhive.exports import exports
+from labelhive.exports import imagefolder
+from labelhive.exports import jobs as export_jobs
 from labelhive.extensions import db
+from labelhive.imports import jobs as import_jobs
+from labelhive.imports import parsers as importers
 from labelhive.jobs import records
 from labelhive.jobs.models import JobRecord
 from labelhive.jobs.services import EXPORT
 from labelhive.jobs.services import IMPORT
 from labelhive.jobs.services import unfinished
-from labelhive.results import dataset
-from labelhive.results import exports
-from labelhive.results import imagefolder
-from labelhive.results import jobs as result_jobs
 from labelhive.results import services as result_services
-from labelhive.results.labels import DEFAULT_VALIDATION_FRACTION
-from labelhive.storage import jobs as storage_jobs
-from labelhive.tasks import importers
 from labelhive.tasks import jobs as task_jobs
 from labelhive.tasks import rules
 
@@ -61,12 +62,12 @@ def start_import(
     :param project: the project to import into.
     :param user: who asked (shown with the job; may be ``None`` for the CLI).
     :param uploaded: the uploaded file, or its bytes.
-    :param fmt: one of :data:`labelhive.tasks.importers.FORMATS`.
+    :param fmt: one of :data:`labelhive.imports.parsers.FORMATS`.
     :param n_answers: redundancy for every task (else each row's, else the project's).
     :param key: a natural key for this import (e.g. the upload's token): starting the same key
         twice returns the first job instead of importing twice.
     :return: the job's record (``status`` ``queued``).
-    :raise ValueError: an unknown format (:class:`~labelhive.tasks.importers.ImportFormatError`)
+    :raise ValueError: an unknown format (:class:`~labelhive.imports.parsers.ImportFormatError`)
         or an invalid ``n_answers``.
     """
     if fmt not in importers.FORMATS:
@@ -104,7 +105,7 @@ def start_s3_import(
     """Start importing every object under ``s3://bucket/prefix`` as a task, in the background.
 
     Re-running imports only the keys the project does not have yet
-    (:func:`labelhive.storage.importer.import_prefix`). An import of the same bucket, prefix
+    (:func:`labelhive.imports.s3_prefix.import_prefix`). An import of the same bucket, prefix
     and extensions that is still queued or running is returned instead of starting another.
 
     :param extensions: comma-separated extensions to keep (``""``: every object).
@@ -128,7 +129,7 @@ def start_s3_import(
     job_id = f"s3import-{project.id}-{_token(same)[:12]}-{_token(None)}"
     return records.submit(
         job_id,
-        storage_jobs.import_s3,
+        import_jobs.import_s3,
         job_id,
         project.id,
         bucket,
@@ -147,31 +148,31 @@ def start_export(project: Project, user: User | None, what: str, fmt: str) -> Jo
     An export of the same kind that is still queued or running is returned instead of
     starting a second one.
 
-    :param what: one of :data:`labelhive.results.exports.WHATS`.
-    :param fmt: one of :data:`labelhive.results.exports.FORMATS`.
+    :param what: one of :data:`labelhive.exports.exports.WHATS`.
+    :param fmt: one of :data:`labelhive.exports.exports.FORMATS`.
     :raise ValueError: an unknown ``what`` or ``fmt``.
     """
     if what not in exports.WHATS:
         raise ValueError(f"Unknown export {what!r}; use one of {', '.join(exports.WHATS)}.")
     exports.content_type(fmt)
-    return _start_export(project, user, f"{what}-{fmt}", result_jobs.export_file, what, fmt)
+    return _start_export(project, user, f"{what}-{fmt}", export_jobs.export_file, what, fmt)
 
 
 def start_dataset_export(
     project: Project, user: User | None, fmt: str, validation: float | str | None = None
 ) -> JobRecord:
-    """Start writing the labeled dataset (:mod:`labelhive.results.dataset`) to a file.
+    """Start writing the labeled dataset (:mod:`labelhive.exports.dataset`) to a file.
 
     A dataset export of the same format that is still queued or running is returned instead.
 
-    :param fmt: one of :data:`labelhive.results.dataset.FORMATS`.
+    :param fmt: one of :data:`labelhive.exports.dataset.FORMATS`.
     :param validation: the share of items in the validation split (``None``: the default).
     :raise ValueError: an unknown format or a validation share outside 0..1.
     """
     dataset.content_type(fmt)
     validation = dataset.validation_fraction(validation)
     return _start_export(
-        project, user, f"dataset-{fmt}", result_jobs.export_dataset, fmt, validation
+        project, user, f"dataset-{fmt}", export_jobs.export_dataset, fmt, validation
     )
 
 
@@ -207,7 +208,7 @@ def start_imagefolder(
     validation: float = DEFAULT_VALIDATION_FRACTION,
 ) -> JobRecord:
     """Start copying ``project``'s labeled S3 images into an ImageFolder tree
-    (:mod:`labelhive.results.imagefolder`).
+    (:mod:`labelhive.exports.imagefolder`).
 
     A copy to the same destination that is still queued or running is returned instead.
 
@@ -245,11 +246,11 @@ def start_imagefolder(
 def start_recompute(project: Project, user: User | None) -> JobRecord:
     """Ask for a consensus recomputation now (the results page's button, the API).
 
-    One job per project at a time (:func:`labelhive.results.jobs.request_consensus`): a queued
+    One job per project at a time (:func:`labelhive.consensus.jobs.request_consensus`): a queued
     one is returned (the request merged into it), a running one is asked for one follow-up
     run and returned. Commits (the caller's commit after it is harmless).
     """
-    job_id, _ = result_jobs.request_consensus(
+    job_id, _ = consensus_jobs.request_consensus(
         project.id, "asked for on the results page or through the API", user_id=_id(user)
     )
     return db.session.get(JobRecord, job_id)
@@ -260,7 +261,7 @@ def request_recompute(project_id: int, *, now: float | None = None) -> str | Non
 
     Called after a task completes. The job id names the window, so a burst of answers asks
     once; a recomputation already queued takes the request in, one running is asked for one
-    follow-up run (:func:`labelhive.results.jobs.request_consensus`). Answers after that are
+    follow-up run (:func:`labelhive.consensus.jobs.request_consensus`). Answers after that are
     picked up by the next window's request or the scheduler's periodic run.
 
     :return: the job id if this call queued a new job, else ``None`` (off, already asked in
@@ -275,7 +276,7 @@ def request_recompute(project_id: int, *, now: float | None = None) -> str | Non
     asked = current_app.extensions.setdefault("labelhive.recompute_windows", {})
     if asked.get(project_id) == job_id:
         return None
-    got, outcome = result_jobs.request_consensus(project_id, "tasks completed", job_id=job_id)
+    got, outcome = consensus_jobs.request_consensus(project_id, "tasks completed", job_id=job_id)
     asked[project_id] = job_id
     return got if outcome == "queued" else None
 

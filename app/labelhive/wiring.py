@@ -13,9 +13,10 @@ import importlib
 # every module that declares an ``@job``; a job missing here cannot be run by name
 JOB_MODULES = (
     "labelhive.tasks.jobs",
-    "labelhive.results.jobs",
-    "labelhive.results.imagefolder",
-    "labelhive.storage.jobs",
+    "labelhive.consensus.jobs",
+    "labelhive.exports.jobs",
+    "labelhive.exports.imagefolder",
+    "labelhive.imports.jobs",
     "labelhive.accounts.identity.jobs",
 )
 

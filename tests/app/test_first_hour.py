@@ -17,7 +17,7 @@ from sqlalchemy import create_engine
 from sqlalchemy import text
 
 from labelhive.config import normalise_database_url
-from labelhive.tasks.importers import parse_tasks
+from labelhive.imports.parsers import parse_tasks
 from tests.common.processes import labelhive_cli
 from tests.common.web import make_project
 from tests.common.web import make_user

@@ -14,12 +14,11 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from labelhive.accounts.services import create_user
+from labelhive.consensus.models import AnnotatorExclusion
+from labelhive.consensus.models import Consensus
 from labelhive.extensions import db
 from labelhive.projects.services import create_project
 from labelhive.results import services as consensus
-from labelhive.results.models import AnnotatorExclusion
-from labelhive.results.models import Consensus
-from labelhive.tasks import engine
 from labelhive.tasks.models import Task
 from tests.browser.test_labeling_page import ARTIFACTS
 from tests.browser.test_labeling_page import images  # noqa: F401 (a fixture)
@@ -28,6 +27,7 @@ from tests.browser.test_labeling_page import site  # noqa: F401 (a fixture)
 from tests.browser.test_review_page import DOCS_IMG
 from tests.browser.test_review_page import PASSWORD
 from tests.browser.test_review_page import sign_in
+from tests.common import engine
 
 # answers of (spam, ann1); spam answers "cat" to everything
 ITEMS = {"first": ("cat", "dog"), "second": ("cat", "bird"), "third": ("cat", "cat")}

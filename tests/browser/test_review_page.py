@@ -15,16 +15,16 @@ from playwright.sync_api import Page
 from sqlalchemy import select
 
 from labelhive.accounts.services import create_user
+from labelhive.consensus.models import Consensus
 from labelhive.extensions import db
 from labelhive.projects.services import create_project
 from labelhive.results import services as consensus
-from labelhive.results.models import Consensus
-from labelhive.tasks import engine
 from labelhive.tasks.models import Task
 from tests.browser.test_labeling_page import ARTIFACTS
 from tests.browser.test_labeling_page import images  # noqa: F401 (a fixture)
 from tests.browser.test_labeling_page import page  # noqa: F401 (a fixture)
 from tests.browser.test_labeling_page import site  # noqa: F401 (a fixture)
+from tests.common import engine
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 PASSWORD = "a long password"

@@ -19,12 +19,12 @@ from sqlalchemy import select
 from labelhive import metrics
 from labelhive.accounts.services import create_user
 from labelhive.answers.models import Answer
+from labelhive.consensus import adaptive
 from labelhive.extensions import db
 from labelhive.projects.services import apply_settings
 from labelhive.projects.services import create_project
-from labelhive.results import adaptive
-from labelhive.tasks import engine
 from labelhive.tasks.models import Task
+from tests.common import engine
 from tests.conftest import make_app
 
 CAP = 5

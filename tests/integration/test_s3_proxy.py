@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from labelhive.extensions import db
-from labelhive.storage import importer
+from labelhive.imports import s3_prefix as importer
 from labelhive.storage import s3
 from tests.common.haproxy import HAProxyServer
 from tests.common.haproxy import haproxy

@@ -31,9 +31,9 @@ from labelhive.accounts import services as accounts
 from labelhive.answers.models import Answer
 from labelhive.config import normalise_database_url
 from labelhive.extensions import db
+from labelhive.imports import writer as task_services
+from labelhive.imports.parsers import TaskSpec
 from labelhive.projects import services as projects
-from labelhive.tasks import services as task_services
-from labelhive.tasks.importers import TaskSpec
 from tests.common.processes import PostgresServer
 from tests.common.processes import wait_for
 

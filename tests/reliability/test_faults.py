@@ -12,7 +12,7 @@
   export -o`` hitting a file-size limit exits 1 with a sentence and leaves no file.
 
 Each test adds a row to the fault table (``test-artifacts/fault-table.md``, printed with ``-s``);
-the load tests end with the whole-database check of :mod:`labelhive.tasks.consistency`. The
+the load tests end with the whole-database check of :mod:`labelhive.annotation.consistency`. The
 disk-full test mounts a 1 MiB tmpfs, so the suite runs as root (as ``make test`` and CI do).
 """
 
@@ -35,11 +35,11 @@ import requests
 from redis.exceptions import RedisError
 
 from labelhive import create_app
+from labelhive.annotation import consistency
 from labelhive.extensions import db
+from labelhive.imports import writer as task_services
+from labelhive.imports.parsers import TaskSpec
 from labelhive.projects import services as projects
-from labelhive.tasks import consistency
-from labelhive.tasks import services as task_services
-from labelhive.tasks.importers import TaskSpec
 from tests.common.processes import PostgresServer
 from tests.common.processes import labelhive_server
 from tests.common.processes import postgres

@@ -31,15 +31,15 @@ from labelhive.accounts.models import User
 from labelhive.accounts.models import hash_api_key
 from labelhive.accounts.services import create_user
 from labelhive.accounts.services import regenerate_api_key
+from labelhive.consensus.models import Result
 from labelhive.extensions import db
 from labelhive.helping import services as helping
 from labelhive.jobs.models import JobRecord
 from labelhive.projects.models import Project
 from labelhive.projects.services import create_project
-from labelhive.results.models import Result
 from labelhive.review import services as review
-from labelhive.tasks import engine
 from labelhive.tasks.models import Task
+from tests.common import engine
 from tests.conftest import make_app
 
 ROLES = ("anon", "annotator", "owner", "other", "admin")

@@ -20,10 +20,10 @@ from flask.testing import FlaskClient
 
 from labelhive.accounts.models import User
 from labelhive.extensions import db
+from labelhive.imports import parsers as importers
 from labelhive.projects.models import Project
 from labelhive.storage import s3
 from labelhive.storage.scope import S3Scope
-from labelhive.tasks import importers
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.common.web import sign_in
@@ -320,7 +320,7 @@ def test_s3_keys_cannot_traverse(url: str) -> None:
 # the only modules that may open network connections, and what to
 ALLOWED_NETWORK = {
     "storage/s3.py": "boto3 to the configured S3_ENDPOINT_URL only",
-    "storage/importer.py": "lists the configured S3 bucket through storage/s3.py",
+    "imports/s3_prefix.py": "lists the configured S3 bucket through storage/s3.py",
     "jobs/connection.py": "Redis / Sentinel from REDIS_* settings",
     "cli.py": "binds a listening socket to check the serve port; connects nowhere",
     "server.py": "binds a socket to check that the serve port is free; connects nowhere",

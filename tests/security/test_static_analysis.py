@@ -17,18 +17,18 @@ ROOT = Path(__file__).resolve().parents[2]
 JUSTIFIED: dict[tuple[str, str, str], str] = {
     (
         "B608",
-        "app/labelhive/results/exports.py",
+        "app/labelhive/exports/exports.py",
         'query = text(f"SELECT DISTINCT k.key',
     ): "table and column names come from the models (not from input); values are bound (:n)",
-    ("B608", "app/labelhive/results/exports.py", 'f"SELECT 1 FROM {from_} WHERE {where}'): (
+    ("B608", "app/labelhive/exports/exports.py", 'f"SELECT 1 FROM {from_} WHERE {where}'): (
         "table and column names come from the models; the project id and ceiling are bound"
     ),
     (
         "B608",
-        "app/labelhive/results/exports_pg.py",
+        "app/labelhive/exports/exports_pg.py",
         "\"SELECT CASE WHEN count(*) = 0 THEN '{}'",
     ): "constant SQL around a column expression from the module itself; no input in it",
-    ("B608", "app/labelhive/results/exports_pg.py", 'f"COPY (SELECT COALESCE({line}'): (
+    ("B608", "app/labelhive/exports/exports_pg.py", 'f"COPY (SELECT COALESCE({line}'): (
         "the SQL is the module's constant pieces; the project id, ceiling and info keys are"
         " bound by psycopg (%(name)s parameters)"
     ),
@@ -39,33 +39,37 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
         "trigger bodies built from the migration's constant SQL pieces (the open-task"
         " predicate, NEW/OLD.project_id, 1, -1); no input"
     ),
-    ("B608", "app/labelhive/results/answer_arrays.py", "SELECT label, count(*) FROM"): (
+    ("B608", "app/labelhive/consensus/answer_arrays.py", "SELECT label, count(*) FROM"): (
         "the label expression is a module constant; project id and ceiling pass through int()"
     ),
-    ("B608", "app/labelhive/results/answer_arrays.py", "SELECT id FROM task WHERE project_id"): (
+    ("B608", "app/labelhive/consensus/answer_arrays.py", "SELECT id FROM task WHERE project_id"): (
         "the project id passes through int()"
     ),
-    ("B608", "app/labelhive/results/answer_arrays.py", "SELECT task_id, user_id, code, day FROM"): (
+    (
+        "B608",
+        "app/labelhive/consensus/answer_arrays.py",
+        "SELECT task_id, user_id, code, day FROM",
+    ): (
         "labels are rendered as literals by the dialect's own quoting (tests/app/results/"
         "test_answer_arrays.py reads quote, backslash and statement-ending labels back on both "
         "databases); the day expression is a module constant; ids pass through int()"
     ),
-    ("B608", "app/labelhive/results/answer_arrays.py", "SELECT task_id, user_id, {code}, day"): (
+    ("B608", "app/labelhive/consensus/answer_arrays.py", "SELECT task_id, user_id, {code}, day"): (
         "the excluded annotators' read: {code} is a CASE of the same dialect-quoted labels and"
         " integer codes; the label and day expressions are module constants; ids pass through"
         " int()"
     ),
     (
         "B608",
-        "app/labelhive/results/answer_arrays.py",
+        "app/labelhive/consensus/answer_arrays.py",
         "SELECT 1 FROM annotator_exclusion WHERE project_id",
     ): "the project id passes through int()",
     (
         "B608",
-        "app/labelhive/results/answer_arrays.py",
+        "app/labelhive/consensus/answer_arrays.py",
         "EXISTS (SELECT 1 FROM annotator_exclusion AS x",
     ): "a constant (anti-)join, NOT or not chosen by a bool; the project id passes through int()",
-    ("B608", "app/labelhive/results/answer_arrays.py", "COPY (SELECT {columns} FROM ({query})"): (
+    ("B608", "app/labelhive/consensus/answer_arrays.py", "COPY (SELECT {columns} FROM ({query})"): (
         "wraps the module's own query in COPY; column names are generated (c0, c1, ...)"
     ),
     ("B404", "app/labelhive/storage/proxy.py", "import subprocess"): (
@@ -80,7 +84,7 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("B101", "app/labelhive/storage/proxy.py", "assert proc is not None"): (
         "a programming-error check (start() before on_exit()); no security decision"
     ),
-    ("B101", "app/labelhive/tasks/services.py", "assert raw is not None"): (
+    ("B101", "app/labelhive/imports/writer.py", "assert raw is not None"): (
         "type narrowing of the DB-API connection; without it the next line raises anyway"
     ),
     ("B311", "app/labelhive/annotation/service.py", "random.Random()"): (

@@ -236,7 +236,7 @@ def _check_not_over_collected(task_id: int, stored: int, n_answers: int) -> None
 
 def _after_submit(submitted: Submitted, engine: Engine | None) -> None:
     # imported here: results imports this package (adaptive redundancy raises n_answers here)
-    from labelhive.results import adaptive
+    from labelhive.consensus import adaptive
 
     adaptive.after_submit(engine if engine is not None else db.engine, submitted)
 

@@ -36,9 +36,9 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from labelhive.annotation import core
 from labelhive.answers.models import Answer
+from labelhive.consensus.models import Result
 from labelhive.projects.models import Project
 from labelhive.reports.models import TaskReport
-from labelhive.results.models import Result
 from labelhive.tasks import counts
 from labelhive.tasks.models import Lease
 from labelhive.tasks.models import Skip

@@ -34,7 +34,7 @@ class Submitted:
     answer: dict[str, Any]
     created: bool
     completed_task: bool
-    # the project raises redundancy on disagreement (results.adaptive): read under the lock
+    # the project raises redundancy on disagreement (consensus.adaptive): read under the lock
     adaptive_redundancy: bool = False
     # the answers stored for the task, counted apart from the counters (``None``: not counted)
     stored: int | None = None

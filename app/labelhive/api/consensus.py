@@ -9,7 +9,7 @@
 - ``POST /api/project/<id>/consensus``: start a recomputation (202 with the job).
 - ``POST /api/project/<id>/dataset/imagefolder`` ``{"destination": "s3://bucket/prefix/",
   "validation": 0.2}``: copy the labeled S3 images into ``<prefix>/<label>/<key>`` with a
-  manifest (202 with the job; :mod:`labelhive.results.imagefolder`).
+  manifest (202 with the job; :mod:`labelhive.exports.imagefolder`).
 
 Managers of the project only (owners and admins); the stored figures are as fresh as the last
 recomputation, whose time every answer carries.
@@ -33,15 +33,15 @@ from labelhive.api.blueprint import bp
 from labelhive.api.exports import attachment_name
 from labelhive.api.query import MAX_INT
 from labelhive.api.query import MAX_LIMIT
+from labelhive.consensus.models import AnnotatorQuality
+from labelhive.consensus.models import Consensus
+from labelhive.consensus.models import ConsensusRun
+from labelhive.exports import dataset
+from labelhive.exports import imagefolder
 from labelhive.extensions import db
 from labelhive.projects import access
 from labelhive.projects.models import Project
-from labelhive.results import dataset
-from labelhive.results import imagefolder
 from labelhive.results import services as consensus
-from labelhive.results.models import AnnotatorQuality
-from labelhive.results.models import Consensus
-from labelhive.results.models import ConsensusRun
 
 DEFAULT_LIMIT = 20
 

@@ -12,9 +12,9 @@ from labelhive.api import errors
 from labelhive.api import listing
 from labelhive.api import services
 from labelhive.api.blueprint import bp
+from labelhive.exports import exports
 from labelhive.extensions import db
 from labelhive.projects import access
-from labelhive.results import exports
 
 
 def attachment_name(short_name: str, what: str, fmt: str) -> str:

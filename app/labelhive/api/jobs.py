@@ -32,12 +32,12 @@ from labelhive.api import errors
 from labelhive.api import listing
 from labelhive.api.blueprint import bp
 from labelhive.extensions import db
+from labelhive.imports import parsers as importers
 from labelhive.jobs import services as jobs
 from labelhive.jobs import views as job_views
 from labelhive.jobs.models import JobRecord
 from labelhive.projects import access
 from labelhive.projects.models import Project
-from labelhive.tasks import importers
 from labelhive.tasks import schemas
 
 MAX_JOBS_LIMIT = 100

@@ -31,11 +31,11 @@ from labelhive.answers.models import Answer
 from labelhive.api import serialize
 from labelhive.api.query import MAX_INT
 from labelhive.api.query import ListArgs
+from labelhive.consensus.models import Result
 from labelhive.extensions import db
 from labelhive.helping.models import Category
 from labelhive.helping.models import HelpingMaterial
 from labelhive.projects.models import Project
-from labelhive.results.models import Result
 from labelhive.tasks.models import Lease
 from labelhive.tasks.models import Task
 

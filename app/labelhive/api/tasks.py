@@ -2,7 +2,7 @@
 
 A contributor may also read a single task they hold a lease on or answered (``pybossa.js``
 fetches ``/api/task/<id>``), without its gold answer. Redundancy changes go through
-:func:`labelhive.tasks.engine.set_redundancy`, which locks the rows and completes or reopens
+:func:`labelhive.annotation.service.set_redundancy`, which locks the rows and completes or reopens
 tasks (writing results) as the new ``n_answers`` requires. An ``s3://`` image in ``info`` must
 be inside the project's storage (:mod:`labelhive.storage.scope`), or the write is a 400.
 """
@@ -16,6 +16,7 @@ from flask import Response
 from flask import jsonify
 
 from labelhive.accounts.models import User
+from labelhive.annotation import service as annotation
 from labelhive.api import auth
 from labelhive.api import errors
 from labelhive.api import listing
@@ -27,7 +28,6 @@ from labelhive.extensions import db
 from labelhive.projects import access
 from labelhive.projects.models import Project
 from labelhive.storage import scope
-from labelhive.tasks import engine
 from labelhive.tasks import rules
 from labelhive.tasks import schemas
 from labelhive.tasks.models import Task
@@ -145,7 +145,7 @@ def task_update(oid: int) -> Response:
     services.end_transaction()
     if n_answers != current:
         # under the task's row lock: completes (with a result) or reopens it as needed
-        engine.set_redundancy(db.engine, n_answers, task_ids=[oid])
+        annotation.set_redundancy(n_answers, task_ids=[oid], engine=db.engine)
         db.session.refresh(task)
     return jsonify(serialize.task(task, manager=True))
 

@@ -4,7 +4,7 @@ Queue names are part of the contract (DESIGN.md): :data:`HIGH` for per-answer fo
 :data:`DEFAULT` for the work a user waits for (imports and exports), :data:`LOW` for background
 upkeep (consensus, clean-up). Workers take from them in that order, so a user's import or export
 never waits behind a queued consensus: at most behind one that is already running, which is one
-per project at a time (:func:`labelhive.results.jobs.request_consensus`).
+per project at a time (:func:`labelhive.consensus.jobs.request_consensus`).
 
 With no Redis configured, a job runs in this process instead, on one background thread with an
 application context: the same job function, the same :class:`~labelhive.jobs.models.JobRecord`.

@@ -374,7 +374,7 @@ def _lost_reason(record: JobRecord, app: Flask) -> str:
             f" for {seconds} s (its worker died)"
         )
     if any(
-        str(run.get("reason", "")).startswith("waiting for a consensus slot")  # results.slots
+        str(run.get("reason", "")).startswith("waiting for a consensus slot")  # consensus.slots
         for run in record.runs or []
     ):
         return f"re-enqueued by the scheduler: waited {seconds} s for a consensus slot"

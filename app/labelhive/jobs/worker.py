@@ -33,6 +33,21 @@ _REDIS_AWAY = (RedisConnectionError, RedisTimeoutError)
 _PERFORM = f"{registry.perform.__module__}.{registry.perform.__qualname__}"
 
 
+class LegacyPathJob(Job):
+    """An RQ job that finds the function a release before the registry queued by its path.
+
+    Such a job names its function's dotted path (``labelhive.results.jobs.export_file``), where
+    the function may no longer live: :data:`~labelhive.jobs.registry.LEGACY_PATHS` maps it to
+    the registered job instead, so moving a job's function never strands a queued job.
+    """
+
+    @property
+    def func(self) -> Any:
+        if self.func_name in registry.LEGACY_PATHS:
+            return registry.lookup(self.func_name)
+        return super().func
+
+
 class LabelhiveWorker(Worker):
     """RQ's forking worker, with a fresh database pool per horse and job duration metrics.
 
@@ -148,6 +163,7 @@ def run(app: Flask, names: Sequence[str], *, burst: bool = False, metrics_port: 
         worker = LabelhiveWorker(
             [Queue(name, connection=client) for name in names],
             connection=client,
+            job_class=LegacyPathJob,
             job_monitoring_interval=10,
         )
         return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")

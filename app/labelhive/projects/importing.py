@@ -25,12 +25,12 @@ from flask_login import current_user
 
 from labelhive import starters
 from labelhive.extensions import db
+from labelhive.imports import parsers as importers
 from labelhive.jobs import services as jobs
 from labelhive.projects import forms
 from labelhive.projects.models import Project
 from labelhive.projects.views import bp
 from labelhive.storage.scope import allowed_buckets
-from labelhive.tasks import importers
 from labelhive.tasks import schemas
 from labelhive.web import project_for
 

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
 from labelhive.api import services as api_services
+from labelhive.consensus.models import Result
 from labelhive.extensions import db
 from labelhive.projects import services
 from labelhive.projects.models import Project
-from labelhive.results.models import Result
 from labelhive.tasks.models import Task
 
 State = Literal["draft", "published", "archived"]

@@ -15,9 +15,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from labelhive.answers.models import Answer
+from labelhive.consensus.models import ConsensusRun
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.results.models import ConsensusRun
 from labelhive.tasks.counts import open_tasks_of
 
 #: the series this collector exports (the operator's tests check its rules read only these)

@@ -21,7 +21,7 @@ from labelhive.tasks import rules
 SHORT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # names that would collide with the web UI's own routes
 RESERVED_SHORT_NAMES = {"new", "api", "admin", "static", "account", "s3", "search", "category"}
-# labelhive.results.consensus.METHODS (not imported: it pulls in pandas and crowd-kit)
+# labelhive.consensus.consensus.METHODS (not imported: it pulls in pandas and crowd-kit)
 CONSENSUS_METHODS = ("dawid_skene", "majority_vote", "gold_weighted")
 LEASE_TTL_RANGE = (10, 86400)
 MAX_ANSWER_OPTIONS = 50

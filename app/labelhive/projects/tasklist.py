@@ -1,8 +1,8 @@
 """The owner's task list: one page of a project's tasks, a task's priority, deleting a task.
 
-A task's redundancy goes through :func:`labelhive.tasks.engine.set_redundancy` (under the
+A task's redundancy goes through :func:`labelhive.annotation.service.set_redundancy` (under the
 task's row lock, so a task that now has enough answers completes); its gold answer is set on
-the Gold page (:mod:`labelhive.results.gold`). Deletion follows the API's rule: only an admin
+the Gold page (:mod:`labelhive.consensus.gold`). Deletion follows the API's rule: only an admin
 deletes a task that has a result. Services never commit.
 """
 

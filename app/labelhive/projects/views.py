@@ -15,6 +15,7 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from labelhive.annotation import service as annotation
 from labelhive.extensions import db
 from labelhive.plural import plural
 from labelhive.projects import access
@@ -27,7 +28,6 @@ from labelhive.projects import tasklist
 from labelhive.projects.models import Project
 from labelhive.results import activity
 from labelhive.review import services as review_services
-from labelhive.tasks import engine
 from labelhive.tasks import labeling
 from labelhive.web import project_for
 from labelhive.web import render_markdown
@@ -249,7 +249,9 @@ def redundancy(ref: str) -> Any:
             flash(str(exc), "error")
             return redirect(url_for("projects.settings", ref=project.short_name))
         db.session.commit()
-        changed = engine.set_redundancy(db.engine, form.n_answers.data, project_id=project.id)
+        changed = annotation.set_redundancy(
+            form.n_answers.data, project_id=project.id, engine=db.engine
+        )
         flash(f"Redundancy set to {form.n_answers.data} for {plural(changed, 'task')}.", "success")
     else:
         flash("Redundancy must be a whole number of at least 1.", "error")
@@ -304,7 +306,7 @@ def task_update(ref: str, task_id: int) -> Any:
     db.session.commit()
     if change:
         # under the task's row lock: a task that now has enough answers completes
-        engine.set_redundancy(db.engine, form.n_answers.data, task_ids=[task_id])
+        annotation.set_redundancy(form.n_answers.data, task_ids=[task_id], engine=db.engine)
     flash(f"Task {task_id} saved.", "success")
     return redirect(_tasks_back(project)), 303
 

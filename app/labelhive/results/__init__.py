@@ -1,4 +1,7 @@
-"""Results: consensus per task, exports of tasks, answers and results."""
+"""Results: the results page (consensus, annotators, activity, charts, downloads).
+
+The page reads consensus/ and exports/; this package holds its views and what they show.
+"""
 
 from __future__ import annotations
 

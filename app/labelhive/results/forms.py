@@ -11,9 +11,9 @@ from wtforms.validators import Length
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 
-from labelhive.results import dataset
-from labelhive.results import exports
-from labelhive.results.labels import DEFAULT_VALIDATION_FRACTION
+from labelhive.consensus.labels import DEFAULT_VALIDATION_FRACTION
+from labelhive.exports import dataset
+from labelhive.exports import exports
 
 # "<what>.<fmt>": the file exports (tasks, answers, results) and the labeled dataset
 EXPORT_CHOICES = [f"{what}.{fmt}" for what in exports.WHATS for fmt in exports.FORMATS] + [
@@ -33,7 +33,7 @@ class ExportForm(FlaskForm):
 
 
 class ImageFolderForm(FlaskForm):
-    """Copy the labeled S3 images into ``<prefix>/<label>/<key>`` (results.imagefolder)."""
+    """Copy the labeled S3 images into ``<prefix>/<label>/<key>`` (exports.imagefolder)."""
 
     destination = StringField(
         "Destination (s3://bucket/prefix/, or a prefix in the configured bucket)",

@@ -1,9 +1,9 @@
 """Consensus storage: recompute a project's consensus and read what was stored.
 
 :func:`recompute` reads the answers as compact arrays, aggregates them with
-:mod:`labelhive.results.consensus` (crowd-kit's methods), and replaces the project's stored
+:mod:`labelhive.consensus.consensus` (crowd-kit's methods), and replaces the project's stored
 consensus in one write transaction whose rows are made and written a batch at a time
-(:mod:`labelhive.results.store`), so readers (the results page, the API, the dataset export)
+(:mod:`labelhive.consensus.store`), so readers (the results page, the API, the dataset export)
 only ever read small stored rows. It is what the consensus job runs; it can also be called directly
 (CLI, tests). The heavy libraries (pandas, crowd-kit) are imported only when it runs.
 
@@ -25,17 +25,17 @@ from sqlalchemy import select
 
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
+from labelhive.consensus import store
+from labelhive.consensus.labels import label_of
+from labelhive.consensus.models import AnnotatorQuality
+from labelhive.consensus.models import Consensus
+from labelhive.consensus.models import ConsensusRun
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.results import store
-from labelhive.results.labels import label_of
-from labelhive.results.models import AnnotatorQuality
-from labelhive.results.models import Consensus
-from labelhive.results.models import ConsensusRun
 from labelhive.tasks.models import Task
 
 if TYPE_CHECKING:
-    from labelhive.results.consensus import Aggregation
+    from labelhive.consensus.consensus import Aggregation
 
 A = Answer.__table__
 T = Task.__table__
@@ -100,8 +100,8 @@ def recompute(project_id: int, *, engine: Engine | None = None) -> Summary:
 
     :raise ConsensusError: the project does not exist.
     """
-    from labelhive.results import answer_arrays
-    from labelhive.results import consensus
+    from labelhive.consensus import answer_arrays
+    from labelhive.consensus import consensus
 
     engine = engine or db.engine
     started = time.perf_counter()
@@ -186,7 +186,7 @@ def _store(
     engine: Engine, project_id: int, result: Aggregation, ceiling: int, started: float
 ) -> None:
     """Replace the stored consensus with ``result``, a batch of rows at a time, in one
-    transaction (:func:`labelhive.results.store.store`)."""
+    transaction (:func:`labelhive.consensus.store.store`)."""
     store.store(engine, project_id, result, ceiling, started, summary=summary_of(result))
 
 

@@ -15,6 +15,12 @@ from flask import url_for
 from flask_login import current_user
 
 from labelhive import starters
+from labelhive.annotation import service as annotation
+from labelhive.consensus import gold
+from labelhive.exports import dataset
+from labelhive.exports import exports
+from labelhive.exports import imagefolder
+from labelhive.exports import preview
 from labelhive.extensions import db
 from labelhive.jobs import services as job_services
 from labelhive.jobs.models import FAILED
@@ -26,17 +32,11 @@ from labelhive.projects.forms import ActionForm
 from labelhive.projects.models import Project
 from labelhive.results import activity
 from labelhive.results import charts
-from labelhive.results import dataset
-from labelhive.results import exports
-from labelhive.results import gold
-from labelhive.results import imagefolder
-from labelhive.results import preview
 from labelhive.results import services as consensus
 from labelhive.results.forms import ExportForm
 from labelhive.results.forms import ImageFolderForm
 from labelhive.review import exclusions
 from labelhive.storage import scope as storage_scope
-from labelhive.tasks import engine
 from labelhive.tasks import labeling
 from labelhive.tasks.images import image_url_for
 from labelhive.web import project_for
@@ -172,7 +172,7 @@ def save_gold(ref: str) -> Response:
     db.session.commit()
     # as in set_gold below: states follow under each task's row lock
     for n_answers, task_ids in changed.items():
-        engine.set_redundancy(db.engine, n_answers, task_ids=task_ids)
+        annotation.set_redundancy(n_answers, task_ids=task_ids, engine=db.engine)
     n = sum(len(t) for t in changed.values())
     flash(f"Saved: {plural(n, 'task')} changed." if n else "Nothing changed.", "success")
     return redirect(back)
@@ -200,7 +200,7 @@ def set_gold(ref: str, task_id: int) -> Response:
     db.session.commit()
     # the state follows under the task's row lock: gold tasks stay open, an ordinary task
     # with all its answers completes (with its result); nothing is read before this call
-    engine.set_redundancy(db.engine, n_answers, task_ids=[task_id])
+    annotation.set_redundancy(n_answers, task_ids=[task_id], engine=db.engine)
     flash(
         f"Task {task_id} is gold: {answer}." if answer else f"Task {task_id} is no longer gold.",
         "success",

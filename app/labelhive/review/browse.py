@@ -15,8 +15,8 @@ from sqlalchemy import exists
 from sqlalchemy import select
 
 from labelhive.answers.models import Answer
+from labelhive.consensus.models import Consensus
 from labelhive.extensions import db
-from labelhive.results.models import Consensus
 from labelhive.review.filters import Filters
 from labelhive.tasks.models import Task
 

@@ -1,7 +1,7 @@
 """Annotators excluded from a project's consensus (spammers), reversibly.
 
 An owner excludes an annotator: their answers stay stored (exports, provenance, the annotator's
-own progress) but consensus stops reading them (:mod:`labelhive.results.answer_arrays`), so the
+own progress) but consensus stops reading them (:mod:`labelhive.consensus.answer_arrays`), so the
 labels, the annotator quality and the agreement figures are computed without them. Including
 them again deletes the row. Either change asks for a recomputation
 (:func:`labelhive.starters.start_recompute`) once the caller has committed.
@@ -21,9 +21,9 @@ from sqlalchemy.orm import aliased
 
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
+from labelhive.consensus.models import AnnotatorExclusion
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.results.models import AnnotatorExclusion
 
 # the largest id the database's integer column holds: a larger one names nobody
 MAX_ID = 2**31 - 1

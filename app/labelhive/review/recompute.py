@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from labelhive.consensus.models import Consensus
 from labelhive.projects.models import Project
-from labelhive.results.models import Consensus
 from labelhive.review import rules
 from labelhive.tasks.models import Task
 

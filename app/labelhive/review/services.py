@@ -22,15 +22,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from labelhive.accounts.models import User
+from labelhive.annotation import service as annotation
 from labelhive.answers.models import Answer
+from labelhive.consensus.labels import label_of
+from labelhive.consensus.models import Consensus
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.results.labels import label_of
-from labelhive.results.models import Consensus
 from labelhive.review import rules
 from labelhive.review.models import ProjectReviewer
-from labelhive.tasks import engine as task_engine
 from labelhive.tasks import rules as task_rules
 from labelhive.tasks.models import Task
 
@@ -236,7 +236,7 @@ def decide(engine: Engine, project: Project, task_id: int, label: Any, reviewer_
 
 def send_back(engine: Engine, project: Project, task_id: int, reviewer_id: int) -> int:
     """Reopen a complete item for one more answer (the adaptive redundancy path:
-    :func:`labelhive.tasks.engine.set_redundancy`, compare-and-set) and mark it sent back.
+    :func:`labelhive.annotation.service.set_redundancy`, compare-and-set) and mark it sent back.
 
     :return: the task's new redundancy.
     :raise ReviewError: 404 no such item; 409 a gold item, a task still collecting answers, or
@@ -257,8 +257,8 @@ def send_back(engine: Engine, project: Project, task_id: int, reviewer_id: int) 
     if task.n_answers >= task_rules.MAX_N_ANSWERS:
         raise ReviewError(409, f"Task {task_id} already asks for the most answers allowed.")
     raised = task.n_answers + 1
-    changed = task_engine.set_redundancy(
-        engine, raised, task_ids=[task_id], expect_n_answers=task.n_answers
+    changed = annotation.set_redundancy(
+        raised, task_ids=[task_id], expect_n_answers=task.n_answers, engine=engine
     )
     if not changed:
         raise ReviewError(409, f"Task {task_id} changed meanwhile: load it again.")

@@ -1,4 +1,4 @@
-"""Tasks: the items to label, the claim/submit engine, and the labeling page."""
+"""Tasks: the items to label, the lease sweep, and the labeling page (claim/submit: annotation/)."""
 
 from __future__ import annotations
 

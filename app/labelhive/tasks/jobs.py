@@ -12,8 +12,11 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 
+from labelhive.annotation import service as annotation
 from labelhive.db import utcnow
 from labelhive.extensions import db
+from labelhive.imports import parsers as importers
+from labelhive.imports import writer as services
 from labelhive.jobs import UserError
 from labelhive.jobs import queues
 from labelhive.jobs import records
@@ -21,10 +24,7 @@ from labelhive.jobs.models import JobRecord
 from labelhive.jobs.registry import job
 from labelhive.projects.models import Project
 from labelhive.tasks import counts
-from labelhive.tasks import engine
-from labelhive.tasks import importers
 from labelhive.tasks import schemas
-from labelhive.tasks import services
 from labelhive.tasks.models import Task
 
 
@@ -106,7 +106,7 @@ def sweep_leases(job_id: str) -> dict[str, Any] | None:
 
     def body(run: records.Run) -> dict[str, Any]:
         # the engine counts them in labelhive_leases_expired_total
-        swept = engine.sweep_expired(db.engine)
+        swept = annotation.sweep_expired(engine=db.engine)
         with db.engine.begin() as conn:
             folded = counts.fold(conn)
         return {"swept": swept, "folded": folded}

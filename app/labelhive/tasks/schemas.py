@@ -50,7 +50,7 @@ def gold_error(gold: Any, options: Sequence[str]) -> str | None:
 
 
 def import_checks(project: Project, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The checks of :func:`labelhive.tasks.importers.parse_tasks` for an import into ``project``.
+    """The checks of :func:`labelhive.imports.parsers.parse_tasks` for an import into ``project``.
 
     The same limits (``LABELHIVE_MAX_IMPORT_*``), storage scope and answer options whichever
     entry point imports: pass them as ``**import_checks(project, app.config)``.

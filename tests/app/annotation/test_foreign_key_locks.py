@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from labelhive.annotation import service
 from labelhive.annotation.core import Caller
+from labelhive.consensus.models import Consensus
 from labelhive.extensions import db
-from labelhive.results.models import Consensus
 from labelhive.tasks.models import Task
 from tests.common.web import make_project
 from tests.common.web import make_user

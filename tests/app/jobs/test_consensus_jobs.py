@@ -23,14 +23,14 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from labelhive import starters
+from labelhive.consensus import jobs as consensus_jobs
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.jobs import connection
 from labelhive.jobs import records
 from labelhive.jobs.models import JobRecord
 from labelhive.projects.models import Project
-from labelhive.results import jobs as result_jobs
-from labelhive.tasks import engine
+from tests.common import engine
 from tests.common.processes import labelhive_cli
 from tests.common.redis import RedisServer
 from tests.common.web import make_project
@@ -97,7 +97,7 @@ def test_requests_merge_into_the_queued_job_and_the_api_shows_why(
             f"consensus-{project_id}-99", "refresh_consensus", f"consensus-{project_id}-99",
             project_id, kind="consensus", project_id=project_id, reason="periodic",
         )  # fmt: skip
-        _, outcome = result_jobs.request_consensus(project_id, "tasks completed")
+        _, outcome = consensus_jobs.request_consensus(project_id, "tasks completed")
         assert outcome == "merged"
         (queued,) = _consensus(project_id)
         assert queued.status == "queued" and queued.queue == "low"
@@ -125,7 +125,7 @@ def test_exports_and_imports_run_before_a_queued_consensus(
     app = _app(any_url, redis_server)
     with app.app_context():
         project_id, _ = _answered_project()
-        consensus_id, _ = result_jobs.request_consensus(project_id, "tasks completed")
+        consensus_id, _ = consensus_jobs.request_consensus(project_id, "tasks completed")
         project = db.session.get(Project, project_id)
         export_id = starters.start_export(project, None, "answers", "csv").id
         import_id = starters.start_import(
@@ -151,7 +151,7 @@ def test_a_request_while_it_runs_asks_for_exactly_one_follow_up(
     app = _app(pg_url, redis_server)
     with app.app_context():
         project_id, _ = _answered_project()
-        first, _ = result_jobs.request_consensus(project_id, "tasks completed")
+        first, _ = consensus_jobs.request_consensus(project_id, "tasks completed")
         # hold the project row: the recomputation computes, then waits to write
         holder = psycopg.connect(pg_url)
         holder.execute("SELECT id FROM project WHERE id = %s FOR UPDATE", (project_id,))
@@ -163,7 +163,7 @@ def test_a_request_while_it_runs_asks_for_exactly_one_follow_up(
                 assert time.monotonic() < deadline, "the job did not start"
                 time.sleep(0.05)
             outcomes = [
-                result_jobs.request_consensus(project_id, f"request {i}")[1] for i in range(3)
+                consensus_jobs.request_consensus(project_id, f"request {i}")[1] for i in range(3)
             ]
             assert outcomes == ["follow_up"] * 3
             assert len(_consensus(project_id)) == 1  # nothing queued beside it
@@ -200,7 +200,7 @@ def test_a_job_started_beside_a_running_one_merges_into_it(any_url: str) -> None
             )
         )  # fmt: skip
         db.session.commit()
-        assert result_jobs.refresh_consensus(late, project_id) == {"merged_into": running}
+        assert consensus_jobs.refresh_consensus(late, project_id) == {"merged_into": running}
         db.session.rollback()
         assert db.session.get(JobRecord, late).status == "finished"
         assert (
@@ -217,7 +217,7 @@ def test_the_scheduler_re_running_a_lost_job_says_so(
     app = _app(any_url, redis_server)
     with app.app_context():
         project_id, key = _answered_project()
-        job_id, _ = result_jobs.request_consensus(project_id, "tasks completed")
+        job_id, _ = consensus_jobs.request_consensus(project_id, "tasks completed")
         # a worker took it and died: running, no heartbeat for longer than JOB_STALE_SECONDS
         old = utcnow() - dt.timedelta(seconds=app.config["JOB_STALE_SECONDS"] + 5)
         db.session.execute(

@@ -23,6 +23,8 @@ from labelhive import starters
 from labelhive.accounts import services as accounts
 from labelhive.answers.models import Answer
 from labelhive.db import utcnow
+from labelhive.exports import exports
+from labelhive.exports import jobs as export_jobs
 from labelhive.extensions import db
 from labelhive.jobs import exportfiles
 from labelhive.jobs import records
@@ -31,8 +33,6 @@ from labelhive.jobs.models import ExportChunk
 from labelhive.jobs.models import ExportFile
 from labelhive.jobs.models import JobRecord
 from labelhive.projects.models import Project
-from labelhive.results import exports
-from labelhive.results import jobs as result_jobs
 from labelhive.tasks.models import Task
 from tests.app.jobs.conftest import settle
 from tests.common.web import make_project
@@ -44,8 +44,8 @@ from tests.conftest import make_app
 WORKER = """
 import os, sys
 from labelhive import create_app
-from labelhive.results import exports
-from labelhive.results import jobs
+from labelhive.exports import exports
+from labelhive.exports import jobs
 
 job_id, project_id, what, fmt, kill_after = sys.argv[1:]
 if int(kill_after):
@@ -198,14 +198,14 @@ def test_a_job_that_fails_mid_write_leaves_no_file_and_its_rerun_succeeds(web, m
 
     monkeypatch.setattr(exports, "stream_export", failing)
     with pytest.raises(RuntimeError, match="went away"):
-        result_jobs.export_file(job_id, project.id, "tasks", "jsonl")
+        export_jobs.export_file(job_id, project.id, "tasks", "jsonl")
     assert written[0] > 0
     record = jobs.get_record(job_id)
     assert record.status == "failed" and jobs.export_file(record) is None
     assert files_of(job_id) == []
 
     monkeypatch.setattr(exports, "stream_export", real)
-    result = result_jobs.export_file(job_id, project.id, "tasks", "jsonl")
+    result = export_jobs.export_file(job_id, project.id, "tasks", "jsonl")
     db.session.rollback()
     record = jobs.get_record(job_id)
     assert record.status == "finished" and result["rows"] == 40
@@ -244,7 +244,7 @@ def test_downloading_a_large_export_keeps_memory_flat(app, client):
     app.config["EXPORT_CHUNK_BYTES"] = 256 * 1024
     project = seed(n_tasks=10_000, n_users=5)
     job_id = queued_export(project, "answers", "jsonl")
-    result = result_jobs.export_file(job_id, project.id, "answers", "jsonl")
+    result = export_jobs.export_file(job_id, project.id, "answers", "jsonl")
     assert result["rows"] == 50_000
     size = result["bytes"]
     sign_in(client, "alice")

@@ -12,17 +12,17 @@ from labelhive import starters
 from labelhive.accounts import services as accounts
 from labelhive.db import utcnow
 from labelhive.extensions import db
+from labelhive.imports import parsers as importers
+from labelhive.imports import writer as task_services
 from labelhive.jobs import records
 from labelhive.jobs import scheduler
 from labelhive.jobs import services as jobs
 from labelhive.jobs.models import JobRecord
-from labelhive.tasks import engine
-from labelhive.tasks import importers
 from labelhive.tasks import jobs as task_jobs
-from labelhive.tasks import services as task_services
 from labelhive.tasks.models import Task
 from tests.app.jobs.conftest import csv_file
 from tests.app.jobs.conftest import settle
+from tests.common import engine
 
 
 def count(job_id: str) -> int:

@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from redis import Redis
 from rq import Queue
 from rq import SimpleWorker
 from sqlalchemy import func
@@ -21,6 +22,7 @@ from labelhive.jobs import UserError
 from labelhive.jobs import records
 from labelhive.jobs import registry
 from labelhive.jobs.models import JobRecord
+from labelhive.jobs.worker import LegacyPathJob
 from labelhive.tasks.models import Task
 from tests.app.jobs.conftest import csv_file
 from tests.app.jobs.conftest import settle
@@ -43,13 +45,13 @@ def test_every_legacy_path_maps_to_a_registered_job_but_the_retired_one(app):
     for path, name in registry.LEGACY_PATHS.items():
         if name not in retired:
             assert registry.lookup(path) is registry.lookup(name)
-    # and each job's function still lives at its legacy path (jobs queued in Redis by the
-    # previous release name it)
+    # and the worker finds each job a release before the registry queued in Redis by its
+    # function's path (moved since): test_a_job_queued_by_its_old_path_runs_in_the_worker
     for path, name in registry.LEGACY_PATHS.items():
-        if name in retired:
-            continue
-        module, _, attribute = path.rpartition(".")
-        assert getattr(__import__(module, fromlist=[attribute]), attribute).name == name
+        if name not in retired:
+            queued = LegacyPathJob("old", connection=Redis())  # never connects
+            queued._func_name = path  # what RQ reads back from such a job's hash
+            assert queued.func is registry.lookup(name)
 
 
 def test_a_record_of_the_previous_release_with_a_dotted_path_is_recovered_and_runs(app, project):
@@ -80,6 +82,30 @@ def test_records_and_redis_hold_the_jobs_name_never_its_functions_path(redis_app
     assert queued.args[0] == "export_file" and "labelhive.results" not in str(queued.args)
     # a worker runs it by name
     SimpleWorker([Queue("default", connection=client)], connection=client).work(burst=True)
+    db.session.rollback()
+    record = db.session.get(JobRecord, job_id)
+    assert record.status == "finished", record.error
+
+
+def test_a_job_queued_by_its_old_path_runs_in_the_worker(redis_app):  # noqa: F811
+    app, client = redis_app
+    from labelhive.accounts import services as accounts
+    from labelhive.projects import services as projects
+
+    owner = accounts.create_user("olivia", password=None)
+    project = projects.create_project(owner, {"name": "Birds", "short_name": "birds", "info": {}})
+    db.session.commit()
+    job_id = starters.start_export(project, None, "tasks", "csv").id
+    db.session.commit()
+    queue = Queue("default", connection=client)
+    queue.empty()
+    # what a release before the registry put in Redis: the function's path, now moved
+    queue.enqueue_call(
+        "labelhive.results.jobs.export_file",
+        args=(job_id, project.id, "tasks", "csv"),
+        job_id=job_id,
+    )
+    SimpleWorker([queue], connection=client, job_class=LegacyPathJob).work(burst=True)
     db.session.rollback()
     record = db.session.get(JobRecord, job_id)
     assert record.status == "finished", record.error

@@ -10,9 +10,9 @@ from flask import Flask
 
 from labelhive.extensions import db
 from labelhive.projects import progress
-from labelhive.tasks import engine
 from labelhive.tasks import labeling
 from labelhive.tasks.models import Task
+from tests.common import engine
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.conftest import make_app

@@ -8,9 +8,9 @@ import pytest
 
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.tasks import engine
 from labelhive.tasks.models import Task
 from tests.app.jobs.conftest import settle
+from tests.common import engine
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.common.web import sign_in

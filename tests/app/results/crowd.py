@@ -8,8 +8,8 @@ import random
 from labelhive.accounts.services import create_user
 from labelhive.extensions import db
 from labelhive.projects.services import create_project
-from labelhive.tasks import engine
 from labelhive.tasks.models import Task
+from tests.common import engine
 
 OPTIONS = ["cat", "dog", "bird"]
 

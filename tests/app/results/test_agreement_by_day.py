@@ -16,11 +16,11 @@ from flask import Flask
 from jsonschema import Draft202012Validator
 
 from labelhive.answers.models import Answer
+from labelhive.consensus import answer_arrays
+from labelhive.consensus.models import AnnotatorQuality
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.results import answer_arrays
 from labelhive.results import services
-from labelhive.results.models import AnnotatorQuality
 from labelhive.review import exclusions
 from labelhive.tasks.models import Task
 from tests.common.web import make_project

@@ -7,8 +7,8 @@ import datetime as dt
 
 import numpy as np
 
-from labelhive.results import annotators
-from labelhive.results.consensus import AnswerArrays
+from labelhive.consensus import annotators
+from labelhive.consensus.consensus import AnswerArrays
 
 DAY0 = (dt.date(2026, 10, 1) - annotators.EPOCH).days
 

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from labelhive.answers.models import Answer
+from labelhive.consensus import answer_arrays
+from labelhive.consensus import consensus
+from labelhive.consensus.labels import label_of
+from labelhive.consensus.models import Consensus
 from labelhive.extensions import db
-from labelhive.results import answer_arrays
-from labelhive.results import consensus
 from labelhive.results import services
-from labelhive.results.labels import label_of
-from labelhive.results.models import Consensus
 from labelhive.tasks.models import Task
 from tests.common.web import make_project
 from tests.common.web import make_user

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from labelhive.results import consensus
-from labelhive.results import labels
+from labelhive.consensus import consensus
+from labelhive.consensus import labels
 
 K = 5
 CLASSES = [f"class{c}" for c in range(K)]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from labelhive.results import consensus
+from labelhive.consensus import consensus
 
 GOLDEN = Path(__file__).parent / "golden" / "consensus.json"
 OPTIONS = ["cat", "dog", "bird", "fish"]

@@ -16,14 +16,14 @@ from rq import Queue
 from sqlalchemy import select
 from sqlalchemy import update
 
+from labelhive.consensus import jobs as consensus_jobs
+from labelhive.consensus import slots
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.jobs import connection
 from labelhive.jobs import records
 from labelhive.jobs.models import JobRecord
-from labelhive.results import jobs as result_jobs
-from labelhive.results import slots
-from labelhive.tasks import engine
+from tests.common import engine
 from tests.common.processes import labelhive_cli
 from tests.common.redis import RedisServer
 from tests.common.web import make_project
@@ -81,8 +81,8 @@ def test_a_second_worker_leaves_a_consensus_over_the_cap_queued_until_one_ends(
     app = make_app(pg_url, **redis_server.config())
     with app.app_context():
         a, b = answered_projects(2)
-        first, _ = result_jobs.request_consensus(a, "tasks completed")
-        second, _ = result_jobs.request_consensus(b, "tasks completed")
+        first, _ = consensus_jobs.request_consensus(a, "tasks completed")
+        second, _ = consensus_jobs.request_consensus(b, "tasks completed")
         # hold project a's row: its recomputation runs, then waits to write
         holder = psycopg.connect(pg_url)
         holder.execute("SELECT id FROM project WHERE id = %s FOR UPDATE", (a,))
@@ -163,7 +163,7 @@ def test_an_ending_job_wakes_the_one_waiting_longest_once(capped: Flask) -> None
     add_record("newer", c, "queued", now + dt.timedelta(seconds=1))
     assert slots.take("older") == slots.take("newer") == 1
     # a request merged into a waiting job leaves it waiting
-    assert result_jobs.request_consensus(b, "more answers") == ("older", "merged")
+    assert consensus_jobs.request_consensus(b, "more answers") == ("older", "merged")
     low = Queue("low", connection=connection.redis(capped))
     low.empty()
     db.session.execute(update(JobRecord).where(JobRecord.id == "running").values(status="finished"))

@@ -1,6 +1,6 @@
 """The array code's labels are crowd-kit's on the same answers (pure: no database).
 
-:mod:`labelhive.results.aggregation` re-runs crowd-kit's arithmetic on integer codes. The only
+:mod:`labelhive.consensus.aggregation` re-runs crowd-kit's arithmetic on integer codes. The only
 allowed difference is rounding: floating-point sums in another order. These tests measure it
 on a synthetic crowd (mixed accuracy, adversaries, uneven redundancy, an option nobody picks,
 gold) and bound it: posteriors within 1e-9, and a label may differ only on an item whose two
@@ -15,7 +15,7 @@ import pytest
 from crowdkit.aggregation import DawidSkene
 from crowdkit.aggregation import MajorityVote
 
-from labelhive.results import consensus
+from labelhive.consensus import consensus
 
 LABELS = ["bird", "cat", "dog", "fish", "horse"]
 TIE = 1e-9

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from labelhive.answers.models import Answer
+from labelhive.consensus.labels import split_of
+from labelhive.consensus.models import AnnotatorQuality
+from labelhive.consensus.models import Consensus
+from labelhive.consensus.models import ConsensusRun
+from labelhive.exports import dataset
 from labelhive.extensions import db
-from labelhive.results import dataset
 from labelhive.results import services
-from labelhive.results.labels import split_of
-from labelhive.results.models import AnnotatorQuality
-from labelhive.results.models import Consensus
-from labelhive.results.models import ConsensusRun
 from labelhive.tasks.models import Task
 from tests.app.results import crowd as crowds
 from tests.conftest import make_app

@@ -19,15 +19,15 @@ from sqlalchemy import select
 from labelhive.accounts.models import User
 from labelhive.accounts.services import create_user
 from labelhive.answers.models import Answer
+from labelhive.exports import exports
+from labelhive.exports.exports import content_type
+from labelhive.exports.exports import neutralise_cell
+from labelhive.exports.exports import stream_export
 from labelhive.extensions import db
 from labelhive.models import Consensus
 from labelhive.models import Project
 from labelhive.models import Result
 from labelhive.models import Task
-from labelhive.results import exports
-from labelhive.results.exports import content_type
-from labelhive.results.exports import neutralise_cell
-from labelhive.results.exports import stream_export
 from tests.conftest import make_app
 
 NOW = dt.datetime(2024, 5, 1, 12, 30, 15, 123456)

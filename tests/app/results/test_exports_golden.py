@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from labelhive.accounts.services import create_user
 from labelhive.answers.models import Answer
+from labelhive.exports.exports import FORMATS
+from labelhive.exports.exports import WHATS
+from labelhive.exports.exports import _iso_datetimes
+from labelhive.exports.exports import iso_utc
 from labelhive.extensions import db
 from labelhive.models import Task
-from labelhive.results.exports import FORMATS
-from labelhive.results.exports import WHATS
-from labelhive.results.exports import _iso_datetimes
-from labelhive.results.exports import iso_utc
 from tests.app.results.test_exports import NOW
 from tests.app.results.test_exports import db_app  # noqa: F401 (a fixture)
 from tests.app.results.test_exports import export

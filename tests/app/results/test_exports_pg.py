@@ -17,10 +17,10 @@ from sqlalchemy import text
 
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
+from labelhive.exports import exports
+from labelhive.exports import exports_pg
 from labelhive.extensions import db
 from labelhive.models import Task
-from labelhive.results import exports
-from labelhive.results import exports_pg
 from tests.app.results.test_exports import new_project
 from tests.conftest import make_app
 

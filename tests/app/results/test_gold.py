@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from labelhive.consensus import gold
 from labelhive.extensions import db
-from labelhive.results import gold
-from labelhive.tasks import engine
 from labelhive.tasks.models import Task
+from tests.common import engine
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.common.web import sign_in

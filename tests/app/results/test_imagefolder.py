@@ -11,12 +11,12 @@ import pytest
 from flask import Flask
 
 from labelhive import starters
+from labelhive.exports import imagefolder
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.results import imagefolder
-from labelhive.tasks import engine
 from labelhive.tasks.models import Task
 from tests.app.jobs.conftest import settle
+from tests.common import engine
 from tests.common.s3 import LocalStackS3
 from tests.common.web import make_project
 from tests.common.web import make_user

@@ -9,9 +9,9 @@ from sqlalchemy import inspect
 
 from labelhive import migrate
 from labelhive.api.consensus import serialize_annotator
+from labelhive.consensus.models import AnnotatorQuality
 from labelhive.extensions import db
 from labelhive.results import charts
-from labelhive.results.models import AnnotatorQuality
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.conftest import make_app

@@ -10,17 +10,17 @@ from sqlalchemy import select
 
 from labelhive import config
 from labelhive import starters
+from labelhive.consensus import adaptive
+from labelhive.consensus.models import Consensus
+from labelhive.consensus.models import ConsensusRun
 from labelhive.extensions import db
 from labelhive.jobs.models import JobRecord
 from labelhive.projects.models import Project
 from labelhive.projects.services import ProjectError
 from labelhive.projects.services import apply_settings
-from labelhive.results import adaptive
 from labelhive.results import services
-from labelhive.results.models import Consensus
-from labelhive.results.models import ConsensusRun
-from labelhive.tasks import engine
 from tests.app.results import crowd as crowds
+from tests.common import engine
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.conftest import make_app

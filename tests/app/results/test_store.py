@@ -13,16 +13,16 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from labelhive.consensus import answer_arrays
+from labelhive.consensus import consensus
+from labelhive.consensus import store
+from labelhive.consensus.consensus import ItemTable
+from labelhive.consensus.models import AnnotatorQuality
+from labelhive.consensus.models import Consensus
+from labelhive.consensus.models import ConsensusRun
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.results import answer_arrays
-from labelhive.results import consensus
 from labelhive.results import services
-from labelhive.results import store
-from labelhive.results.consensus import ItemTable
-from labelhive.results.models import AnnotatorQuality
-from labelhive.results.models import Consensus
-from labelhive.results.models import ConsensusRun
 from labelhive.review import services as review
 from tests.app.results import crowd as crowds
 from tests.app.review import world as worlds

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from labelhive.extensions import db
 from labelhive.jobs.models import JobRecord
 from labelhive.results import services
-from labelhive.tasks import engine
+from tests.common import engine
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.common.web import sign_in

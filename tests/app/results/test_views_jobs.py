@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from labelhive.extensions import db
-from labelhive.tasks import engine
 from tests.app.jobs.conftest import settle
+from tests.common import engine
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.common.web import sign_in

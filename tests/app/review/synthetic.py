@@ -19,8 +19,8 @@ from flask.testing import FlaskClient
 from labelhive.accounts.services import create_user
 from labelhive.extensions import db
 from labelhive.projects.services import create_project
-from labelhive.tasks import engine
 from labelhive.tasks.models import Task
+from tests.common import engine
 
 OPTIONS = ["bird", "cat", "dog", "fish"]
 

@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from labelhive.accounts.models import User
+from labelhive.consensus.models import Consensus
 from labelhive.extensions import db
-from labelhive.results.models import Consensus
 from tests.app.review import world as worlds
 from tests.app.review.test_exclusions_api import settle
 from tests.conftest import make_app

@@ -9,10 +9,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from labelhive.consensus.models import Consensus
 from labelhive.extensions import db
 from labelhive.projects.models import Project
 from labelhive.results import services as consensus
-from labelhive.results.models import Consensus
 from labelhive.review import recompute as review_recompute
 from labelhive.review import services as review
 from tests.app.review import world as worlds

@@ -17,8 +17,8 @@ from labelhive.accounts.services import create_user
 from labelhive.extensions import db
 from labelhive.projects.services import create_project
 from labelhive.results import services as consensus
-from labelhive.tasks import engine
 from labelhive.tasks.models import Task
+from tests.common import engine
 
 OPTIONS = ["cat", "dog", "bird"]
 

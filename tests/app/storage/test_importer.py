@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from labelhive.extensions import db
-from labelhive.storage import importer
+from labelhive.imports import s3_prefix as importer
 from labelhive.tasks.models import Task
 from tests.app.storage.conftest import s3_config
 from tests.common.processes import labelhive_cli

@@ -20,18 +20,18 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from labelhive import starters
+from labelhive.exports import imagefolder
 from labelhive.extensions import db
+from labelhive.imports import parsers as importers
+from labelhive.imports import s3_prefix as importer
+from labelhive.imports import writer as task_services
 from labelhive.projects.models import Project
-from labelhive.results import imagefolder
-from labelhive.storage import importer
 from labelhive.storage import scope
-from labelhive.tasks import engine
-from labelhive.tasks import importers
-from labelhive.tasks import services as task_services
 from labelhive.tasks.images import image_url_for
 from labelhive.tasks.models import Task
 from tests.app.jobs.conftest import settle
 from tests.app.storage.conftest import s3_config
+from tests.common import engine
 from tests.common.processes import labelhive_cli
 from tests.common.s3 import LocalStackS3
 from tests.common.web import make_project

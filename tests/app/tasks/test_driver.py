@@ -17,8 +17,8 @@ from sqlalchemy.exc import DBAPIError
 from labelhive.annotation import statements
 from labelhive.extensions import db
 from labelhive.tasks import driver
-from labelhive.tasks import engine
 from tests.app.tasks.test_engine import setup_project
+from tests.common import engine
 from tests.common.processes import wait_for
 
 

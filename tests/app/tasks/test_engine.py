@@ -1,5 +1,5 @@
 """The annotation rules on real SQLite and PostgreSQL databases, through the former engine's
-names (:mod:`labelhive.tasks.engine`, which calls :mod:`labelhive.annotation.service`)."""
+names (:mod:`tests.common.engine`, which calls :mod:`labelhive.annotation.service`)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from labelhive.models import Project
 from labelhive.models import Result
 from labelhive.models import Task
 from labelhive.tasks import driver
-from labelhive.tasks import engine
-from labelhive.tasks.engine import EngineError
 from labelhive.tasks.rules import Refusal
+from tests.common import engine
+from tests.common.engine import EngineError
 from tests.conftest import make_app
 
 

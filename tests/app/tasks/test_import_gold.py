@@ -22,10 +22,10 @@ from sqlalchemy import select
 from labelhive import starters
 from labelhive.accounts.services import create_user
 from labelhive.extensions import db
+from labelhive.imports import parsers as importers
 from labelhive.jobs import services as jobs
 from labelhive.models import Project
 from labelhive.models import Task
-from labelhive.tasks import importers
 from labelhive.tasks import schemas
 from tests.app.api.conftest import Api
 from tests.app.api.conftest import any_api  # noqa: F401 - a fixture

@@ -17,13 +17,13 @@ from sqlalchemy import text
 
 from labelhive.accounts.services import create_user
 from labelhive.extensions import db
+from labelhive.imports.parsers import ImportFormatError
+from labelhive.imports.parsers import TaskSpec
+from labelhive.imports.parsers import iter_tasks
+from labelhive.imports.parsers import parse_tasks
+from labelhive.imports.writer import import_tasks
 from labelhive.models import Project
 from labelhive.models import Task
-from labelhive.tasks.importers import ImportFormatError
-from labelhive.tasks.importers import TaskSpec
-from labelhive.tasks.importers import iter_tasks
-from labelhive.tasks.importers import parse_tasks
-from labelhive.tasks.services import import_tasks
 from tests.conftest import make_app
 
 

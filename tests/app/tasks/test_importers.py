@@ -9,13 +9,13 @@ import re
 
 import pytest
 
-from labelhive.tasks import importers
-from labelhive.tasks.importers import ImportFormatError
-from labelhive.tasks.importers import TaskSpec
-from labelhive.tasks.importers import detect_format
-from labelhive.tasks.importers import iter_tasks
-from labelhive.tasks.importers import parse_tasks
-from labelhive.tasks.importers import preview
+from labelhive.imports import parsers as importers
+from labelhive.imports.parsers import ImportFormatError
+from labelhive.imports.parsers import TaskSpec
+from labelhive.imports.parsers import detect_format
+from labelhive.imports.parsers import iter_tasks
+from labelhive.imports.parsers import parse_tasks
+from labelhive.imports.parsers import preview
 
 
 def csv_bytes(*rows: list[str]) -> bytes:

@@ -21,10 +21,10 @@ from sqlalchemy import update
 from labelhive.annotation import service
 from labelhive.annotation.core import Caller
 from labelhive.extensions import db
+from labelhive.imports import writer as task_services
 from labelhive.jobs import records
 from labelhive.projects.models import Project
 from labelhive.tasks import counts
-from labelhive.tasks import services as task_services
 from labelhive.tasks.models import Task
 from labelhive.tasks.models import TaskCount
 from labelhive.tasks.schemas import TaskSpec

@@ -7,10 +7,10 @@ import re
 from labelhive.answers.models import Answer
 from labelhive.extensions import db
 from labelhive.storage.scope import S3Scope
-from labelhive.tasks import engine
 from labelhive.tasks.images import image_url_for
 from labelhive.tasks.models import Lease
 from labelhive.tasks.models import Task
+from tests.common import engine
 from tests.common.web import make_project
 from tests.common.web import make_user
 from tests.common.web import sign_in

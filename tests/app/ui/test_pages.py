@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
+from labelhive.consensus.models import Result
 from labelhive.extensions import db
 from labelhive.projects.models import Project
-from labelhive.results.models import Result
 from labelhive.tasks.models import Task
 from tests.common.web import PASSWORD
 from tests.common.web import make_project

@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 
+from sqlalchemy import Connection
 from sqlalchemy import Engine
+from sqlalchemy import FromClause
 from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import literal
@@ -32,8 +35,8 @@ from sqlalchemy import or_
 from sqlalchemy import select
 
 from labelhive.answers.models import Answer
+from labelhive.consensus.models import Result
 from labelhive.db import utcnow
-from labelhive.results.models import Result
 from labelhive.tasks.models import Lease
 from labelhive.tasks.models import Task
 
@@ -96,10 +99,10 @@ def check(
     report = Report()
     with engine.connect() as conn, conn.begin():
         scoped = _scoped(project_id)
-        report.tasks = conn.scalar(select(func.count()).select_from(T).where(*scoped(T)))
-        report.answers = conn.scalar(select(func.count()).select_from(A).where(*scoped(A)))
-        report.leases = conn.scalar(select(func.count()).select_from(L).where(*scoped(L)))
-        report.results = conn.scalar(select(func.count()).select_from(R).where(*scoped(R)))
+        report.tasks = _count(conn, T, scoped)
+        report.answers = _count(conn, A, scoped)
+        report.leases = _count(conn, L, scoped)
+        report.results = _count(conn, R, scoped)
         _check_tasks(conn, report, scoped, now - lease_grace)
         _check_answers(conn, report, scoped)
         _check_results(conn, report, scoped)
@@ -116,6 +119,10 @@ def _scoped(project_id: int | None):  # noqa: ANN202 - a small closure over the 
 def _add(report: Report, sentences: list[str], total: int) -> None:
     report.problems.extend(sentences[:MAX_LISTED])
     report.unlisted += max(total - MAX_LISTED, 0)
+
+
+def _count(conn: Connection, table: FromClause, scoped: Callable[[FromClause], list]) -> int:
+    return conn.execute(select(func.count()).select_from(table).where(*scoped(table))).scalar_one()
 
 
 def _check_tasks(conn, report: Report, scoped, orphan_before: dt.datetime) -> None:  # noqa: ANN001
@@ -224,7 +231,7 @@ def _check_results(conn, report: Report, scoped) -> None:  # noqa: ANN001
     ]
     _add(report, sentences, total)
     # a current result must list exactly the task's answers (it is written as the task completes)
-    mismatched = []
+    mismatched: list[str] = []
     count = 0
     answer_ids: dict[int, set[int]] = {}
     rows = conn.execute(

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from labelhive.results import dataset
+from labelhive.exports import dataset
 
 ROWS = 10
 # past this many options the votes are shown as one "option: n" cell, as the page stays readable
@@ -38,7 +38,7 @@ def votes_text(votes: dict[str, int], options: Sequence[str]) -> str:
 
 
 def load(engine: Engine, project_id: int, limit: int = ROWS) -> Preview:
-    """The first ``limit`` rows of the labeled dataset, as :mod:`~labelhive.results.dataset`
+    """The first ``limit`` rows of the labeled dataset, as :mod:`~labelhive.exports.dataset`
     builds them for the files."""
     options = dataset.options_of(engine, project_id)
     batches = dataset.iter_rows(engine, project_id, options=options, batch_size=limit)

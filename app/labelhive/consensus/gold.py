@@ -1,6 +1,6 @@
 """Gold tasks from the web UI: list a project's tasks with their known answers, set or clear one.
 
-Imports (a ``gold`` column, :mod:`labelhive.tasks.importers`) and the API (``gold_answer`` on
+Imports (a ``gold`` column, :mod:`labelhive.imports.parsers`) and the API (``gold_answer`` on
 ``PUT /api/task/<id>``) are the other two ways in. A gold task is handed out at the project's
 ``gold_rate`` and never completes; its answer never leaves the server for annotators
 (:func:`labelhive.tasks.labeling.for_annotator`, the API's serialiser). Services never commit.

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from labelhive.imports import s3_prefix as importer
 from labelhive.jobs import UserError
 from labelhive.jobs import queues
 from labelhive.jobs import records
 from labelhive.jobs.registry import job
-from labelhive.storage import importer
 
 
 @job("import_s3", queue=queues.DEFAULT)
@@ -25,7 +25,7 @@ def import_s3(
 ) -> dict[str, Any] | None:
     """Create a task for every object under ``s3://bucket/prefix`` the project lacks.
 
-    Idempotent by key (:func:`labelhive.storage.importer.import_prefix`): a run again, or a
+    Idempotent by key (:func:`labelhive.imports.s3_prefix.import_prefix`): a run again, or a
     later import of the same prefix, adds only the objects added since. ``done`` counts the
     matching objects seen so far; the total is unknown until the listing ends.
 

@@ -15,6 +15,7 @@ from sqlalchemy import insert
 from sqlalchemy import update
 
 from labelhive.accounts.services import create_user
+from labelhive.annotation import consistency
 from labelhive.answers.models import Answer
 from labelhive.db import utcnow
 from labelhive.extensions import db
@@ -22,8 +23,7 @@ from labelhive.models import Lease
 from labelhive.models import Project
 from labelhive.models import Result
 from labelhive.models import Task
-from labelhive.tasks import consistency
-from labelhive.tasks import engine
+from tests.common import engine
 from tests.common.processes import labelhive_cli
 
 

@@ -1,12 +1,12 @@
 """A project's answers read from the database as compact arrays, a chunk at a time.
 
-What :func:`labelhive.results.consensus.aggregate_arrays` takes: ``int32`` task and worker
+What :func:`labelhive.consensus.consensus.aggregate_arrays` takes: ``int32`` task and worker
 codes, ``int16`` label codes and the ``int32`` day each answer arrived (whole UTC days since the
 epoch, from ``finish_time``: an annotator's agreement per day), ~14 bytes per answer, with no
 Python object per answer:
 
 - the label is taken out of ``answer.info`` by the database (the same rule as
-  :func:`labelhive.results.labels.label_of`: a JSON string, or an object's ``answer``, else
+  :func:`labelhive.consensus.labels.label_of`: a JSON string, or an object's ``answer``, else
   its ``label``, when that is a string), and coded there against the project's labels, found
   first by one ``GROUP BY``;
 - on PostgreSQL the rows come through ``COPY ... TO STDOUT (FORMAT BINARY)``: four ``int4``
@@ -30,7 +30,7 @@ from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import text
 
-from labelhive.results.consensus import AnswerArrays
+from labelhive.consensus.consensus import AnswerArrays
 
 # rows per chunk handed to numpy (and per SQLite fetch)
 CHUNK_ROWS = 1 << 18

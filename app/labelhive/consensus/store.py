@@ -1,6 +1,6 @@
 """Store a project's consensus: one write transaction, rows made and written a batch at a time.
 
-A project's items are arrays (:class:`labelhive.results.consensus.ItemTable`): this module turns
+A project's items are arrays (:class:`labelhive.consensus.consensus.ItemTable`): this module turns
 one batch of them at a time into rows, lets :func:`labelhive.review.recompute.settle` mark ties
 and carry over the reviewers' decisions, and writes the batch (``COPY`` on PostgreSQL, a
 prepared ``executemany`` on SQLite) before it makes the next. Memory holds one batch of rows,
@@ -28,19 +28,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from labelhive.accounts.models import User
+from labelhive.consensus.models import AnnotatorQuality
+from labelhive.consensus.models import Consensus
+from labelhive.consensus.models import ConsensusRun
 from labelhive.db import utcnow
 from labelhive.projects.models import Project
-from labelhive.results.models import AnnotatorQuality
-from labelhive.results.models import Consensus
-from labelhive.results.models import ConsensusRun
 from labelhive.review import recompute as review_recompute
 from labelhive.tasks.models import Task
 
 if TYPE_CHECKING:
     import datetime as dt
 
-    from labelhive.results.consensus import Aggregation
-    from labelhive.results.consensus import Item
+    from labelhive.consensus.consensus import Aggregation
+    from labelhive.consensus.consensus import Item
 
 C = Consensus.__table__
 Q = AnnotatorQuality.__table__
@@ -140,11 +140,11 @@ def batches(
 ) -> Iterator[list[dict[str, Any]]]:
     """The items' consensus rows (without the review columns), ``size`` at a time.
 
-    An :class:`~labelhive.results.consensus.ItemTable`'s rows are made from its arrays, a
-    slice at a time, with the values :class:`~labelhive.results.consensus.Item` would have;
+    An :class:`~labelhive.consensus.consensus.ItemTable`'s rows are made from its arrays, a
+    slice at a time, with the values :class:`~labelhive.consensus.consensus.Item` would have;
     any other sequence is read item by item.
     """
-    from labelhive.results.consensus import ItemTable
+    from labelhive.consensus.consensus import ItemTable
 
     if size < 1:
         raise ValueError("A batch holds at least one item.")
@@ -158,7 +158,7 @@ def batches(
 def _table_rows(
     table: Any, start: int, stop: int, project_id: int, now: dt.datetime
 ) -> list[dict[str, Any]]:
-    from labelhive.results.consensus import GOLD
+    from labelhive.consensus.consensus import GOLD
 
     labels: list[str | None] = [*table.labels, None]  # code -1 is "no label"
     task_ids = table.task_ids[start:stop].tolist()

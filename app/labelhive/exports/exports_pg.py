@@ -1,6 +1,6 @@
 """Answer exports written by PostgreSQL itself: a ``COPY`` of lines built in SQL.
 
-The Python encoders (:mod:`labelhive.results.exports`) cost about 6 µs a row. Here PostgreSQL
+The Python encoders (:mod:`labelhive.exports.exports`) cost about 6 µs a row. Here PostgreSQL
 builds each answer's line (CSV, JSON) and streams it with ``COPY ... TO STDOUT``, while Python
 only joins the lines into chunks. A line is built only from values PostgreSQL writes exactly
 as the encoders do; for a row with anything else, the SQL line is ``NULL`` and the row comes

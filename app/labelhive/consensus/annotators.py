@@ -3,7 +3,7 @@ Dawid–Skene's confusion matrix, and the gold-weighted vote's weights; and the
 annotators-vs-consensus confusion counts.
 
 Everything is counted over the answers' code arrays a chunk at a time
-(:mod:`labelhive.results.aggregation`). The agreement per day counts ``(worker, day)`` pairs
+(:mod:`labelhive.consensus.aggregation`). The agreement per day counts ``(worker, day)`` pairs
 with ``bincount`` over the last :data:`DAYS` days that have compared answers: a table of
 ``workers × DAYS`` counts, never an object per answer.
 """
@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from labelhive.results import aggregation
+from labelhive.consensus import aggregation
 
 if TYPE_CHECKING:
-    from labelhive.results.consensus import AnswerArrays
+    from labelhive.consensus.consensus import AnswerArrays
 
 # gold-weighted vote: pseudo-answers at the pooled accuracy that shrink an annotator's gold
 # accuracy (a perfect score on 2 gold items is weak evidence), and the smallest weight

@@ -17,7 +17,7 @@ counted here either.
 
 Formats: ``jsonl`` (``votes`` and ``posterior`` as objects), ``csv`` (one ``votes_<option>`` and
 ``p_<option>`` column per option; cells neutralised against formula injection, like
-:mod:`labelhive.results.exports`), ``parquet`` (the same flat columns, typed, one row group per
+:mod:`labelhive.exports.exports`), ``parquet`` (the same flat columns, typed, one row group per
 batch, written to a temporary file and then streamed). Memory stays bounded by a batch.
 """
 
@@ -37,13 +37,13 @@ from sqlalchemy import Engine
 from sqlalchemy import select
 
 from labelhive.answers.models import Answer
+from labelhive.consensus.labels import DEFAULT_VALIDATION_FRACTION
+from labelhive.consensus.labels import label_of
+from labelhive.consensus.labels import split_of
+from labelhive.consensus.models import AnnotatorExclusion
+from labelhive.consensus.models import Consensus
+from labelhive.exports.exports import neutralise_cell
 from labelhive.projects.models import Project
-from labelhive.results.exports import neutralise_cell
-from labelhive.results.labels import DEFAULT_VALIDATION_FRACTION
-from labelhive.results.labels import label_of
-from labelhive.results.labels import split_of
-from labelhive.results.models import AnnotatorExclusion
-from labelhive.results.models import Consensus
 from labelhive.tasks.images import image_key
 from labelhive.tasks.models import Task
 

@@ -3,7 +3,7 @@ kappa, overall and per class (one-vs-rest), a chunk of items at a time.
 
 The arithmetic is that of the libraries the figures used to come from: nltk's alpha as
 crowd-kit's ``alpha_krippendorff`` calls it (bit for bit) and statsmodels' ``fleiss_kappa``
-(:mod:`labelhive.results.aggregation`).
+(:mod:`labelhive.consensus.aggregation`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from labelhive.results import aggregation
+from labelhive.consensus import aggregation
 
 
 @dataclasses.dataclass(frozen=True)

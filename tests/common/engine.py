@@ -1,8 +1,8 @@
-"""The former claim/submit engine's names, for callers not yet moved to the annotation service.
+"""The annotation service called as a trusted entry point: the tests' short way to label.
 
-Everything here calls :mod:`labelhive.annotation.service` with a caller the entry point vouches
-for (``Caller(user_id, trusted=True)``: it checked authorization itself, as these functions
-never did) and without follow-ups, as before. New code calls the service.
+Each function calls :mod:`labelhive.annotation.service` with a caller the test vouches for
+(``Caller(user_id, trusted=True)``: no authorization check) and without follow-ups, with the
+database engine as first argument. The app itself calls the service.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each labeled item whose image is an ``s3://`` object is copied server-side (``Co
 bytes never pass through LabelHive) to ``<prefix>/<label>/<source key>``, and a manifest is
 written at ``<prefix>/manifest.jsonl``: one JSON object per copied item, in item id order, with
 ``item_id``, ``source``, ``key``, ``label``, ``confidence``, ``method`` and ``split``
-(the labeled dataset's columns, :mod:`labelhive.results.dataset`).
+(the labeled dataset's columns, :mod:`labelhive.exports.dataset`).
 
 Re-running is idempotent: copies overwrite themselves with the same bytes, and an item whose
 label changed since the last run (its key in the previous manifest differs) has its old copy
@@ -39,14 +39,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from labelhive.consensus.labels import DEFAULT_VALIDATION_FRACTION
+from labelhive.exports import dataset
 from labelhive.extensions import db
 from labelhive.jobs import UserError
 from labelhive.jobs import queues
 from labelhive.jobs import records
 from labelhive.jobs.registry import job
 from labelhive.projects.models import Project
-from labelhive.results import dataset
-from labelhive.results.labels import DEFAULT_VALIDATION_FRACTION
 from labelhive.tasks.models import Task
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ vacuum's horizon and on SQLite it keeps the WAL from being checkpointed back to 
 as long as the slowest download lasts.
 
 On PostgreSQL, answer exports (every format) are one ``COPY`` of lines built in SQL
-(:mod:`labelhive.results.exports_pg`), the same bytes several times faster; a row holding a
+(:mod:`labelhive.exports.exports_pg`), the same bytes several times faster; a row holding a
 value PostgreSQL would write otherwise (a float, a nested object or array) comes back to the
 encoders below, row by row, in the same stream. Tasks and results, and SQLite, use the encoders.
 
@@ -67,9 +67,9 @@ from sqlalchemy.engine import Connection
 
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
-from labelhive.results import exports_pg
-from labelhive.results.models import Consensus
-from labelhive.results.models import Result
+from labelhive.consensus.models import Consensus
+from labelhive.consensus.models import Result
+from labelhive.exports import exports_pg
 from labelhive.tasks.models import Task
 
 WHATS = ("tasks", "answers", "results")

@@ -23,11 +23,11 @@ from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 from labelhive.extensions import db
+from labelhive.imports import writer as tasks
+from labelhive.imports.parsers import TaskSpec
 from labelhive.projects.models import Project
 from labelhive.storage import s3
 from labelhive.storage import scope
-from labelhive.tasks import services as tasks
-from labelhive.tasks.importers import TaskSpec
 from labelhive.tasks.models import Task
 
 
@@ -79,7 +79,7 @@ def import_prefix(
     :param extensions: keep only keys ending with these (``"jpg,png"`` or a list); all if empty.
     :param progress: called with the running summary after each committed page.
     :param n_answers: redundancy for the new tasks (the project's default otherwise).
-    :param import_id: stored on the new tasks (see :func:`labelhive.tasks.services.import_tasks`).
+    :param import_id: stored on the new tasks (see :func:`labelhive.imports.writer.import_tasks`).
     :param s3_client: a boto3 S3 client (the app's by default).
     :return: the counts.
     :raise LookupError: no such project.

@@ -1,24 +1,24 @@
 """Consensus from crowd answers, as pure functions (no I/O): labels, confidence, quality, agreement.
 
 The algorithms are crowd-kit's (majority vote, weighted majority vote, Dawid–Skene) and
-statsmodels' (Fleiss' kappa), run by :mod:`labelhive.results.aggregation` on compact integer
+statsmodels' (Fleiss' kappa), run by :mod:`labelhive.consensus.aggregation` on compact integer
 arrays (:class:`AnswerArrays`, a few bytes per answer) instead of crowd-kit's pandas frames of
 objects, so ten million answers fit a 1 GiB worker; the labels are crowd-kit's (see that module
 for the one way they can differ, a tie to the last bits, and the test that bounds it). This
 module shapes the input and the output:
 
 - input: :class:`AnswerArrays` (read from the database by
-  :mod:`labelhive.results.answer_arrays`), or ``(task_id, worker, label)`` rows
+  :mod:`labelhive.consensus.answer_arrays`), or ``(task_id, worker, label)`` rows
   (:func:`aggregate`), plus the gold tasks' known answers;
 - per item: the vote counts, the majority-vote label and its agreement (the share of answers
   that agree with it), the Dawid–Skene posterior, and the label of the chosen method with its
   confidence (the posterior's maximum for Dawid–Skene, the agreement for majority vote). A gold
   item's label is its known answer, with confidence 1. Items are built when read
   (:class:`ItemTable`): a project's two million items are arrays, not objects;
-- per annotator (:mod:`labelhive.results.annotators`): answers, gold seen and answered
+- per annotator (:mod:`labelhive.consensus.annotators`): answers, gold seen and answered
   correctly, agreement with the consensus on non-gold items, and the Dawid–Skene confusion
   matrix (``P(answered | true)``);
-- per project and per class (:mod:`labelhive.results.agreement`): Krippendorff's alpha (nltk's
+- per project and per class (:mod:`labelhive.consensus.agreement`): Krippendorff's alpha (nltk's
   arithmetic, as crowd-kit calls it) and Fleiss' kappa (statsmodels' formula; per class
   one-vs-rest), the class counts, and the annotators-vs-consensus confusion counts.
 
@@ -48,19 +48,19 @@ from typing import overload
 
 import numpy as np
 
-from labelhive.results import aggregation
-from labelhive.results.agreement import Agreement as Agreement
-from labelhive.results.agreement import ClassAgreement as ClassAgreement
-from labelhive.results.agreement import agreement_of
-from labelhive.results.agreement import krippendorff_alpha as krippendorff_alpha
-from labelhive.results.annotators import MIN_WEIGHT as MIN_WEIGHT
-from labelhive.results.annotators import PRIOR_ANSWERS as PRIOR_ANSWERS
-from labelhive.results.annotators import Annotator as Annotator
-from labelhive.results.annotators import annotators_of
-from labelhive.results.annotators import compared_outside
-from labelhive.results.annotators import consensus_confusion
-from labelhive.results.annotators import skills as skills_of
-from labelhive.results.annotators import worker_weights as worker_weights
+from labelhive.consensus import aggregation
+from labelhive.consensus.agreement import Agreement as Agreement
+from labelhive.consensus.agreement import ClassAgreement as ClassAgreement
+from labelhive.consensus.agreement import agreement_of
+from labelhive.consensus.agreement import krippendorff_alpha as krippendorff_alpha
+from labelhive.consensus.annotators import MIN_WEIGHT as MIN_WEIGHT
+from labelhive.consensus.annotators import PRIOR_ANSWERS as PRIOR_ANSWERS
+from labelhive.consensus.annotators import Annotator as Annotator
+from labelhive.consensus.annotators import annotators_of
+from labelhive.consensus.annotators import compared_outside
+from labelhive.consensus.annotators import consensus_confusion
+from labelhive.consensus.annotators import skills as skills_of
+from labelhive.consensus.annotators import worker_weights as worker_weights
 
 MAJORITY_VOTE = "majority_vote"
 DAWID_SKENE = "dawid_skene"

@@ -1,7 +1,7 @@
-"""Tasks: bulk import.
+"""Imports: tasks written in batches (COPY on PostgreSQL), checked as they go.
 
-Claim and submit are the annotation service's (:mod:`labelhive.annotation.service`); file
-parsing is :mod:`labelhive.tasks.importers`.
+The files are parsed by :mod:`labelhive.imports.parsers`; claim and submit are the annotation
+service's (:mod:`labelhive.annotation.service`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from sqlalchemy import insert
 
 from labelhive.db import utcnow
 from labelhive.extensions import db
+from labelhive.imports.parsers import ImportFormatError
+from labelhive.imports.parsers import TaskSpec
 from labelhive.storage import scope
 from labelhive.tasks import rules
-from labelhive.tasks.importers import ImportFormatError
-from labelhive.tasks.importers import TaskSpec
 from labelhive.tasks.models import Task
 
 if TYPE_CHECKING:
@@ -83,8 +83,8 @@ def import_tasks(
     storage (:mod:`labelhive.storage.scope`) is refused here as well, whoever made the specs.
 
     :param project: the project to add to (flushed first if it is new).
-    :param specs: tasks from :func:`labelhive.tasks.importers.parse_tasks`, or an iterator
-        (:func:`labelhive.tasks.importers.iter_tasks`): read ``batch_size`` at a time, so a
+    :param specs: tasks from :func:`labelhive.imports.parsers.parse_tasks`, or an iterator
+        (:func:`labelhive.imports.parsers.iter_tasks`): read ``batch_size`` at a time, so a
         file of any size is imported in constant memory; a parse error raised by the iterator
         mid-way propagates like a refused spec (the caller rolls back). On PostgreSQL it is read
         while the ``COPY`` is open, so it must not use the database.

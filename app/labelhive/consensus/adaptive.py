@@ -5,7 +5,7 @@ task completes and the share of its answers that agree with the majority is belo
 its ``n_answers`` goes up by one, up to the cap, which reopens it for one more annotator. When
 that answer arrives the task completes again and is judged again.
 
-Exactness comes from the engine: the raise is :func:`labelhive.tasks.engine.set_redundancy`
+Exactness comes from the engine: the raise is :func:`labelhive.annotation.service.set_redundancy`
 with ``expect_n_answers`` (a compare-and-set under the task's row lock), so a decision taken
 from a read that is no longer current (a retry, a late duplicate) changes nothing, and the
 cap check is repeated on the value that is actually raised.
@@ -20,11 +20,11 @@ from collections.abc import Iterable
 from sqlalchemy import Engine
 from sqlalchemy import select
 
+from labelhive.annotation import service as annotation
+from labelhive.annotation.store import Submitted
 from labelhive.answers.models import Answer
+from labelhive.consensus.labels import label_of
 from labelhive.projects.models import Project
-from labelhive.results.labels import label_of
-from labelhive.tasks import engine as task_engine
-from labelhive.tasks.engine import Submitted
 from labelhive.tasks.models import Task
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,8 @@ def escalate(engine: Engine, task_id: int) -> bool:
     agreement = agreement_of(label_of(info) for info in infos)
     if not needs_more(agreement, row.n_answers, row.adaptive_threshold, row.adaptive_max_answers):
         return False
-    changed = task_engine.set_redundancy(
-        engine, row.n_answers + 1, task_ids=[task_id], expect_n_answers=row.n_answers
+    changed = annotation.set_redundancy(
+        row.n_answers + 1, task_ids=[task_id], expect_n_answers=row.n_answers, engine=engine
     )
     if changed:
         log.info(

@@ -114,7 +114,7 @@ class AnnotatorExclusion(Base):
     """An annotator whose answers an owner left out of a project's consensus (a spammer, say).
 
     The answers stay stored (exports, provenance); only consensus stops reading them
-    (:mod:`labelhive.results.answer_arrays`). Deleting the row includes them again.
+    (:mod:`labelhive.consensus.answer_arrays`). Deleting the row includes them again.
     """
 
     __tablename__ = "annotator_exclusion"

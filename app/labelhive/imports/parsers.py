@@ -188,7 +188,7 @@ def iter_tasks(
     The file-wide checks (format, encoding) run before the first task is yielded; a bad row
     raises when the iteration reaches it, so a caller that writes tasks as they come must do it
     in one transaction and roll it back on :class:`ImportFormatError` (as
-    :func:`labelhive.tasks.services.import_tasks` callers do).
+    :func:`labelhive.imports.writer.import_tasks` callers do).
 
     :raise ImportFormatError: as :func:`parse_tasks`, when the iteration reaches the problem.
     """
