@@ -112,15 +112,31 @@ def _cache_ttl() -> float:
     return float(current_app.config.get("API_KEY_CACHE_SECONDS", DEFAULT_API_KEY_CACHE_SECONDS))
 
 
-def _remember(
-    cache: dict[Any, tuple[KeyOwner, float]], key: Any, owner: KeyOwner, now: float
-) -> None:
+def _owner(
+    cache: dict[Any, tuple[KeyOwner, float]], key: Any, now: float, *where: Any
+) -> KeyOwner | None:
+    """The enabled user matching ``where``, from ``cache`` while fresh, else one Core query
+    (remembered for ``API_KEY_CACHE_SECONDS``; a miss is not remembered)."""
+    cached = cache.get(key)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    row = _read_one(
+        select(User.id, User.admin).where(
+            *where, User.enabled.is_(True), User.verification_pending.is_(False)
+        )
+    )
+    if row is None:
+        with _key_cache_lock:
+            cache.pop(key, None)
+        return None
+    owner = KeyOwner(id=row.id, admin=bool(row.admin))
     ttl = _cache_ttl()
     if ttl > 0:
         with _key_cache_lock:
             if len(cache) >= _KEY_CACHE_MAX:
                 cache.clear()
             cache[key] = (owner, now + ttl)
+    return owner
 
 
 def _read_one(query: Select[Any]) -> Row[Any] | None:
@@ -141,29 +157,16 @@ def session_owner(session_id: str | None, *, now: float | None = None) -> KeyOwn
     """
     user_id, _, version = (session_id or "").partition(":")
     version = version or "0"
-    if not user_id.isdigit() or not version.isdigit():
+    if not (user_id + version).isascii() or not user_id.isdigit() or not version.isdigit():
         return None
     now = time.monotonic() if now is None else now
-    key = f"{int(user_id)}:{int(version)}"
-    cache = _session_cache()
-    cached = cache.get(key)
-    if cached is not None and cached[1] > now:
-        return cached[0]
-    row = _read_one(
-        select(User.id, User.admin).where(
-            User.id == int(user_id),
-            func.coalesce(User.session_version, 0) == int(version),
-            User.enabled.is_(True),
-            User.verification_pending.is_(False),
-        )
+    return _owner(
+        _session_cache(),
+        f"{int(user_id)}:{int(version)}",
+        now,
+        User.id == int(user_id),
+        func.coalesce(User.session_version, 0) == int(version),
     )
-    if row is None:
-        with _key_cache_lock:
-            cache.pop(key, None)
-        return None
-    owner = KeyOwner(id=row.id, admin=bool(row.admin))
-    _remember(cache, key, owner, now)
-    return owner
 
 
 def api_key_owner(api_key: str | None, *, now: float | None = None) -> KeyOwner | None:
@@ -177,25 +180,7 @@ def api_key_owner(api_key: str | None, *, now: float | None = None) -> KeyOwner 
         return None
     now = time.monotonic() if now is None else now
     hashed = hash_api_key(api_key)
-    digest = bytes.fromhex(hashed)
-    cache = _key_cache()
-    cached = cache.get(digest)
-    if cached is not None and cached[1] > now:
-        return cached[0]
-    row = _read_one(
-        select(User.id, User.admin).where(
-            User.api_key_hash == hashed,
-            User.enabled.is_(True),
-            User.verification_pending.is_(False),
-        )
-    )
-    if row is None:
-        with _key_cache_lock:
-            cache.pop(digest, None)
-        return None
-    owner = KeyOwner(id=row.id, admin=bool(row.admin))
-    _remember(cache, digest, owner, now)
-    return owner
+    return _owner(_key_cache(), bytes.fromhex(hashed), now, User.api_key_hash == hashed)
 
 
 def by_name(name: str) -> User | None:
