@@ -123,9 +123,13 @@ def _json_project(ref: str) -> ProjectRef:
     return project
 
 
+def _scope(project: ProjectRef) -> scope.S3Scope:
+    return scope.scope_of(current_app.config, project_id=project.id, short_name=project.short_name)
+
+
 def _state(project: ProjectRef, **extra: Any) -> dict[str, Any]:
     holding = service.hold(project.id, _caller())
-    where = scope.scope_of(current_app.config, project_id=project.id, short_name=project.short_name)
+    where = _scope(project)
     return {
         "tasks": [labeling.for_annotator(t, where) for t in holding.tasks],
         # only figures that move alike for gold and real tasks: the annotator's own answers
@@ -217,8 +221,7 @@ def undo(ref: str) -> Any:
     if release is not None and release != claim.task["id"]:
         # the prefetched task makes room for the one taken back; the one on screen is kept
         service.release(release, _caller().id)
-    where = scope.scope_of(current_app.config, project_id=project.id, short_name=project.short_name)
-    return jsonify(_state(project, task=labeling.for_annotator(claim.task, where)))
+    return jsonify(_state(project, task=labeling.for_annotator(claim.task, _scope(project))))
 
 
 @bp.post("/project/<ref>/label/heartbeat")
