@@ -10,6 +10,7 @@ ARG BASE=python:3.11.13-slim-bookworm
 
 FROM ${BASE} AS builder
 ARG WHEELS=
+ARG VERSION=0.1.0
 # scripts/build-images removes superseded builder stages by this label
 LABEL org.labelhive.stage=builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -23,6 +24,15 @@ COPY . .
 RUN if [ -n "$WHEELS" ]; then set -- --no-index --find-links "$WHEELS"; fi \
     && /opt/labelhive/bin/pip install --no-cache-dir "$@" . \
     && /opt/labelhive/bin/python -m compileall -q /opt/labelhive/lib
+# the SBOM of what the final stage ships (docker/sbom.py): the virtualenv's packages, the base's
+# Debian packages and the interpreter; the SBOM tool has a virtualenv of its own, never copied
+RUN if [ -n "$WHEELS" ]; then set -- --no-index --find-links "$WHEELS/sbom"; fi \
+    && python3 -m venv /opt/sbom-tool \
+    && /opt/sbom-tool/bin/pip install --no-cache-dir "$@" -r docker/sbom-requirements.txt \
+    && /opt/sbom-tool/bin/cyclonedx-py environment --output-reproducible --no-validate \
+       -o /tmp/venv.cdx.json /opt/labelhive/bin/python \
+    && /opt/sbom-tool/bin/python docker/sbom.py /tmp/venv.cdx.json /sbom/labelhive.cdx.json \
+       --name labelhive --version "$VERSION" --python /opt/labelhive/bin/python
 
 FROM ${BASE}
 ARG VERSION=0.1.0
@@ -30,7 +40,8 @@ LABEL org.opencontainers.image.title="labelhive" \
       org.opencontainers.image.description="LabelHive web, worker, scheduler and migrations" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.source="https://github.com/labelhive/labelhive"
+      org.opencontainers.image.source="https://github.com/labelhive/labelhive" \
+      org.labelhive.sbom="/usr/share/sbom/labelhive.cdx.json"
 # the uid/gid the operator's Pods run as (labelhive_operator/builders/common.py APP_UID); nothing
 # but /tmp stays world-writable (the base's /var/tmp, /run/lock), read-only root or not
 RUN groupadd --system --gid 10001 labelhive \
@@ -38,6 +49,8 @@ RUN groupadd --system --gid 10001 labelhive \
        --shell /usr/sbin/nologin labelhive \
     && find / -xdev -perm -o+w ! -path /tmp ! -type l -exec chmod o-w {} +
 COPY --from=builder /opt/labelhive /opt/labelhive
+# the image's CycloneDX SBOM (scripts/build-images copies it out to build/sbom/)
+COPY --from=builder /sbom/labelhive.cdx.json /usr/share/sbom/labelhive.cdx.json
 # the HAProxy sidecar's configuration (the operator's ConfigMap carries the same file), for
 # `labelhive serve --with-proxy`, which looks for it here; root-owned and read-only to uid 10001
 COPY haproxy/haproxy.cfg /etc/labelhive/haproxy.cfg

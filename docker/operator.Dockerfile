@@ -9,6 +9,7 @@ ARG BASE=python:3.11.13-slim-bookworm
 
 FROM ${BASE} AS builder
 ARG WHEELS=
+ARG VERSION=0.1.0
 # scripts/build-images removes superseded builder stages by this label
 LABEL org.labelhive.stage=builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -25,6 +26,15 @@ RUN if [ -n "$WHEELS" ]; then set -- --no-index --find-links "$WHEELS"; fi \
        -r docker/operator-requirements.txt \
     && /opt/labelhive-operator/bin/pip install --no-cache-dir "$@" --no-deps . \
     && /opt/labelhive-operator/bin/python -m compileall -q /opt/labelhive-operator/lib
+# the SBOM of what the final stage ships (docker/sbom.py): the virtualenv's packages, the base's
+# Debian packages and the interpreter; the SBOM tool has a virtualenv of its own, never copied
+RUN if [ -n "$WHEELS" ]; then set -- --no-index --find-links "$WHEELS/sbom"; fi \
+    && python3 -m venv /opt/sbom-tool \
+    && /opt/sbom-tool/bin/pip install --no-cache-dir "$@" -r docker/sbom-requirements.txt \
+    && /opt/sbom-tool/bin/cyclonedx-py environment --output-reproducible --no-validate \
+       -o /tmp/venv.cdx.json /opt/labelhive-operator/bin/python \
+    && /opt/sbom-tool/bin/python docker/sbom.py /tmp/venv.cdx.json /sbom/labelhive-operator.cdx.json \
+       --name labelhive-operator --version "$VERSION" --python /opt/labelhive-operator/bin/python
 
 FROM ${BASE}
 ARG VERSION=0.1.0
@@ -32,7 +42,8 @@ LABEL org.opencontainers.image.title="labelhive-operator" \
       org.opencontainers.image.description="The LabelHive kopf operator (LabelingProject)" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.source="https://github.com/labelhive/labelhive"
+      org.opencontainers.image.source="https://github.com/labelhive/labelhive" \
+      org.labelhive.sbom="/usr/share/sbom/labelhive-operator.cdx.json"
 # the uid/gid of the chart's podSecurityContext (charts/labelhive-operator/values.yaml); nothing
 # but /tmp stays world-writable (the base's /var/tmp, /run/lock), read-only root or not
 RUN groupadd --system --gid 10001 labelhive \
@@ -40,6 +51,8 @@ RUN groupadd --system --gid 10001 labelhive \
        --shell /usr/sbin/nologin labelhive \
     && find / -xdev -perm -o+w ! -path /tmp ! -type l -exec chmod o-w {} +
 COPY --from=builder /opt/labelhive-operator /opt/labelhive-operator
+# the image's CycloneDX SBOM (scripts/build-images copies it out to build/sbom/)
+COPY --from=builder /sbom/labelhive-operator.cdx.json /usr/share/sbom/labelhive-operator.cdx.json
 ENV PATH=/opt/labelhive-operator/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

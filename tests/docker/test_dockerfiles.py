@@ -54,18 +54,29 @@ def test_multi_stage_pinned_non_root_no_healthcheck(dockerfile: Path) -> None:
     final = final_stage(dockerfile)
     assert ("USER", f"{common.APP_UID}:{common.APP_UID}") in final
     assert all(word != "HEALTHCHECK" for word, _ in steps)
-    # only the virtualenv crosses into the final stage: no sources, no build tools, no pip cache
-    # (plus, in the app image, the one HAProxy configuration file)
+    # only the virtualenv and the SBOM file cross into the final stage: no sources, no build
+    # tools, no pip cache, not the SBOM tool (plus, in the app image, the one HAProxy
+    # configuration file)
     copies = [args for word, args in final if word == "COPY"]
     copies = [c for c in copies if not (dockerfile == APP and c == HAPROXY_COPY)]
-    assert len(copies) == 1 and copies[0].startswith("--from=builder /opt/")
+    venv, sbom = copies
+    assert venv.startswith("--from=builder /opt/") and "sbom" not in venv
+    (label,) = re.findall(r'org\.labelhive\.sbom="([^"]+)"', dockerfile.read_text())
+    assert re.fullmatch(
+        r"--from=builder /sbom/[a-z-]+\.cdx\.json /usr/share/sbom/[a-z-]+\.cdx\.json", sbom
+    )
+    assert sbom.split()[-1] == label
     runs = " ".join(args for word, args in final if word == "RUN")
     assert "pip" not in runs and "apt-get" not in runs
     builder_runs = [a for w, a in steps[: len(steps) - len(final)] if w == "RUN" and "pip" in a]
     assert builder_runs and all("--no-cache-dir" in a for a in builder_runs)
     # an offline install from the wheel directory when WHEELS names one, the index otherwise
-    (install,) = builder_runs
+    install, sbom_tool = builder_runs
     assert 'if [ -n "$WHEELS" ]; then set -- --no-index --find-links "$WHEELS"; fi' in install
+    # the SBOM tool from its own wheels (resolved apart), into its own virtualenv
+    assert 'set -- --no-index --find-links "$WHEELS/sbom"; fi' in sbom_tool
+    assert "python3 -m venv /opt/sbom-tool" in sbom_tool
+    assert "-r docker/sbom-requirements.txt" in sbom_tool and "docker/sbom.py" in sbom_tool
     assert ("ARG", "WHEELS=") in steps[: len(steps) - len(final)]
     assert "python3 -m venv" in " ".join(a for w, a in steps if w == "RUN")
     assert f"--uid {common.APP_UID}" in runs and f"--gid {common.APP_UID}" in runs
@@ -123,6 +134,8 @@ def test_the_build_context_lets_in_what_the_dockerfiles_copy() -> None:
         "app",
         "operator",
         "docker/operator-requirements.txt",
+        "docker/sbom-requirements.txt",
+        "docker/sbom.py",
         "haproxy/haproxy.cfg",
         "build/wheels",
     }
@@ -148,3 +161,13 @@ def test_make_images_builds_both_with_the_names_the_chart_and_operator_use() -> 
     assert f"APP_IMAGE ?= {settings.DEFAULT_APP_REPOSITORY}:$(VERSION)" in makefile
     values = yaml.safe_load((ROOT / "charts/labelhive-operator/values.yaml").read_text())
     assert f"OPERATOR_IMAGE ?= {values['image']['repository']}:$(VERSION)" in makefile
+
+
+def test_the_sbom_tool_is_the_same_for_the_images_and_the_tests() -> None:
+    lines = (DOCKER / "sbom-requirements.txt").read_text().splitlines()
+    (wanted,) = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+    test_extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["test"]
+    assert wanted in test_extra
+    assert wanted.startswith("cyclonedx-bom")
