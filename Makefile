@@ -108,6 +108,16 @@ OPERATOR_IMAGE ?= ghcr.io/labelhive/labelhive-operator:$(VERSION)
 images:
 	VERSION=$(VERSION) APP_IMAGE=$(APP_IMAGE) OPERATOR_IMAGE=$(OPERATOR_IMAGE) scripts/build-images app operator
 
+## release: build both images, push them, sign them and attest their SBOMs with cosign, by digest
+## (the release workflow runs it on a tag vVERSION; docker/README.md "Verifying a release")
+.PHONY: release
+release:
+	@[ -z "$(RELEASE_TAG)" ] || [ "$(RELEASE_TAG)" = "v$(VERSION)" ] || { echo "release: the tag $(RELEASE_TAG) is not v$(VERSION), the version in pyproject.toml" >&2; exit 1; }
+	@mkdir -p build/release
+	VERSION=$(VERSION) APP_IMAGE=$(APP_IMAGE) OPERATOR_IMAGE=$(OPERATOR_IMAGE) PUSH=1 scripts/build-images app operator > build/release/images.txt || { cat build/release/images.txt; exit 1; }
+	cat build/release/images.txt
+	scripts/sign-images build/release/images.txt
+
 ## e2e: the kind end-to-end test (needs Docker, kind, kubectl, helm); creates and deletes a cluster
 e2e: $(STAMP)
 	APP_IMAGE=$(APP_IMAGE) OPERATOR_IMAGE=$(OPERATOR_IMAGE) tests/e2e/run.sh

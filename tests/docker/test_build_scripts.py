@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = [
     ROOT / "scripts" / "build-images",
     ROOT / "scripts" / "image-digests",
+    ROOT / "scripts" / "sign-images",
     ROOT / "scripts" / "build-base-image",
     *sorted((ROOT / "tests" / "pods" / "images").glob("*.sh")),
 ]

@@ -32,6 +32,7 @@ from tests.common.processes import wait_for
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "image-digests"
 BUILD_IMAGES = ROOT / "scripts" / "build-images"
+SIGN_IMAGES = ROOT / "scripts" / "sign-images"
 LINE = re.compile(r"^image-digests: (\S+) (\S+) (\S+) (sha256:[0-9a-f]{64})$")
 MANIFESTS = ", ".join(
     [
@@ -175,3 +176,117 @@ def test_build_images_reports_the_release_images_only() -> None:
     text = BUILD_IMAGES.read_text()
     assert text.count("report_digests\n") == 2
     assert 'case "$name" in app | operator) pairs+=' in text
+
+
+# --- scripts/sign-images: what the release workflow signs ------------------------------------
+# cosign itself cannot run here: it is in neither Debian nor PyPI, and keyless signing needs
+# GitHub's OIDC token, Fulcio and Rekor. A stand-in on COSIGN records each call, so these tests
+# cover which digests are signed and attested with which SBOM, and the refusals; not the
+# signatures themselves, which the release workflow verifies right after signing.
+IDENTITY = "https://github.com/labelhive/labelhive/.github/workflows/release.yml@refs/tags/v0.3.0"
+ISSUER = "https://token.actions.githubusercontent.com"
+STAND_IN = """#!/bin/sh
+echo "$*" >>"$COSIGN_CALLS"
+"""
+
+
+def sign_images(lines: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run scripts/sign-images on ``lines`` with the stand-in; return the run and its calls."""
+    cosign = tmp_path / "cosign"
+    cosign.write_text(STAND_IN)
+    cosign.chmod(0o755)
+    calls = tmp_path / "calls"
+    calls.write_text("")
+    listing = tmp_path / "images.txt"
+    listing.write_text(lines)
+    env = {
+        **os.environ,
+        "COSIGN": str(cosign),
+        "COSIGN_CALLS": str(calls),
+        "SBOM_DIR": str(tmp_path / "sbom"),
+        "CERTIFICATE_IDENTITY": IDENTITY,
+        "CERTIFICATE_OIDC_ISSUER": ISSUER,
+    }
+    env.pop("COSIGN_KEY", None)
+    result = subprocess.run(
+        [str(SIGN_IMAGES), str(listing)], env=env, capture_output=True, text=True, timeout=60
+    )
+    return result, calls.read_text().splitlines()
+
+
+def write_sboms(tmp_path: Path, *names: str) -> None:
+    (tmp_path / "sbom").mkdir(exist_ok=True)
+    for name in names:
+        (tmp_path / "sbom" / f"{name}.cdx.json").write_text('{"bomFormat": "CycloneDX"}\n')
+
+
+def test_sign_images_signs_and_attests_each_pushed_digest(
+    engine: DockerEngine, registry: str, imported: list[str], tmp_path: Path
+) -> None:
+    app, op = f"{registry}/labelhive/labelhive:0.3.0", f"{registry}/labelhive/operator:0.3.0"
+    imported += [app, op]
+    one_file_image(engine, app, b"app 0.3.0")
+    one_file_image(engine, op, b"operator 0.3.0")
+    env = {**os.environ, "DOCKER_HOST": engine.host, "PUSH": "1"}
+    lines = subprocess.run(
+        [str(SCRIPT), f"app={app}", f"operator={op}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    write_sboms(tmp_path, "app", "operator")
+    result, calls = sign_images(lines, tmp_path)
+    assert result.returncode == 0, result.stderr
+    identity = f"--certificate-identity {IDENTITY}"
+    issuer = f"--certificate-oidc-issuer {ISSUER}"
+    expected = []
+    for name, tag in (("app", app), ("operator", op)):
+        repository, version = tag.rsplit(":", 1)
+        digest = registry_digest(registry, repository.split("/", 1)[1], version)
+        pin = f"{repository}@{digest}"
+        sbom = tmp_path / "sbom" / f"{name}.cdx.json"
+        expected += [
+            f"sign --yes {pin}",
+            f"attest --yes --type cyclonedx --predicate {sbom} {pin}",
+            f"verify {identity} {issuer} {pin}",
+            f"verify-attestation --type cyclonedx {identity} {issuer} {pin}",
+        ]
+        assert f"sign-images: {name} {pin} signed" in result.stdout.splitlines()
+    # by the registry's digest, never by the tag a later push could move
+    assert calls == expected
+
+
+def test_sign_images_signs_nothing_unless_every_image_is_pushed_with_its_sbom(
+    engine: DockerEngine, registry: str, imported: list[str], tmp_path: Path
+) -> None:
+    app, op = f"{registry}/labelhive/labelhive:0.4.0", f"{registry}/labelhive/operator:0.4.0"
+    imported += [app, op]
+    one_file_image(engine, app, b"app 0.4.0")
+    one_file_image(engine, op, b"operator 0.4.0")
+    pushed = run(engine, f"app={app}", push=True)
+    local = run(engine, f"operator={op}")
+    lines = (
+        f"image-digests: app {app} {pushed['app'][1]} {pushed['app'][2]}\n"
+        f"image-digests: operator {op} - {local['operator'][2]}\n"
+    )
+    write_sboms(tmp_path, "app", "operator")
+    result, calls = sign_images(lines, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        'sign-images: operator is in no registry ("-"): build with PUSH=1 first, nothing was signed'
+    )
+    assert calls == []
+    # both pushed, one SBOM missing
+    (tmp_path / "sbom" / "operator.cdx.json").unlink()
+    pushed = run(engine, f"operator={op}", push=True)
+    lines = lines.replace(f"{op} - ", f"{op} {pushed['operator'][1]} ")
+    result, calls = sign_images(lines, tmp_path)
+    assert result.returncode == 1
+    assert "no SBOM for operator in " in result.stderr and "nothing was signed" in result.stderr
+    assert calls == []
+    # no line at all
+    result, calls = sign_images("build-images: nothing\n", tmp_path)
+    assert (result.returncode, calls) == (1, [])
+    assert result.stderr.strip().startswith("sign-images: no image-digests line in ")
