@@ -26,8 +26,6 @@ import time
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row
-from sqlalchemy import Select
 from sqlalchemy import func
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
@@ -37,6 +35,7 @@ from labelhive.accounts.models import User
 from labelhive.accounts.models import hash_api_key
 from labelhive.accounts.models import new_api_key
 from labelhive.extensions import db
+from labelhive.extensions import read_one
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -120,7 +119,7 @@ def _owner(
     cached = cache.get(key)
     if cached is not None and cached[1] > now:
         return cached[0]
-    row = _read_one(
+    row = read_one(
         select(User.id, User.admin).where(
             *where, User.enabled.is_(True), User.verification_pending.is_(False)
         )
@@ -137,14 +136,6 @@ def _owner(
                 cache.clear()
             cache[key] = (owner, now + ttl)
     return owner
-
-
-def _read_one(query: Select[Any]) -> Row[Any] | None:
-    with db.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            # one read decides nothing else: no BEGIN/ROLLBACK round trips
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        return conn.execute(query).one_or_none()
 
 
 def session_owner(session_id: str | None, *, now: float | None = None) -> KeyOwner | None:

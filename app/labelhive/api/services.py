@@ -33,6 +33,7 @@ from labelhive.api.query import MAX_INT
 from labelhive.api.query import ListArgs
 from labelhive.consensus.models import Result
 from labelhive.extensions import db
+from labelhive.extensions import read_one
 from labelhive.helping.models import Category
 from labelhive.helping.models import HelpingMaterial
 from labelhive.projects.models import Project
@@ -177,19 +178,8 @@ def get(resource: str, oid: int) -> Any:
 
 
 def project_of(row: Any) -> Project:
-    return db.session.get(Project, row.project_id)
-
-
-def _read_one(stmt: Any) -> Any:
-    """One row of a single read on a connection of its own, outside the request's session.
-
-    On PostgreSQL in autocommit (no ``BEGIN``/``ROLLBACK`` round trips): the hot paths read
-    once, then the engine decides under its own locks.
-    """
-    with db.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        return conn.execute(stmt).one_or_none()
+    # every row's project exists: deleting a project deletes its rows
+    return db.session.get_one(Project, row.project_id)
 
 
 def project_id_of(ref: str) -> int | None:
@@ -199,7 +189,7 @@ def project_id_of(ref: str) -> int | None:
         return int(ref) if int(ref) <= MAX_INT else None
     if "\x00" in ref:
         return None  # PostgreSQL's text holds no NUL: no project is named so
-    row = _read_one(select(Project.id).where(Project.short_name == ref))
+    row = read_one(select(Project.id).where(Project.short_name == ref))
     return None if row is None else row.id
 
 

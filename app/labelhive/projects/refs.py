@@ -22,7 +22,7 @@ from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelhive.extensions import db
+from labelhive.extensions import read_one
 from labelhive.projects.models import Project
 
 _MAX = 10_000
@@ -56,14 +56,11 @@ def resolve(ref: str, *, now: float | None = None) -> ProjectRef | None:
         return None  # no project has such an id, and PostgreSQL's text holds no NUL
     column = Project.id if by_id else Project.short_name
     value: Any = int(ref) if by_id else ref
-    with db.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = conn.execute(
-            select(Project.id, Project.short_name, Project.owner_id, Project.published).where(
-                column == value
-            )
-        ).one_or_none()
+    row = read_one(
+        select(Project.id, Project.short_name, Project.owner_id, Project.published).where(
+            column == value
+        )
+    )
     found = None if row is None else ProjectRef(row[0], row[1], row[2], bool(row[3]))
     ttl = float(current_app.config.get("API_KEY_CACHE_SECONDS", 5))
     if ttl > 0 and found is not None:
