@@ -356,8 +356,9 @@ def projects_create(
         info: dict[str, object] = {"question": question}
         if answers:
             info["answers"] = [a.strip() for a in answers.split(",")]
+        title = name or short_name
         values = {
-            "name": name or short_name,
+            "name": title,
             "short_name": short_name,
             "info": info,
             "default_n_answers": redundancy,
@@ -365,9 +366,9 @@ def projects_create(
             "published": publish,
         }
         try:
-            if projects_service.name_taken(values["name"], short_name):
+            if projects_service.name_taken(title, short_name):
                 raise projects_service.ProjectError(
-                    f"A project named {values['name']!r} or {short_name!r} exists already."
+                    f"A project named {title!r} or {short_name!r} exists already."
                 )
             project = projects_service.create_project(user, values)
         except projects_service.ProjectError as exc:

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import cast
 
+from sqlalchemy import Connection
+from sqlalchemy import CursorResult
 from sqlalchemy import MetaData
+from sqlalchemy import Result
+from sqlalchemy import Table
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+
+if TYPE_CHECKING:
+    import psycopg
 
 # stable constraint names, so Alembic migrations can refer to them
 NAMING_CONVENTION = {
@@ -30,6 +40,27 @@ def utcnow() -> dt.datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def psycopg_connection(conn: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under ``conn`` (PostgreSQL): for ``COPY`` and named cursors, in
+    the transaction ``conn`` has begun."""
+    raw = conn.connection.dbapi_connection
+    if raw is None:  # only after the connection was invalidated
+        raise RuntimeError("the database connection was closed")
+    return cast("psycopg.Connection[Any]", raw)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an ``UPDATE`` or ``DELETE`` matched (``Session.execute`` types its result as a
+    plain ``Result``, which has no ``rowcount``)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def table_of(model: Any) -> Table:
+    """A model's table, for Core statements (SQLAlchemy types ``__table__`` as a FromClause,
+    which ``insert``/``update``/``delete`` do not take)."""
+    return cast(Table, model.__table__)
 
 
 class TimestampMixin:

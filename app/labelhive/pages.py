@@ -70,6 +70,7 @@ def _sentence(exc: HTTPException, code: int) -> str:
 def render_error(code: int, message: str, headers: Any = None) -> Response:
     """The error page for ``code`` with ``message`` (JSON for JSON requests)."""
     title = MESSAGES.get(code, ("Error", ""))[0]
+    response: Response
     if _wants_json():
         response = jsonify(error=message, reason=title.lower().replace(" ", "_"))
     else:

@@ -253,7 +253,7 @@ def start_recompute(project: Project, user: User | None) -> JobRecord:
     job_id, _ = consensus_jobs.request_consensus(
         project.id, "asked for on the results page or through the API", user_id=_id(user)
     )
-    return db.session.get(JobRecord, job_id)
+    return db.session.get_one(JobRecord, job_id)
 
 
 def request_recompute(project_id: int, *, now: float | None = None) -> str | None:

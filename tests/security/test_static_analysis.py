@@ -84,9 +84,6 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("B101", "app/labelhive/storage/proxy.py", "assert proc is not None"): (
         "a programming-error check (start() before on_exit()); no security decision"
     ),
-    ("B101", "app/labelhive/imports/writer.py", "assert raw is not None"): (
-        "type narrowing of the DB-API connection; without it the next line raises anyway"
-    ),
     ("B311", "app/labelhive/annotation/service.py", "random.Random()"): (
         "which tasks are served as gold, and the jitter of a retry back-off: the rate is "
         "hidden from annotators, and predicting the draw would need the server's state; "

@@ -71,7 +71,10 @@ class User(UserMixin, Base):
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
-        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+        hashed = self.password_hash
+        if not hashed:
+            return False  # no password set: none matches
+        return check_password_hash(hashed, password)
 
     def set_api_key(self, api_key: str) -> str:
         """Store the hash of ``api_key``; the plain key stays on this object only."""

@@ -15,11 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from typing import Any
-from typing import cast
 
 from sqlalchemy import Boolean
 from sqlalchemy import Integer
-from sqlalchemy import Table
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import delete
@@ -37,6 +35,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from labelhive.annotation import core
 from labelhive.answers.models import Answer
 from labelhive.consensus.models import Result
+from labelhive.db import table_of
 from labelhive.projects.models import Project
 from labelhive.reports.models import TaskReport
 from labelhive.tasks import counts
@@ -44,14 +43,14 @@ from labelhive.tasks.models import Lease
 from labelhive.tasks.models import Skip
 from labelhive.tasks.models import Task
 
-# the tables themselves (SQLAlchemy types a model's __table__ as a FromClause)
-T = cast(Table, Task.__table__)
-L = cast(Table, Lease.__table__)
-A = cast(Table, Answer.__table__)
-P = cast(Table, Project.__table__)
-R = cast(Table, Result.__table__)
-S = cast(Table, Skip.__table__)
-TR = cast(Table, TaskReport.__table__)
+# the tables themselves, for Core statements
+T = table_of(Task)
+L = table_of(Lease)
+A = table_of(Answer)
+P = table_of(Project)
+R = table_of(Result)
+S = table_of(Skip)
+TR = table_of(TaskReport)
 
 
 def task_row_lock(query: Any, *, skip_locked: bool = False) -> Any:

@@ -31,7 +31,7 @@ _REF = {
     "description": "The project's id or short name.",
     "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
 }
-_LIST_PARAMS = [
+_LIST_PARAMS: list[dict[str, Any]] = [
     {"$ref": "#/components/parameters/Limit"},
     {"$ref": "#/components/parameters/LastId"},
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Mapping
 from typing import Any
+from typing import Literal
+from typing import overload
 
 from labelhive import security
 from labelhive.api import errors
@@ -82,6 +84,14 @@ def check_keys(
         if key in body and body[key] != current():
             raise errors.bad_request(f"{key} is read-only: it cannot be changed through the API.")
     return {k: v for k, v in body.items() if k in writable}
+
+
+@overload
+def whole_number(name: str, value: Any, *, required: Literal[True]) -> int: ...
+
+
+@overload
+def whole_number(name: str, value: Any, *, required: bool = False) -> int | None: ...
 
 
 def whole_number(name: str, value: Any, *, required: bool = False) -> int | None:

@@ -83,7 +83,7 @@ def _values(body: dict[str, Any], owner_id: int, exclude_id: int | None) -> dict
         if key in values and not isinstance(values[key], str):
             raise errors.bad_request(f"{key} must be a string, not {type(values[key]).__name__}.")
     if values.get("category_id") is not None:
-        category_id = payload.whole_number("category_id", values["category_id"])
+        category_id = payload.whole_number("category_id", values["category_id"], required=True)
         if helping.category_by_id(category_id) is None:
             raise errors.bad_request("category_id does not exist")
         values["category_id"] = category_id

@@ -123,7 +123,7 @@ def review_decide(oid: int, task_id: int) -> Response:
     reviewer_id, project_id = reviewer.id, project.id
     # the decision runs its own transaction: end the request's read first (SQLite's lock)
     db.session.rollback()
-    project = db.session.get(Project, project_id)
+    project = _project_again(project_id)
     try:
         if body.get("send_back"):
             review.send_back(db.engine, project, task_id, reviewer_id)
@@ -134,7 +134,7 @@ def review_decide(oid: int, task_id: int) -> Response:
     except review.ReviewError as exc:
         raise _review_error(exc) from None
     db.session.rollback()
-    project = db.session.get(Project, project_id)
+    project = _project_again(project_id)
     return jsonify(serialize_provenance(project, review.provenance(project, task_id)))
 
 
@@ -173,6 +173,14 @@ def reviewer_list(oid: int) -> Response:
             for row, name in review.reviewers(project.id)
         ]
     )
+
+
+def _project_again(project_id: int) -> Project:
+    """The project read anew after the request's transaction ended: 404 if deleted since."""
+    project = db.session.get(Project, project_id)
+    if project is None:
+        raise errors.not_found("The project was deleted.")
+    return project
 
 
 @bp.post("/project/<int:oid>/reviewers")

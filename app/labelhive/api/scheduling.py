@@ -84,8 +84,8 @@ def _with_image_url(item: dict[str, Any]) -> dict[str, Any]:
     Only here: ``newtask`` has just leased the task to the caller. ``info`` is left as stored.
     """
     info = item.get("info")
-    key = image_key(info)
-    if key is not None and info[key].strip().startswith("s3://"):
+    key = image_key(info)  # a key only of a dict
+    if key is not None and isinstance(info, dict) and info[key].strip().startswith("s3://"):
         # the project's storage decides (labelhive.storage.scope); only s3:// tasks pay the read
         project = db.session.get(Project, item["project_id"])
         item["image_url"] = None if project is None else image_url_for(info, project)

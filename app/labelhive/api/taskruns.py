@@ -14,6 +14,8 @@ their rights over their projects' answers.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response
@@ -112,7 +114,9 @@ def taskrun_update(oid: int) -> Response:
     user = auth.require_user()
     if answer.user_id != user.id:
         raise errors.forbidden("Only the answer's author may change it.")
-    echoed = {name: (lambda n=name: getattr(answer, n)) for name in serialize.ANSWER_FIELDS}
+    echoed: dict[str, Callable[[], Any]] = {
+        name: functools.partial(getattr, answer, name) for name in serialize.ANSWER_FIELDS
+    }
     echoed.update(calibration=lambda: None, media_url=lambda: None)
     for name in (*RESERVED, "info"):
         del echoed[name]

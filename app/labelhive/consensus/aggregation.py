@@ -71,11 +71,11 @@ def weighted_scores(
 
     :return: ``(T, L)`` shares (each answered task's row sums to 1; unanswered rows are 0).
     """
-    scores = np.zeros(n_tasks * n_labels)
+    summed = np.zeros(n_tasks * n_labels)
     for s in chunks(len(task)):
         flat = task[s : s + CHUNK].astype(np.int64) * n_labels + label[s : s + CHUNK]
-        scores += np.bincount(flat, weights=skill[worker[s : s + CHUNK]], minlength=scores.size)
-    scores = scores.reshape(n_tasks, n_labels)
+        summed += np.bincount(flat, weights=skill[worker[s : s + CHUNK]], minlength=summed.size)
+    scores = summed.reshape(n_tasks, n_labels)
     totals = scores.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(totals > 0, scores / totals, 0.0)

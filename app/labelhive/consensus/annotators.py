@@ -277,13 +277,13 @@ def consensus_confusion(
     labels: list[str],
 ) -> dict[str, dict[str, int]]:
     k = len(ordered)
-    table = np.zeros(k * k, dtype=np.int64)
+    counts = np.zeros(k * k, dtype=np.int64)
     for s in aggregation.chunks(len(task)):
         t = task[s : s + aggregation.CHUNK]
         keep = ~is_gold[t] & (final[t] >= 0)
         pairs = final[t][keep] * k + label[s : s + aggregation.CHUNK][keep]
-        table += np.bincount(pairs, minlength=k * k)
-    table = table.reshape(k, k)
+        counts += np.bincount(pairs, minlength=k * k)
+    table = counts.reshape(k, k)
     at = {name: ordered.index(name) for name in labels}
     return {
         true: {answered: int(table[at[true], at[answered]]) for answered in labels}

@@ -161,10 +161,11 @@ def _collect(
     chunks: Iterator[np.ndarray], task_ids: np.ndarray, labels: list[str], expected: int
 ) -> AnswerArrays:
     """Code the rows into arrays sized once (``expected`` rows, from the label counts)."""
-    task = np.empty(expected, dtype=np.int32)
-    worker = np.empty(expected, dtype=np.int32)
-    label = np.empty(expected, dtype=np.int16)
-    day = np.empty(expected, dtype=np.int32)
+    # typed as plain arrays: np.resize below may replace them
+    task: np.ndarray = np.empty(expected, dtype=np.int32)
+    worker: np.ndarray = np.empty(expected, dtype=np.int32)
+    label: np.ndarray = np.empty(expected, dtype=np.int16)
+    day: np.ndarray = np.empty(expected, dtype=np.int32)
     filled = 0
     # user id -> code by first appearance; users are few next to answers
     lookup = np.full(1024, -1, dtype=np.int32)

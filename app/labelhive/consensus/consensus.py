@@ -247,11 +247,11 @@ def arrays_from_rows(rows: Iterable[tuple[int, int, str]]) -> AnswerArrays:
         tasks.append(task_id)
         workers.append(worker)
         codes.append(labels.setdefault(label, len(labels)))
-    task_ids, task = np.unique(np.asarray(tasks, dtype=np.int64), return_inverse=True)
-    worker_ids, worker = np.unique(np.asarray(workers, dtype=np.int64), return_inverse=True)
+    task_ids, task_codes = np.unique(np.asarray(tasks, dtype=np.int64), return_inverse=True)
+    worker_ids, worker_codes = np.unique(np.asarray(workers, dtype=np.int64), return_inverse=True)
     return AnswerArrays(
-        task=task.astype(np.int32),
-        worker=worker.astype(np.int32),
+        task=task_codes.astype(np.int32),
+        worker=worker_codes.astype(np.int32),
         label=np.asarray(codes, dtype=np.int16),
         task_ids=task_ids,
         worker_ids=worker_ids,

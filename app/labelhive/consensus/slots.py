@@ -30,6 +30,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 
+from labelhive.db import rowcount
+from labelhive.db import table_of
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.jobs import connection
@@ -47,7 +49,7 @@ WAITING = "waiting for a consensus slot"
 FREED = "a consensus slot freed"
 # the advisory lock that serialises the takers on PostgreSQL ("LHCS")
 _LOCK_KEY = 0x4C484353
-J = JobRecord.__table__
+J = table_of(JobRecord)
 log = logging.getLogger(__name__)
 
 
@@ -123,11 +125,13 @@ def wake_one(ended: str) -> str | None:
         if not waiting_now(row.runs or []):
             continue
         runs = [*row.runs, records.run_entry(f"{FREED}: job {ended} ended")]
-        claimed = db.session.execute(
-            update(J)
-            .where(J.c.id == row.id, J.c.status == QUEUED, J.c.updated == row.updated)
-            .values(runs=runs, updated=utcnow())
-        ).rowcount
+        claimed = rowcount(
+            db.session.execute(
+                update(J)
+                .where(J.c.id == row.id, J.c.status == QUEUED, J.c.updated == row.updated)
+                .values(runs=runs, updated=utcnow())
+            )
+        )
         db.session.commit()
         if not claimed:
             continue  # another ending job woke it, or it started

@@ -31,6 +31,7 @@ from labelhive.accounts.models import User
 from labelhive.consensus.models import AnnotatorQuality
 from labelhive.consensus.models import Consensus
 from labelhive.consensus.models import ConsensusRun
+from labelhive.db import table_of
 from labelhive.db import utcnow
 from labelhive.projects.models import Project
 from labelhive.review import recompute as review_recompute
@@ -42,12 +43,12 @@ if TYPE_CHECKING:
     from labelhive.consensus.consensus import Aggregation
     from labelhive.consensus.consensus import Item
 
-C = Consensus.__table__
-Q = AnnotatorQuality.__table__
-RUN = ConsensusRun.__table__
-P = Project.__table__
-T = Task.__table__
-U = User.__table__
+C = table_of(Consensus)
+Q = table_of(AnnotatorQuality)
+RUN = table_of(ConsensusRun)
+P = table_of(Project)
+T = table_of(Task)
+U = table_of(User)
 
 # items per batch: rows made, settled and written together (memory is a batch of rows)
 BATCH = 10_000

@@ -29,6 +29,7 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Generator
 from collections.abc import Iterator
 from collections.abc import Sequence
 from typing import Any
@@ -42,6 +43,7 @@ from labelhive.consensus.labels import label_of
 from labelhive.consensus.labels import split_of
 from labelhive.consensus.models import AnnotatorExclusion
 from labelhive.consensus.models import Consensus
+from labelhive.db import table_of
 from labelhive.exports.exports import neutralise_cell
 from labelhive.projects.models import Project
 from labelhive.tasks.images import image_key
@@ -70,11 +72,11 @@ COLUMNS = (
     "split",
 )
 
-T = Task.__table__
-A = Answer.__table__
-C = Consensus.__table__
-P = Project.__table__
-X = AnnotatorExclusion.__table__
+T = table_of(Task)
+A = table_of(Answer)
+C = table_of(Consensus)
+P = table_of(Project)
+X = table_of(AnnotatorExclusion)
 
 
 def content_type(fmt: str) -> str:
@@ -135,7 +137,7 @@ def iter_rows(
     options: Sequence[str] | None = None,
     validation: float = DEFAULT_VALIDATION_FRACTION,
     batch_size: int = BATCH,
-) -> Iterator[list[dict[str, Any]]]:
+) -> Generator[list[dict[str, Any]], None, None]:
     """The dataset's rows in item id order, one list per batch of tasks."""
     options = list(options) if options is not None else options_of(engine, project_id)
     ceiling_task = None

@@ -69,6 +69,8 @@ from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
 from labelhive.consensus.models import Consensus
 from labelhive.consensus.models import Result
+from labelhive.db import psycopg_connection
+from labelhive.db import table_of
 from labelhive.exports import exports_pg
 from labelhive.tasks.models import Task
 
@@ -85,11 +87,11 @@ _CONTENT_TYPES = {
 # OWASP's list: a spreadsheet treats cells starting with these as formulas
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-T = Task.__table__
-A = Answer.__table__
-R = Result.__table__
-C = Consensus.__table__
-U = User.__table__
+T = table_of(Task)
+A = table_of(Answer)
+R = table_of(Result)
+C = table_of(Consensus)
+U = table_of(User)
 
 
 def content_type(fmt: str) -> str:
@@ -254,9 +256,9 @@ def _stream(
         )
         if statement is not None:
             chunks = exports_pg.stream(conn, *statement, fmt, encoder.line, batch_size)
-            for chunk, rows in chunks:
+            for chunk, n_rows in chunks:
                 yield chunk
-                written += rows
+                written += n_rows
                 if progress is not None:
                     progress(written)
         elif ceiling is not None:
@@ -305,10 +307,7 @@ def _batches(conn: Connection, query: Select[Any], size: int) -> Iterator[Sequen
     # of the values psycopg decodes (jsonb, timestamps) without SQLAlchemy's rows around them,
     # a third of the time of the whole export
     compiled = _iso_datetimes(query).compile(dialect=conn.dialect)
-    raw = conn.connection.dbapi_connection
-    if raw is None:  # only after the connection was invalidated
-        raise RuntimeError("the export's database connection was closed")
-    with raw.cursor(name="labelhive_export") as cursor:
+    with psycopg_connection(conn).cursor(name="labelhive_export") as cursor:
         cursor.itersize = size
         cursor.execute(str(compiled), compiled.params)
         while rows := cursor.fetchmany(size):
@@ -357,7 +356,7 @@ def _json(value: Any) -> str:
 
 
 # what json.dumps(ensure_ascii=False) writes for a string (the C encoder where there is one)
-_encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def _json_value(value: Any) -> str:

@@ -40,6 +40,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from labelhive.db import psycopg_connection
+
 # what a spreadsheet runs as a formula (``exports._FORMULA_STARTS``)
 _FORMULA_STARTS = "('=', '+', '-', '@', E'\\t', E'\\r')"
 # a text cell that csv.writer and neutralise_cell leave as it is (no quoting, no formula
@@ -235,10 +237,7 @@ def stream(
 
     :param encode: a row's values to its line, without the line end (the encoders').
     """
-    raw = conn.connection.dbapi_connection
-    if raw is None:  # only after the connection was invalidated
-        raise RuntimeError("the export's database connection was closed")
-    with raw.cursor() as cursor:
+    with psycopg_connection(conn).cursor() as cursor:
         # the lines' expressions cost enough for PostgreSQL to compile them first (JIT), which
         # takes longer (~0.2 s) than it saves on a million rows; for this transaction only
         cursor.execute("SET LOCAL jit = off")

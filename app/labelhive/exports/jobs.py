@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from labelhive.answers.models import Answer
 from labelhive.consensus.models import Result
+from labelhive.db import rowcount
 from labelhive.db import utcnow
 from labelhive.exports import dataset
 from labelhive.exports import exports
@@ -31,7 +32,11 @@ from labelhive.jobs.registry import job
 from labelhive.projects.models import Project
 from labelhive.tasks.models import Task
 
-_COUNTED = {"tasks": Task, "answers": Answer, "results": Result}
+_COUNTED: dict[str, type[Task] | type[Answer] | type[Result]] = {
+    "tasks": Task,
+    "answers": Answer,
+    "results": Result,
+}
 # periodic jobs' records are kept this long, then pruned by cleanup_exports
 # ("stats": a periodic job no release runs any more, whose old records are pruned too)
 PERIODIC_KINDS = ("sweep", "stats", "consensus", "cleanup", "oidc_recheck")
@@ -58,8 +63,11 @@ def _export(run: records.Run, project_id: int, what: str, fmt: str) -> dict[str,
     if project is None:
         raise UserError("The project no longer exists.")
     model = _COUNTED[what]
-    total = db.session.scalar(
-        select(func.count()).select_from(model).where(model.project_id == project_id)
+    total = (
+        db.session.scalar(
+            select(func.count()).select_from(model).where(model.project_id == project_id)
+        )
+        or 0
     )
     short_name = project.short_name
     # the export reads, and the file is written, through the engine: end this read first
@@ -143,8 +151,11 @@ def export_dataset(
         project = db.session.get(Project, project_id)
         if project is None:
             raise UserError("The project no longer exists.")
-        total = db.session.scalar(
-            select(func.count()).select_from(Task).where(Task.project_id == project_id)
+        total = (
+            db.session.scalar(
+                select(func.count()).select_from(Task).where(Task.project_id == project_id)
+            )
+            or 0
         )
         short_name = project.short_name
         # the dataset reads through the engine: end the session's read transaction first
@@ -179,14 +190,16 @@ def cleanup_exports(job_id: str) -> dict[str, Any] | None:
         # end the session's read first: on SQLite a transaction that read before another
         # connection wrote (the files are deleted through the engine) cannot write any more
         db.session.commit()
-        pruned = db.session.execute(
-            delete(JobRecord).where(
-                JobRecord.kind.in_(PERIODIC_KINDS),
-                JobRecord.status == FINISHED,
-                JobRecord.updated < now - PERIODIC_RECORD_TTL,
-                JobRecord.id != run.job_id,
+        pruned = rowcount(
+            db.session.execute(
+                delete(JobRecord).where(
+                    JobRecord.kind.in_(PERIODIC_KINDS),
+                    JobRecord.status == FINISHED,
+                    JobRecord.updated < now - PERIODIC_RECORD_TTL,
+                    JobRecord.id != run.job_id,
+                )
             )
-        ).rowcount
+        )
         db.session.commit()
         removed = exportfiles.delete_expired(
             db.engine, before=now - ttl, incomplete_before=now - max(ttl, PARTIAL_FILE_TTL)

@@ -21,13 +21,14 @@ from sqlalchemy import Engine
 from sqlalchemy import delete
 from sqlalchemy import insert
 
+from labelhive.db import table_of
 from labelhive.extensions import db
 from labelhive.helping.models import HelpingChunk
 from labelhive.helping.models import HelpingMaterial
 from labelhive.jobs import exportfiles
 
 CHUNK_BYTES = exportfiles.CHUNK_BYTES
-CHUNKS = HelpingChunk.__table__
+CHUNKS = table_of(HelpingChunk)
 
 # the type a file is served with follows its (checked) extension, never the client's claim
 CONTENT_TYPES = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from typing import IO
 from typing import Any
+from typing import cast
 
 from flask import current_app
 from flask import request
@@ -65,4 +66,4 @@ def keep_in_memory() -> None:
         return BoundedBuffer(keep)
 
     # an instance attribute shadows the method for this request only
-    request._get_current_object()._get_file_stream = factory  # type: ignore[method-assign]
+    cast(Any, request)._get_current_object()._get_file_stream = factory

@@ -14,6 +14,9 @@ from flask import abort
 from flask import request
 from flask_login import current_user
 
+# what the view returns: a werkzeug response (make_conditional's); flask's Response is one
+from werkzeug.wrappers import Response as BaseResponse
+
 from labelhive.extensions import db
 from labelhive.helping import files
 from labelhive.helping import services
@@ -24,7 +27,7 @@ bp = Blueprint("helping", __name__, url_prefix="/helping")
 
 
 @bp.get("/<int:project_id>/<stored>")
-def material_file(project_id: int, stored: str) -> Response:
+def material_file(project_id: int, stored: str) -> BaseResponse:
     project = projects.get(project_id)
     # members only: owners, admins and, once it is published, its annotators
     if project is None or not access.can_see(current_user, project):

@@ -102,12 +102,12 @@ def detect_format(filename: str | None, content_type: str | None = None, head: b
             if name.endswith(extension):
                 return fmt
     if content_type:
-        fmt = _CONTENT_TYPES.get(content_type.split(";")[0].strip().lower())
-        if fmt:
-            return fmt
-    fmt = _sniff(head)
-    if fmt:
-        return fmt
+        by_type = _CONTENT_TYPES.get(content_type.split(";")[0].strip().lower())
+        if by_type:
+            return by_type
+    sniffed = _sniff(head)
+    if sniffed:
+        return sniffed
     raise ImportFormatError(
         "Cannot tell the file's format: upload a .csv, .json or .jsonl file"
         " (CSV with a header row, a JSON list of objects, or one JSON object per line)."
@@ -363,12 +363,13 @@ def _csv_specs(
     other_images = limits.s3_scope is not None and any(
         c in IMAGE_KEYS and c != shape.url_key for c in columns
     )
+    # the URL column's name and place, when the short way applies
+    url_key = shape.url_key or ""
     url_at = (
-        columns.index(shape.url_key)
+        columns.index(url_key)
         if shape.url_key is not None and shape.plain == tuple(columns) and not other_images
         else None
     )
-    url_key = shape.url_key
     for number, (line, cells) in enumerate(rows, start=1):
         if number > max_rows:
             limits.check_rows(number)

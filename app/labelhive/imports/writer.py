@@ -21,6 +21,8 @@ from sqlalchemy import Text
 from sqlalchemy import bindparam
 from sqlalchemy import insert
 
+from labelhive.db import psycopg_connection
+from labelhive.db import table_of
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.imports.parsers import ImportFormatError
@@ -199,7 +201,7 @@ def _fixed(defaults: _Defaults) -> tuple[Any, ...]:
 
 def _insert(rows: list[tuple[Any, ...]]) -> None:
     # info is bound as the JSON text made above: what the JSON type would have stored
-    statement = insert(Task.__table__).values(info=bindparam("info", type_=Text))
+    statement = insert(table_of(Task)).values(info=bindparam("info", type_=Text))
     db.session.execute(statement, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
 
 
@@ -225,9 +227,7 @@ def _copy(
     refused: Exception | None = None
     done = 0
     # the session's own connection: the rows share the caller's transaction
-    raw = db.session.connection().connection.dbapi_connection
-    assert raw is not None
-    with raw.cursor() as cursor:
+    with psycopg_connection(db.session.connection()).cursor() as cursor:
         with cursor.copy(f"COPY task ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
             while True:
                 try:

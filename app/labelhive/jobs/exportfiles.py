@@ -25,7 +25,6 @@ import re
 from collections.abc import Iterable
 from collections.abc import Iterator
 
-from sqlalchemy import Column
 from sqlalchemy import ColumnElement
 from sqlalchemy import Engine
 from sqlalchemy import and_
@@ -36,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.engine import Connection
 
+from labelhive.db import table_of
 from labelhive.db import utcnow
 from labelhive.jobs.models import ExportChunk
 from labelhive.jobs.models import ExportFile
@@ -46,8 +46,8 @@ CHUNK_BYTES = 1024 * 1024
 # chunks read per query while downloading: memory is about this many chunks
 READ_AHEAD = 2
 
-F = ExportFile.__table__
-C = ExportChunk.__table__
+F = table_of(ExportFile)
+C = table_of(ExportChunk)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -88,7 +88,9 @@ def write(
         # a partial file of a run that was killed: never complete, nobody reads it
         _delete_files(conn, and_(F.c.job_id == job_id, F.c.complete.is_(False)))
         file_id = conn.execute(
-            insert(F).values(
+            insert(F)
+            .returning(F.c.id)
+            .values(
                 job_id=job_id,
                 project_id=project_id,
                 filename=filename,
@@ -97,7 +99,7 @@ def write(
                 complete=False,
                 created=utcnow(),
             )
-        ).inserted_primary_key[0]
+        ).scalar_one()
     digest = hashlib.sha256()
     size = 0
     seq = 0
@@ -152,7 +154,7 @@ def read(
     size: int,
     *,
     read_ahead: int = READ_AHEAD,
-    key: Column[int] = C.c.file_id,
+    key: ColumnElement[int] = C.c.file_id,
 ) -> Iterator[bytes]:
     """Yield a file's chunks in order, reading ``read_ahead`` of them per query.
 

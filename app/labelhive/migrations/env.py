@@ -15,7 +15,10 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("no sqlalchemy.url: run the migrations through labelhive.migrate")
+        engine = create_engine(url)
         with engine.begin() as conn:
             _run(conn)
         engine.dispose()

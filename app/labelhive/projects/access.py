@@ -20,8 +20,12 @@ class _User(Protocol):
 
 
 class _Project(Protocol):
-    owner_id: int
-    published: bool
+    # read-only: a model, or a cached projects.refs.ProjectRef
+    @property
+    def owner_id(self) -> int: ...
+
+    @property
+    def published(self) -> bool: ...
 
 
 def is_signed_in(user: _User | None) -> bool:

@@ -35,8 +35,9 @@ def report(ref: str) -> Any:
     if not access.is_signed_in(current_user):
         return jsonify(error="Please sign in again.", reason="signed_out"), 401
     project = project_for(ref, "contribute")
-    body = request.get_json(silent=True)
-    task_id = body.get("task_id") if isinstance(body, dict) else None
+    sent = request.get_json(silent=True)
+    body = sent if isinstance(sent, dict) else {}
+    task_id = body.get("task_id")
     if not isinstance(task_id, int) or isinstance(task_id, bool):
         return jsonify(error="Send task_id.", reason="bad_request"), 400
     user_id = current_user.id

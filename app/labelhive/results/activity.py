@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import Integer
 from sqlalchemy import cast
 from sqlalchemy import func
@@ -65,7 +66,7 @@ def estimate(remaining: int, last_day: int) -> float | None:
     return remaining / (last_day / RATE_HOURS)
 
 
-def _bucket() -> object:
+def _bucket() -> ColumnElement[int]:
     if db.engine.dialect.name == "postgresql":
         return cast(func.floor(func.extract("epoch", Answer.finish_time) / 3600), Integer)
     return cast(func.strftime("%s", Answer.finish_time), Integer) // 3600
@@ -86,7 +87,7 @@ def of(project_id: int, remaining: int, *, now: dt.datetime | None = None) -> Ac
     oldest = db.session.scalar(
         select(func.min(Answer.finish_time)).where(Answer.project_id == project_id)
     )
-    first = max(hour_of(oldest), last - WINDOW_HOURS + 1)
+    first = max(hour_of(oldest or newest), last - WINDOW_HOURS + 1)
     start = EPOCH + first * HOUR
     bucket = _bucket().label("hour")
     rows = db.session.execute(

@@ -14,6 +14,9 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+# what the views return: werkzeug responses (redirects); flask's Response is one
+from werkzeug.wrappers import Response as BaseResponse
+
 from labelhive import starters
 from labelhive.annotation import service as annotation
 from labelhive.consensus import gold
@@ -84,7 +87,9 @@ def _recompute_state(project: Project, records: list[Any]) -> dict[str, Any]:
     running = latest is not None and latest.status in (QUEUED, RUNNING)
     return {
         "status_url": (
-            url_for("jobs.status", ref=project.short_name, job_id=latest.id) if running else None
+            url_for("jobs.status", ref=project.short_name, job_id=latest.id)
+            if running and latest is not None
+            else None
         ),
         "failed": latest.error if latest is not None and latest.status == FAILED else None,
     }
@@ -138,7 +143,7 @@ def gold_tasks(ref: str) -> Any:
 
 
 @bp.post("/project/<ref>/gold")
-def save_gold(ref: str) -> Response:
+def save_gold(ref: str) -> BaseResponse:
     """Save every row of the gold page at once (one Save button); nothing is saved on an error.
 
     The form lists the page's ``task_id`` values and one ``gold_answer-<id>`` per task; only the
@@ -179,7 +184,7 @@ def save_gold(ref: str) -> Response:
 
 
 @bp.post("/project/<ref>/gold/<int:task_id>")
-def set_gold(ref: str, task_id: int) -> Response:
+def set_gold(ref: str, task_id: int) -> BaseResponse:
     project = project_for(ref, "manage")
     back = url_for(
         "results.gold_tasks",
@@ -209,7 +214,7 @@ def set_gold(ref: str, task_id: int) -> Response:
 
 
 @bp.post("/project/<ref>/results/recompute")
-def recompute(ref: str) -> Response:
+def recompute(ref: str) -> BaseResponse:
     project = project_for(ref, "manage")
     starters.start_recompute(project, current_user)
     db.session.commit()
@@ -218,7 +223,7 @@ def recompute(ref: str) -> Response:
 
 
 @bp.post("/project/<ref>/annotators/<int:user_id>/exclude")
-def exclude_annotator(ref: str, user_id: int) -> Response:
+def exclude_annotator(ref: str, user_id: int) -> BaseResponse:
     """Leave an annotator's answers out of consensus (they stay stored), then recompute."""
     project = project_for(ref, "manage")
     if not ActionForm().validate_on_submit():
@@ -239,7 +244,7 @@ def exclude_annotator(ref: str, user_id: int) -> Response:
 
 
 @bp.post("/project/<ref>/annotators/<int:user_id>/include")
-def include_annotator(ref: str, user_id: int) -> Response:
+def include_annotator(ref: str, user_id: int) -> BaseResponse:
     """Count an excluded annotator's answers in consensus again, then recompute."""
     project = project_for(ref, "manage")
     if not ActionForm().validate_on_submit():
@@ -254,7 +259,7 @@ def include_annotator(ref: str, user_id: int) -> Response:
 
 
 @bp.post("/project/<ref>/results/export")
-def export_job(ref: str) -> Response:
+def export_job(ref: str) -> BaseResponse:
     """Build an export file in the background; its job page links the download."""
     project = project_for(ref, "manage")
     form = ExportForm()
@@ -272,7 +277,7 @@ def export_job(ref: str) -> Response:
 
 
 @bp.post("/project/<ref>/dataset/imagefolder")
-def imagefolder_job(ref: str) -> Response:
+def imagefolder_job(ref: str) -> BaseResponse:
     """Copy the labeled S3 images into an ImageFolder tree in the background."""
     project = project_for(ref, "manage")
     form = ImageFolderForm()
@@ -296,7 +301,7 @@ def imagefolder_job(ref: str) -> Response:
 
 
 @bp.get("/project/<ref>/dataset.<fmt>")
-def dataset_download(ref: str, fmt: str) -> Response:
+def dataset_download(ref: str, fmt: str) -> BaseResponse:
     project = project_for(ref, "manage")
     if fmt not in dataset.FORMATS:
         abort(404)
@@ -319,7 +324,7 @@ def dataset_download(ref: str, fmt: str) -> Response:
 
 
 @bp.get("/project/<ref>/download/<what>.<fmt>")
-def download(ref: str, what: str, fmt: str) -> Response:
+def download(ref: str, what: str, fmt: str) -> BaseResponse:
     project = project_for(ref, "manage")
     if what not in exports.WHATS or fmt not in exports.FORMATS:
         abort(404)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from labelhive.accounts.models import User
 from labelhive.answers.models import Answer
 from labelhive.consensus.models import AnnotatorExclusion
+from labelhive.db import rowcount
 from labelhive.extensions import db
 from labelhive.projects.models import Project
 
@@ -130,4 +131,4 @@ def include(project_id: int, user_id: int) -> bool:
             AnnotatorExclusion.project_id == project_id, AnnotatorExclusion.user_id == user_id
         )
     )
-    return bool(gone.rowcount)
+    return bool(rowcount(gone))

@@ -31,7 +31,7 @@ def settle(
     conn: Connection,
     project_id: int,
     items: list[dict[str, Any]],
-    previous: Mapping[int, Mapping[str, Any]] | None = None,
+    previous: Mapping[int, Mapping[Any, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The consensus rows to store, with ``tie``, ``review_state`` and the reviewers' decisions.
 
@@ -68,7 +68,7 @@ def settle(
     return settled
 
 
-def kept(conn: Connection, project_id: int) -> dict[int, Mapping[str, Any]]:
+def kept(conn: Connection, project_id: int) -> dict[int, Mapping[Any, Any]]:
     """The project's reviewed and sent-back consensus rows, by task id (what :func:`settle`
     carries over)."""
     return {

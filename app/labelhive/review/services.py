@@ -26,6 +26,8 @@ from labelhive.annotation import service as annotation
 from labelhive.answers.models import Answer
 from labelhive.consensus.labels import label_of
 from labelhive.consensus.models import Consensus
+from labelhive.db import rowcount
+from labelhive.db import table_of
 from labelhive.db import utcnow
 from labelhive.extensions import db
 from labelhive.projects.models import Project
@@ -34,9 +36,9 @@ from labelhive.review.models import ProjectReviewer
 from labelhive.tasks import rules as task_rules
 from labelhive.tasks.models import Task
 
-C = Consensus.__table__
-P = Project.__table__
-T = Task.__table__
+C = table_of(Consensus)
+P = table_of(Project)
+T = table_of(Task)
 
 
 class ReviewError(Exception):
@@ -74,7 +76,7 @@ def reviewers(project_id: int) -> list[tuple[ProjectReviewer, str]]:
     return [(reviewer, name) for reviewer, name in rows]
 
 
-def grant(project: Project, user_name: str, granted_by: int) -> ProjectReviewer:
+def grant(project: Project, user_name: str, granted_by: int | None) -> ProjectReviewer:
     """Make the user named ``user_name`` a reviewer of ``project`` (idempotent).
 
     :raise ReviewError: 404 when no user has that name.
@@ -112,7 +114,7 @@ def revoke(project_id: int, user_id: int) -> bool:
             ProjectReviewer.project_id == project_id, ProjectReviewer.user_id == user_id
         )
     )
-    return bool(gone.rowcount)
+    return bool(rowcount(gone))
 
 
 # -- the queue and provenance ------------------------------------------------------------------
@@ -136,10 +138,13 @@ def queue_page(project_id: int, after_task_id: int, limit: int) -> list[Consensu
 
 
 def queue_size(project_id: int) -> int:
-    return db.session.scalar(
-        select(db.func.count())
-        .select_from(Consensus)
-        .where(Consensus.project_id == project_id, Consensus.review_state == rules.NEEDS_REVIEW)
+    return (
+        db.session.scalar(
+            select(db.func.count())
+            .select_from(Consensus)
+            .where(Consensus.project_id == project_id, Consensus.review_state == rules.NEEDS_REVIEW)
+        )
+        or 0
     )
 
 

@@ -79,8 +79,11 @@ def _import(run: records.Run, project_id: int, fmt: str, n_answers: int | None) 
         db.session.execute(
             update(JobRecord).where(JobRecord.id == run.job_id).values(updated=utcnow())
         )
-        done = db.session.scalar(
-            select(func.count()).select_from(Task).where(Task.import_id == run.job_id)
+        done = (
+            db.session.scalar(
+                select(func.count()).select_from(Task).where(Task.import_id == run.job_id)
+            )
+            or 0
         )
         if done >= total:
             db.session.commit()
