@@ -155,10 +155,18 @@ def reconcile_now(
 @kopf.on.create(*_RES, timeout=300, retries=10, backoff=15)
 @kopf.on.update(*_RES, timeout=300, retries=10, backoff=15)
 def reconcile_project(
-    name: str, namespace: str, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+    name: str, namespace: str | None, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
     """Reconcile on create, on every spec or annotation change and when the operator starts."""
-    reconcile_now(memo, namespace, name, logger, raise_errors=True)
+    reconcile_now(memo, namespace_of(namespace), name, logger, raise_errors=True)
+
+
+def namespace_of(namespace: str | None) -> str:
+    """A LabelingProject's namespace: kopf's handlers type it as optional (cluster-scoped kinds
+    have none), a namespaced kind always has one."""
+    if not namespace:
+        raise kopf.PermanentError("a LabelingProject without a namespace")
+    return namespace
 
 
 def jittered(interval: float) -> float:
@@ -169,7 +177,7 @@ def jittered(interval: float) -> float:
 @kopf.daemon(*_RES, cancellation_timeout=10)
 async def drift(
     name: str,
-    namespace: str,
+    namespace: str | None,
     memo: kopf.Memo,
     logger: kopf.Logger,
     stopped: kopf.DaemonStopped,
@@ -184,6 +192,7 @@ async def drift(
     # asyncio.sleep, not stopped.wait(n): kopf cancels an async daemon on stop, and a cancelled
     # stopped.wait(n) leaves its time-limited waiter task behind, whose TimeoutError then fails
     # the operator's exit (seen under load in the tests' operator restarts)
+    namespace = namespace_of(namespace)
     await asyncio.sleep(random.uniform(0, settings.timer_interval()))
     while not stopped:
         try:
@@ -211,7 +220,7 @@ _OWNED = {settings.LABEL_MANAGED_BY: settings.MANAGED_BY}
 @kopf.on.event("apps", "v1", "statefulsets", labels=_OWNED)
 @kopf.on.event("batch", "v1", "jobs", labels=_OWNED)
 def child_changed(
-    body: kopf.Body, namespace: str, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+    body: kopf.Body, namespace: str | None, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
     """A child Deployment, StatefulSet or Job changed: reconcile its project now.
 
@@ -226,22 +235,27 @@ def child_changed(
 
 @kopf.on.event(*_RES, annotations={RETRY_ANNOTATION: kopf.PRESENT})
 def retry_requested(
-    name: str, namespace: str, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+    name: str, namespace: str | None, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
     """The migration retry annotation was set: reconcile now, not at the next timer tick.
 
     kopf's change handlers ignore annotations under the operator's own prefix (``labelhive.io/``
     is its storage prefix), so an event handler picks this one up; the reconcile removes it.
     """
-    reconcile_now(memo, namespace, name, logger, raise_errors=False)
+    reconcile_now(memo, namespace_of(namespace), name, logger, raise_errors=False)
 
 
 @kopf.on.delete(*_RES, optional=True)
 def deleted(
-    body: kopf.Body, name: str, namespace: str, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+    body: kopf.Body,
+    name: str,
+    namespace: str | None,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    **_: Any,
 ) -> None:
     """Let GC remove the children; say what the deletion policy keeps."""
-    memo.metrics.forget((namespace, name))
+    memo.metrics.forget((namespace_of(namespace), name))
     policy = (body.get("spec") or {}).get("deletionPolicy", "Retain")
     if policy == "Retain":
         logger.info("deletionPolicy Retain: Redis volumes and generated Secrets are kept")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from labelhive_operator.builders import common
 from labelhive_operator.builders.common import Manifest
 from labelhive_operator.spec import Project
@@ -39,7 +41,7 @@ def service_accounts(project: Project) -> list[Manifest]:
     Only web and worker touch S3, so only their account carries the IRSA role annotation; the
     CR cannot name an arbitrary ServiceAccount (trust model, operator-bar.md §2.4).
     """
-    app = {
+    app: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
         "metadata": common.metadata(project, common.child_name(project, "app"), "app"),
