@@ -50,7 +50,7 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
         "app/labelhive/consensus/answer_arrays.py",
         "SELECT task_id, user_id, code, day FROM",
     ): (
-        "labels are rendered as literals by the dialect's own quoting (tests/app/results/"
+        "labels are rendered as literals by the dialect's own quoting (tests/app/consensus/"
         "test_answer_arrays.py reads quote, backslash and statement-ending labels back on both "
         "databases); the day expression is a module constant; ids pass through int()"
     ),

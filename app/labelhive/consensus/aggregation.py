@@ -14,7 +14,7 @@ What differs from crowd-kit is only the order of floating-point additions (``bin
 one by one where pandas' group-by sums compensate): posteriors agree to ~1e-12, and a label
 can differ only where two labels' posteriors (or weighted scores) tie to that precision, or
 where the EM loop's stopping test (a change of the lower bound below ``tol``) falls on the
-other side by the same rounding. ``tests/app/results/test_crowdkit_parity.py`` measures both.
+other side by the same rounding. ``tests/app/consensus/test_crowdkit_parity.py`` measures both.
 """
 
 from __future__ import annotations

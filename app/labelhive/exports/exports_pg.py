@@ -20,7 +20,7 @@ Not in SQL (the encoders write those rows): floats (Python's ``repr`` differs fr
 PostgreSQL's digits), arrays and nested objects, and in CSV any ``info`` cell holding an object
 or an array. The ``COPY`` is in text format, one column: PostgreSQL escapes backslashes and
 control characters there (``\\``, ``\n``...), which :func:`_unescape` undoes.
-``tests/app/results/test_exports_pg.py`` checks both writers give the same bytes.
+``tests/app/exports/test_exports_pg.py`` checks both writers give the same bytes.
 
 What a line costs PostgreSQL is what the export costs on a small machine, so the lines call
 few functions: one ``concat`` for the columns that cannot be ``NULL``, timestamps as their own

@@ -19,7 +19,7 @@ from labelhive.projects.models import Project
 from labelhive.projects.services import ProjectError
 from labelhive.projects.services import apply_settings
 from labelhive.results import services
-from tests.app.results import crowd as crowds
+from tests.common import crowd as crowds
 from tests.common import engine
 from tests.common.web import make_project
 from tests.common.web import make_user

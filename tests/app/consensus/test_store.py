@@ -24,8 +24,8 @@ from labelhive.extensions import db
 from labelhive.projects.models import Project
 from labelhive.results import services
 from labelhive.review import services as review
-from tests.app.results import crowd as crowds
 from tests.app.review import world as worlds
+from tests.common import crowd as crowds
 from tests.conftest import make_app
 
 ITEM_FIELDS = ("task_id", "label", "confidence", "method", "votes", "n_answers", "agreement",

@@ -21,7 +21,7 @@ from labelhive.exports import dataset
 from labelhive.extensions import db
 from labelhive.results import services
 from labelhive.tasks.models import Task
-from tests.app.results import crowd as crowds
+from tests.common import crowd as crowds
 from tests.conftest import make_app
 
 

@@ -24,10 +24,10 @@ from labelhive.exports.exports import _iso_datetimes
 from labelhive.exports.exports import iso_utc
 from labelhive.extensions import db
 from labelhive.models import Task
-from tests.app.results.test_exports import NOW
-from tests.app.results.test_exports import db_app  # noqa: F401 (a fixture)
-from tests.app.results.test_exports import export
-from tests.app.results.test_exports import seed
+from tests.app.exports.test_exports import NOW
+from tests.app.exports.test_exports import db_app  # noqa: F401 (a fixture)
+from tests.app.exports.test_exports import export
+from tests.app.exports.test_exports import seed
 from tests.conftest import make_app
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -21,7 +21,7 @@ from labelhive.exports import exports
 from labelhive.exports import exports_pg
 from labelhive.extensions import db
 from labelhive.models import Task
-from tests.app.results.test_exports import new_project
+from tests.app.exports.test_exports import new_project
 from tests.conftest import make_app
 
 STAMPS = [

@@ -2,7 +2,7 @@
 reviewer who settles the flagged items through the API (the test and ``bench.review_accuracy``).
 
 The crowd has the shape of the one that holds Dawid–Skene to crowd-kit
-(``tests/app/results/test_crowdkit_parity.py``): annotators of mixed accuracy, a few adversaries
+(``tests/app/consensus/test_crowdkit_parity.py``): annotators of mixed accuracy, a few adversaries
 who always answer the next option, uneven redundancy (so ties happen) and a little gold; unlike
 that one, it keeps every item's truth, so the dataset's accuracy can be measured.
 """
