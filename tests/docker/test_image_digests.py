@@ -214,6 +214,20 @@ def sign_images(lines: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess
     return result, calls.read_text().splitlines()
 
 
+def release_images(
+    engine: DockerEngine, registry: str, imported: list[str], version: str
+) -> tuple[str, str]:
+    """An app and an operator image of ``version``, tagged for ``registry``, not pushed."""
+    app, op = (
+        f"{registry}/labelhive/labelhive:{version}",
+        f"{registry}/labelhive/operator:{version}",
+    )
+    imported += [app, op]
+    one_file_image(engine, app, f"app {version}".encode())
+    one_file_image(engine, op, f"operator {version}".encode())
+    return app, op
+
+
 def write_sboms(tmp_path: Path, *names: str) -> None:
     (tmp_path / "sbom").mkdir(exist_ok=True)
     for name in names:
@@ -223,10 +237,7 @@ def write_sboms(tmp_path: Path, *names: str) -> None:
 def test_sign_images_signs_and_attests_each_pushed_digest(
     engine: DockerEngine, registry: str, imported: list[str], tmp_path: Path
 ) -> None:
-    app, op = f"{registry}/labelhive/labelhive:0.3.0", f"{registry}/labelhive/operator:0.3.0"
-    imported += [app, op]
-    one_file_image(engine, app, b"app 0.3.0")
-    one_file_image(engine, op, b"operator 0.3.0")
+    app, op = release_images(engine, registry, imported, "0.3.0")
     env = {**os.environ, "DOCKER_HOST": engine.host, "PUSH": "1"}
     lines = subprocess.run(
         [str(SCRIPT), f"app={app}", f"operator={op}"],
@@ -261,10 +272,7 @@ def test_sign_images_signs_and_attests_each_pushed_digest(
 def test_sign_images_signs_nothing_unless_every_image_is_pushed_with_its_sbom(
     engine: DockerEngine, registry: str, imported: list[str], tmp_path: Path
 ) -> None:
-    app, op = f"{registry}/labelhive/labelhive:0.4.0", f"{registry}/labelhive/operator:0.4.0"
-    imported += [app, op]
-    one_file_image(engine, app, b"app 0.4.0")
-    one_file_image(engine, op, b"operator 0.4.0")
+    app, op = release_images(engine, registry, imported, "0.4.0")
     pushed = run(engine, f"app={app}", push=True)
     local = run(engine, f"operator={op}")
     lines = (

@@ -52,6 +52,17 @@ def venv_bom(tmp_path: Path) -> Path:
     return out
 
 
+def run_script(source: Path, target: Path, version: str) -> subprocess.CompletedProcess[str]:
+    """docker/sbom.py as the builder stage runs it, for this test run's interpreter."""
+    args = ["--name", "labelhive", "--version", version, "--python", sys.executable]
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), str(source), str(target), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_debian_packages_get_purls_with_arch_and_distro(sbom: ModuleType) -> None:
     component = sbom.debian_component("libpq5", "15.14-0+deb12u1", "amd64", "debian-12")
     assert component["purl"] == (
@@ -66,22 +77,16 @@ def test_debian_packages_get_purls_with_arch_and_distro(sbom: ModuleType) -> Non
 
 def test_an_interpreter_outside_dpkg_becomes_a_cpython_component(sbom: ModuleType) -> None:
     base: dict[str, Any] = {"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1}
-    packages = [("bash", "5.2.15-2+b8", "amd64")]
-    outside = sbom.complete(
-        base,
-        name="labelhive",
-        version="1.2.3",
-        packages=packages,
-        distro="debian-12",
-        python=("3.11.13", False),
-    )
-    inside = sbom.complete(
-        base,
-        name="labelhive",
-        version="1.2.3",
-        packages=packages,
-        distro="debian-12",
-        python=("3.11.2", True),
+    outside, inside = (
+        sbom.complete(
+            base,
+            name="labelhive",
+            version="1.2.3",
+            packages=[("bash", "5.2.15-2+b8", "amd64")],
+            distro="debian-12",
+            python=python,
+        )
+        for python in (("3.11.13", False), ("3.11.2", True))
     )
     assert [c["purl"] for c in outside["components"] if c["name"] == "cpython"] == [
         "pkg:generic/cpython@3.11.13"
@@ -96,22 +101,8 @@ def test_an_interpreter_outside_dpkg_becomes_a_cpython_component(sbom: ModuleTyp
 def test_the_script_completes_cyclonedx_py_output_on_this_machine(tmp_path: Path) -> None:
     """The whole step as the builder stage runs it, on the host: a Debian machine as well."""
     target = tmp_path / "out" / "labelhive.cdx.json"
-    subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            str(venv_bom(tmp_path)),
-            str(target),
-            "--name",
-            "labelhive",
-            "--version",
-            "9.9.9",
-            "--python",
-            sys.executable,
-        ],
-        check=True,
-        timeout=300,
-    )
+    result = run_script(venv_bom(tmp_path), target, "9.9.9")
+    assert result.returncode == 0, result.stderr
     bom = json.loads(target.read_text())
     names = {c["name"] for c in bom["components"]}
     # this test run's own packages, and the host's Debian packages
@@ -134,23 +125,7 @@ def test_a_bom_that_breaks_the_schema_is_refused_and_not_written(tmp_path: Path)
         )
     )
     target = tmp_path / "out.cdx.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            str(source),
-            str(target),
-            "--name",
-            "labelhive",
-            "--version",
-            "1",
-            "--python",
-            sys.executable,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_script(source, target, "1")
     assert result.returncode == 1
     assert "breaks the CycloneDX 1.6 schema" in result.stderr
     assert not target.exists()
