@@ -30,13 +30,10 @@ from labelhive.jobs.models import FINISHED
 from labelhive.jobs.models import JobRecord
 from labelhive.jobs.registry import job
 from labelhive.projects.models import Project
-from labelhive.tasks.models import Task
+from labelhive.tasks import counts
 
-_COUNTED: dict[str, type[Task] | type[Answer] | type[Result]] = {
-    "tasks": Task,
-    "answers": Answer,
-    "results": Result,
-}
+# the rows an export of each kind counts for its progress; tasks are counted by triggers
+_COUNTED: dict[str, type[Answer] | type[Result]] = {"answers": Answer, "results": Result}
 # periodic jobs' records are kept this long, then pruned by cleanup_exports
 # ("stats": a periodic job no release runs any more, whose old records are pruned too)
 PERIODIC_KINDS = ("sweep", "stats", "consensus", "cleanup", "oidc_recheck")
@@ -59,19 +56,8 @@ def export_file(job_id: str, project_id: int, what: str, fmt: str) -> dict[str, 
 
 
 def _export(run: records.Run, project_id: int, what: str, fmt: str) -> dict[str, Any]:
-    project = db.session.get(Project, project_id)
-    if project is None:
-        raise UserError("The project no longer exists.")
-    model = _COUNTED[what]
-    total = (
-        db.session.scalar(
-            select(func.count()).select_from(model).where(model.project_id == project_id)
-        )
-        or 0
-    )
-    short_name = project.short_name
-    # the export reads, and the file is written, through the engine: end this read first
-    db.session.commit()
+    # the export reads, and the file is written, through the engine: _started ends this read
+    short_name, total = _started(project_id, what)
     run.progress(0, total)
     rows = 0
 
@@ -90,6 +76,26 @@ def _export(run: records.Run, project_id: int, what: str, fmt: str) -> dict[str,
         exports.stream_export(db.engine, project_id, what, fmt, progress=progress),
     )
     return _described(stored, download_name, content_type, rows)
+
+
+def _started(project_id: int, what: str) -> tuple[str, int]:
+    """The project's short name and its number of ``what`` rows (the progress total), read in
+    the session, whose transaction then ends.
+
+    :raise UserError: the project no longer exists.
+    """
+    project = db.session.get(Project, project_id)
+    if project is None:
+        raise UserError("The project no longer exists.")
+    if what == "tasks":
+        counted = select(counts.tasks_of(project_id))
+    else:
+        model = _COUNTED[what]
+        counted = select(func.count()).select_from(model).where(model.project_id == project_id)
+    total = db.session.scalar(counted) or 0
+    short_name = project.short_name
+    db.session.commit()
+    return short_name, total
 
 
 def _store(
@@ -148,18 +154,8 @@ def export_dataset(
     """
 
     def body(run: records.Run) -> dict[str, Any]:
-        project = db.session.get(Project, project_id)
-        if project is None:
-            raise UserError("The project no longer exists.")
-        total = (
-            db.session.scalar(
-                select(func.count()).select_from(Task).where(Task.project_id == project_id)
-            )
-            or 0
-        )
-        short_name = project.short_name
-        # the dataset reads through the engine: end the session's read transaction first
-        db.session.commit()
+        # the dataset reads through the engine: _started ends the session's read transaction
+        short_name, total = _started(project_id, "tasks")
         run.progress(0, total)
         download_name = f"{short_name}-dataset.{fmt}"
         content_type = dataset.content_type(fmt)

@@ -100,6 +100,8 @@ def test_export_job_stores_a_complete_file_for_download(app, project):
     assert hashlib.sha256(data).hexdigest() == stored.sha256 == record.result["sha256"]
     lines = data.splitlines()
     assert len(lines) == 30 and record.result["rows"] == 30 == record.done
+    # the progress total: the task count the triggers keep (labelhive.tasks.counts)
+    assert record.total == 30
     # one file, complete, in the database; nothing on the disk
     files = db.session.scalars(select(ExportFile)).all()
     assert [(f.id, f.complete) for f in files] == [(stored.id, True)]
